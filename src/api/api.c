@@ -1,0 +1,125 @@
+#include "api/api.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api_int.h"
+
+px_status px_api_init(px_api *api, px_store *st, px_writer *w, px_metrics *m) {
+  memset(api, 0, sizeof *api);
+  api->st = st;
+  api->writer = w;
+  api->metrics = m;
+  pthread_rwlock_init(&api->cfg_lock, NULL);
+  px_config_default(&api->cfg);
+  api->cfg.version = UINT64_MAX; /* forces a load on first use */
+  return PX_OK;
+}
+
+void px_api_destroy(px_api *api) {
+  if (!api) return;
+  px_config_free(&api->cfg);
+  pthread_rwlock_destroy(&api->cfg_lock);
+}
+
+const px_config *px_api_config_acquire(px_api *api, MDB_txn *txn) {
+  uint64_t v = 0;
+  px_config_version(txn, api->st, &v);
+  pthread_rwlock_rdlock(&api->cfg_lock);
+  if (api->cfg.version == v) return &api->cfg;
+  pthread_rwlock_unlock(&api->cfg_lock);
+  pthread_rwlock_wrlock(&api->cfg_lock);
+  if (api->cfg.version != v) {
+    px_config fresh;
+    if (px_config_load(txn, api->st, &fresh, NULL) == PX_OK) {
+      px_config_free(&api->cfg);
+      api->cfg = fresh;
+      api->cfg.version = v;
+    }
+  }
+  pthread_rwlock_unlock(&api->cfg_lock);
+  pthread_rwlock_rdlock(&api->cfg_lock);
+  return &api->cfg;
+}
+
+void px_api_config_release(px_api *api) { pthread_rwlock_unlock(&api->cfg_lock); }
+
+void px_api_error(px_http_resp *resp, int status, const char *error, const px_error *detail) {
+  resp->status = status;
+  px_buf_reset(&resp->body);
+  px_buf_puts(&resp->body, "{\"success\":false,\"error\":");
+  px_buf_json_str(&resp->body, error, strlen(error));
+  if (detail) {
+    px_buf_puts(&resp->body, ",\"field\":");
+    px_buf_json_str(&resp->body, detail->field, strlen(detail->field));
+    px_buf_puts(&resp->body, ",\"reason\":");
+    px_buf_json_str(&resp->body, detail->reason, strlen(detail->reason));
+    if (detail->offset >= 0) px_buf_printf(&resp->body, ",\"offset\":%ld", detail->offset);
+  }
+  px_buf_putc(&resp->body, '}');
+}
+
+int px_api_auth(px_api *api, MDB_txn *txn, const char *secret, size_t n, px_key_kind want,
+                px_http_resp *resp, px_principal *who) {
+  if (!secret || !n) {
+    px_api_error(resp, 401, want == PX_KEY_WRITE
+                                ? "missing write key: use HTTP Basic auth (writeKey as user name) or \"writeKey\" in the body"
+                                : "missing admin token: use Authorization: Bearer TOKEN",
+                 NULL);
+    return 0;
+  }
+  px_status s = px_auth_lookup(txn, api->st, secret, n, who);
+  if (s == PX_NOT_FOUND) {
+    px_api_error(resp, 401, want == PX_KEY_WRITE ? "unknown write key" : "unknown admin token", NULL);
+    return 0;
+  }
+  if (s != PX_OK) {
+    px_api_error(resp, 500, px_status_str(s), NULL);
+    return 0;
+  }
+  if (who->kind != want) {
+    px_api_error(resp, 403, want == PX_KEY_WRITE
+                                ? "an admin token cannot send events; use a source's write key"
+                                : "a write key cannot read; use an admin token",
+                 NULL);
+    return 0;
+  }
+  return 1;
+}
+
+static void health(px_http_resp *resp) {
+  resp->status = 200;
+  px_buf_puts(&resp->body, "{\"status\":\"ok\"}");
+}
+
+static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+void px_api_handle(void *app, const px_http_req *req, px_http_resp *resp) {
+  px_api *api = app;
+  const char *p = req->path;
+  int get = is(req->method, "GET"), post = is(req->method, "POST");
+  if (is(p, "/healthz") && get) {
+    health(resp);
+  } else if (is(p, "/metrics") && get) {
+    px_api_metrics(api, resp);
+  } else if (strncmp(p, "/v1/profiles/", 13) == 0) {
+    if (get)
+      px_api_profiles(api, req, p + 13, resp);
+    else
+      px_api_error(resp, 405, "method not allowed: use GET", NULL);
+  } else if (strncmp(p, "/v1/", 4) == 0 &&
+             (is(p + 4, "identify") || is(p + 4, "track") || is(p + 4, "page") ||
+              is(p + 4, "screen") || is(p + 4, "group") || is(p + 4, "alias") ||
+              is(p + 4, "batch") || is(p + 4, "import"))) {
+    if (post)
+      px_api_collect(api, req, p + 4, resp);
+    else
+      px_api_error(resp, 405, "method not allowed: use POST", NULL);
+  } else {
+    px_api_error(resp, 404, "no such endpoint", NULL);
+  }
+  if (api->metrics && resp->status >= 100 && resp->status < 600)
+    atomic_fetch_add(&api->metrics->http_requests[resp->status / 100], 1);
+}

@@ -1,0 +1,28 @@
+/* The HTTP API: Segment-compatible collection, profile reads, health and
+ * metrics. Documented in docs/openapi.yaml. */
+#ifndef PX_API_API_H
+#define PX_API_API_H
+
+#include <pthread.h>
+
+#include "config/config.h"
+#include "http/server.h"
+#include "ingest/writer.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+
+typedef struct px_api {
+  px_store *st;
+  px_writer *writer;
+  px_metrics *metrics;
+  pthread_rwlock_t cfg_lock; /* guards cfg, reloaded when its stored version changes */
+  px_config cfg;
+} px_api;
+
+px_status px_api_init(px_api *api, px_store *st, px_writer *w, px_metrics *m);
+void px_api_destroy(px_api *api);
+
+/* The px_http_handler for the whole API. */
+void px_api_handle(void *app, const px_http_req *req, px_http_resp *resp);
+
+#endif

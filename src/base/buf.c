@@ -1,0 +1,111 @@
+#include "base/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void px_buf_init(px_buf *b, size_t max) {
+  b->data = NULL;
+  b->len = 0;
+  b->cap = 0;
+  b->max = max ? max : SIZE_MAX;
+}
+
+void px_buf_free(px_buf *b) {
+  if (!b) return;
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+void px_buf_reset(px_buf *b) {
+  b->len = 0;
+  if (b->data) b->data[0] = 0;
+}
+
+static px_status reserve(px_buf *b, size_t extra) {
+  if (extra > b->max - b->len) return PX_TOO_LARGE;
+  size_t need = b->len + extra + 1;
+  if (need <= b->cap) return PX_OK;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < need) cap *= 2;
+  char *p = realloc(b->data, cap);
+  if (!p) return PX_NOMEM;
+  b->data = p;
+  b->cap = cap;
+  return PX_OK;
+}
+
+px_status px_buf_append(px_buf *b, const void *p, size_t n) {
+  px_status s = reserve(b, n);
+  if (s != PX_OK) return s;
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = 0;
+  return PX_OK;
+}
+
+px_status px_buf_puts(px_buf *b, const char *s) { return px_buf_append(b, s, strlen(s)); }
+
+px_status px_buf_putc(px_buf *b, char c) { return px_buf_append(b, &c, 1); }
+
+px_status px_buf_printf(px_buf *b, const char *fmt, ...) {
+  char small[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0) return PX_INVALID;
+  if ((size_t)n < sizeof small) return px_buf_append(b, small, (size_t)n);
+  px_status s = reserve(b, (size_t)n);
+  if (s != PX_OK) return s;
+  va_start(ap, fmt);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+  return PX_OK;
+}
+
+px_status px_buf_json_str(px_buf *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  px_status st = reserve(b, n + 2);
+  if (st != PX_OK) return st;
+  b->data[b->len++] = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc = 0;
+    switch (c) {
+      case '"': esc = '"'; break;
+      case '\\': esc = '\\'; break;
+      case '\n': esc = 'n'; break;
+      case '\r': esc = 'r'; break;
+      case '\t': esc = 't'; break;
+      case '\b': esc = 'b'; break;
+      case '\f': esc = 'f'; break;
+      default: break;
+    }
+    if (esc) {
+      char e[2] = {'\\', esc};
+      if ((st = px_buf_append(b, e, 2)) != PX_OK) return st;
+    } else if (c < 0x20) {
+      char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      if ((st = px_buf_append(b, e, 6)) != PX_OK) return st;
+    } else if ((st = px_buf_putc(b, (char)c)) != PX_OK) {
+      return st;
+    }
+  }
+  return px_buf_putc(b, '"');
+}
+
+px_status px_buf_u64be(px_buf *b, uint64_t v) {
+  unsigned char k[8];
+  for (int i = 7; i >= 0; i--, v >>= 8) k[i] = (unsigned char)(v & 0xff);
+  return px_buf_append(b, k, 8);
+}
+
+px_status px_buf_u32be(px_buf *b, uint32_t v) {
+  unsigned char k[4];
+  for (int i = 3; i >= 0; i--, v >>= 8) k[i] = (unsigned char)(v & 0xff);
+  return px_buf_append(b, k, 4);
+}

@@ -1,0 +1,31 @@
+/* A growable byte buffer with a hard cap: growing past the cap is an error,
+ * never an unbounded allocation. */
+#ifndef PX_BASE_BUF_H
+#define PX_BASE_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+
+typedef struct px_buf {
+  char *data;   /* always NUL-terminated when len > 0 or after any append */
+  size_t len;
+  size_t cap;   /* allocated bytes */
+  size_t max;   /* hard cap on len; 0 means SIZE_MAX */
+} px_buf;
+
+void px_buf_init(px_buf *b, size_t max);
+void px_buf_free(px_buf *b);
+void px_buf_reset(px_buf *b);
+px_status px_buf_append(px_buf *b, const void *p, size_t n);
+px_status px_buf_puts(px_buf *b, const char *s);
+px_status px_buf_printf(px_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+px_status px_buf_putc(px_buf *b, char c);
+/* Appends s as a JSON string literal (with quotes), escaping as needed. */
+px_status px_buf_json_str(px_buf *b, const char *s, size_t n);
+/* Big-endian fixed-width integers, for sortable store keys. */
+px_status px_buf_u64be(px_buf *b, uint64_t v);
+px_status px_buf_u32be(px_buf *b, uint32_t v);
+
+#endif

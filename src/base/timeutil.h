@@ -1,0 +1,22 @@
+/* Time as int64 milliseconds since the Unix epoch, UTC. */
+#ifndef PX_BASE_TIMEUTIL_H
+#define PX_BASE_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+
+int64_t px_time_now_ms(void);
+/* Monotonic clock in nanoseconds, for latency measurement. */
+uint64_t px_time_mono_ns(void);
+
+/* Parses ISO 8601 / RFC 3339: "2024-05-01", "2024-05-01T10:00:00Z",
+ * fractional seconds, "+02:00"/"+0200" offsets, space instead of T.
+ * A date-time without a zone is taken as UTC. */
+px_status px_time_parse_iso(const char *s, int64_t *out_ms);
+
+/* Writes "2024-05-01T10:00:00.123Z" (24 chars + NUL); out must hold 32. */
+void px_time_format_iso(int64_t ms, char out[32]);
+
+#endif

@@ -1,0 +1,94 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+    "pickaxe: customer data platform\n"
+    "\n"
+    "usage: pickaxe COMMAND [options]      (pickaxe COMMAND --help for details)\n"
+    "\n"
+    "commands:\n"
+    "  serve            run the HTTP API and the pipeline on a data directory\n"
+    "  source add|list  manage sources and their write keys\n"
+    "  token create     create an admin token for the read API\n"
+    "  import FILE      bulk-load Segment-shaped JSON lines\n"
+    "  profile get REF  print a profile (REF: profile id or kind:value)\n"
+    "  export profiles  print every live profile as JSON lines\n"
+    "  rebuild          rebuild all profiles by replaying the event log\n"
+    "  config set|get   store or show the configuration (identity rules, survivorship)\n"
+    "\n"
+    "Every command that uses stored data takes --data DIR (default " PX_DEFAULT_DATA ")\n"
+    "and works whether or not a server is running on that directory.\n";
+
+int px_cli_is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
+
+int px_cli_fail(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("pickaxe: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return code;
+}
+
+int px_cli_opt(int argc, char **argv, int *i, const char *opt, const char **val) {
+  size_t n = strlen(opt);
+  if (strncmp(argv[*i], opt, n) != 0) return 0;
+  if (argv[*i][n] == '=') {
+    *val = argv[*i] + n + 1;
+    return 1;
+  }
+  if (argv[*i][n] != 0) return 0;
+  if (*i + 1 >= argc) exit(px_cli_fail(PX_EXIT_USAGE, "%s needs a value", opt));
+  *val = argv[++*i];
+  return 1;
+}
+
+px_store *px_cli_open(const char *dir) {
+  px_store *st;
+  px_status s = px_store_open(dir, NULL, &st);
+  if (s != PX_OK) {
+    px_cli_fail(PX_EXIT_FAIL, "cannot open data directory %s: %s", dir, px_status_str(s));
+    return NULL;
+  }
+  return st;
+}
+
+char *px_cli_read_file(const char *path, size_t max, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    px_cli_fail(PX_EXIT_FAIL, "cannot open %s", path);
+    return NULL;
+  }
+  char *buf = malloc(max + 1);
+  *n = buf ? fread(buf, 1, max + 1, f) : 0;
+  fclose(f);
+  if (!buf || *n > max) {
+    free(buf);
+    px_cli_fail(PX_EXIT_FAIL, "%s is larger than %zu bytes", path, max);
+    return NULL;
+  }
+  buf[*n] = 0;
+  return buf;
+}
+
+int main(int argc, char **argv) {
+  static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+  } cmds[] = {{"serve", px_cmd_serve},     {"source", px_cmd_source},   {"token", px_cmd_token},
+              {"import", px_cmd_import},   {"profile", px_cmd_profile}, {"export", px_cmd_export},
+              {"rebuild", px_cmd_rebuild}, {"config", px_cmd_config}};
+  if (argc < 2 || px_cli_is_help(argv[1])) {
+    fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+    if (strcmp(argv[1], cmds[i].name) == 0) return cmds[i].fn(argc - 1, argv + 1);
+  fputs(usage, stderr);
+  return px_cli_fail(PX_EXIT_USAGE, "unknown command \"%s\"", argv[1]);
+}

@@ -1,0 +1,36 @@
+/* The pipeline applied to every event, whatever its way in (HTTP, import,
+ * replay): prepare (validate, normalize, check identifiers) outside the
+ * store; then within a write transaction: deduplicate, append to the event
+ * log, resolve identity, merge, apply to the profile. Applying is a
+ * deterministic function of (stored state, event, configuration), so a
+ * replay of the log rebuilds the same profiles. */
+#ifndef PX_INGEST_PIPELINE_H
+#define PX_INGEST_PIPELINE_H
+
+#include <lmdb.h>
+
+#include "config/config.h"
+#include "event/event.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+
+/* px_event_from_json plus the check that at least one identifier is usable. */
+px_status px_pipeline_prepare(const px_config *cfg, cJSON *item, const px_event_ctx *ctx,
+                              px_event *ev, px_error *err);
+
+/* Deduplicates and logs ev (setting ev->seq), then derives. *duplicate is
+ * set when the source already sent this messageId; nothing is written then. */
+px_status px_pipeline_ingest(MDB_txn *txn, const px_store *st, const px_config *cfg, px_event *ev,
+                             int *duplicate, px_metrics *m);
+
+/* Identity resolution and profile application for a logged event. */
+px_status px_pipeline_derive(MDB_txn *txn, const px_store *st, const px_config *cfg,
+                             const px_event *ev, px_metrics *m);
+
+/* Rebuilds every derived database by replaying the event log in order, in
+ * one write transaction: atomic, and other writers (a running server) wait
+ * for it. progress (may be NULL) is called every 10,000 events. */
+typedef void (*px_progress_fn)(void *arg, uint64_t done, uint64_t total);
+px_status px_pipeline_replay(px_store *st, px_progress_fn progress, void *arg, px_error *err);
+
+#endif

@@ -1,0 +1,215 @@
+#include "ingest/writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "config/config.h"
+#include "ingest/pipeline.h"
+
+typedef struct job {
+  px_event *events;
+  size_t n;
+  uint8_t *dup;
+  px_status status;
+  int done;
+  uint64_t enqueued_ns;
+  struct job *next;
+} job;
+
+struct px_writer {
+  px_store *st;
+  px_metrics *m;
+  px_writer_opts o;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t work, done, space;
+  job *head, *tail;
+  size_t queued;
+  int running;
+  px_config cfg;
+  int have_cfg;
+};
+
+static px_status load_config(px_writer *w, MDB_txn *txn) {
+  uint64_t v;
+  px_status s = px_config_version(txn, w->st, &v);
+  if (s != PX_OK) return s;
+  if (w->have_cfg && v == w->cfg.version) return PX_OK;
+  px_config fresh;
+  px_error err;
+  px_error_clear(&err);
+  if ((s = px_config_load(txn, w->st, &fresh, &err)) != PX_OK) {
+    px_log(PX_LOG_ERROR, "msg=\"cannot load configuration\" field=%s reason=\"%s\"", err.field, err.reason);
+    return s;
+  }
+  if (w->have_cfg) px_config_free(&w->cfg);
+  w->cfg = fresh;
+  w->have_cfg = 1;
+  return PX_OK;
+}
+
+/* Applies jobs [first, stop) in one transaction. */
+static px_status commit_jobs(px_writer *w, job *first, job *stop) {
+  uint64_t t0 = px_time_mono_ns();
+  MDB_txn *txn;
+  px_status s = px_store_begin(w->st, 1, &txn);
+  if (s != PX_OK) return s;
+  if ((s = load_config(w, txn)) != PX_OK) goto fail;
+  uint64_t accepted = 0, dups = 0;
+  for (job *j = first; j != stop; j = j->next)
+    for (size_t i = 0; i < j->n; i++) {
+      int dup;
+      if ((s = px_pipeline_ingest(txn, w->st, &w->cfg, &j->events[i], &dup, w->m)) != PX_OK)
+        goto fail;
+      j->dup[i] = (uint8_t)dup;
+      dup ? dups++ : accepted++;
+    }
+  if ((s = px_store_commit(txn)) != PX_OK) return s;
+  if (w->m) {
+    atomic_fetch_add(&w->m->events_accepted, accepted);
+    atomic_fetch_add(&w->m->events_duplicate, dups);
+    atomic_fetch_add(&w->m->commits, 1);
+    px_histogram_observe(&w->m->commit_latency, (px_time_mono_ns() - t0) / 1000);
+  }
+  return PX_OK;
+fail:
+  px_store_abort(txn);
+  return s;
+}
+
+static void *run(void *arg) {
+  px_writer *w = arg;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->head && w->running) pthread_cond_wait(&w->work, &w->mu);
+    if (!w->head) break;
+    job *first = w->head, *stop = first;
+    size_t n = 0;
+    while (stop && (n == 0 || n + stop->n <= w->o.max_txn_events)) {
+      n += stop->n;
+      stop = stop->next;
+    }
+    w->head = stop;
+    if (!stop) w->tail = NULL;
+    w->queued -= n;
+    if (w->m) atomic_store(&w->m->queue_events, (int64_t)w->queued);
+    pthread_cond_broadcast(&w->space);
+    pthread_mutex_unlock(&w->mu);
+
+    px_status s = commit_jobs(w, first, stop);
+    if (s == PX_OK) {
+      for (job *j = first; j != stop; j = j->next) j->status = PX_OK;
+    } else {
+      /* Isolate the failure: one bad request must not fail its neighbours. */
+      px_log(PX_LOG_WARN, "msg=\"group commit failed, retrying requests one by one\" status=\"%s\"",
+             px_status_str(s));
+      for (job *j = first; j != stop; j = j->next) {
+        j->status = first->next == stop ? s : commit_jobs(w, j, j->next);
+        if (j->status != PX_OK)
+          px_log(PX_LOG_ERROR, "msg=\"request not stored\" events=%zu status=\"%s\"", j->n,
+                 px_status_str(j->status));
+      }
+    }
+    pthread_mutex_lock(&w->mu);
+    uint64_t now = px_time_mono_ns();
+    for (job *j = first; j != stop;) {
+      job *next = j->next;
+      if (w->m) px_histogram_observe(&w->m->request_latency, (now - j->enqueued_ns) / 1000);
+      j->done = 1;
+      j = next;
+    }
+    pthread_cond_broadcast(&w->done);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+px_status px_writer_start(px_store *st, px_metrics *m, const px_writer_opts *opts,
+                          px_writer **out) {
+  px_writer *w = calloc(1, sizeof *w);
+  if (!w) return PX_NOMEM;
+  w->st = st;
+  w->m = m;
+  if (opts) w->o = *opts;
+  if (!w->o.max_queue_events) w->o.max_queue_events = 50000;
+  if (!w->o.max_wait_ms) w->o.max_wait_ms = 2000;
+  if (!w->o.max_txn_events) w->o.max_txn_events = 20000;
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->work, NULL);
+  pthread_cond_init(&w->done, NULL);
+  pthread_cond_init(&w->space, NULL);
+  w->running = 1;
+  if (pthread_create(&w->thread, NULL, run, w) != 0) {
+    free(w);
+    return PX_NOMEM;
+  }
+  *out = w;
+  return PX_OK;
+}
+
+void px_writer_stop(px_writer *w) {
+  if (!w) return;
+  pthread_mutex_lock(&w->mu);
+  w->running = 0;
+  pthread_cond_broadcast(&w->work);
+  pthread_cond_broadcast(&w->space);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  if (w->have_cfg) px_config_free(&w->cfg);
+  pthread_mutex_destroy(&w->mu);
+  pthread_cond_destroy(&w->work);
+  pthread_cond_destroy(&w->done);
+  pthread_cond_destroy(&w->space);
+  free(w);
+}
+
+size_t px_writer_queued(px_writer *w) {
+  pthread_mutex_lock(&w->mu);
+  size_t n = w->queued;
+  pthread_mutex_unlock(&w->mu);
+  return n;
+}
+
+px_status px_writer_submit(px_writer *w, px_event *events, size_t n, uint8_t *dup) {
+  if (n == 0) return PX_OK;
+  job j = {.events = events, .n = n, .dup = dup, .status = PX_STORE};
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += w->o.max_wait_ms / 1000;
+  deadline.tv_nsec += (long)(w->o.max_wait_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&w->mu);
+  /* A request larger than the whole queue still gets in once the queue is empty. */
+  while (w->running && w->queued > 0 && w->queued + n > w->o.max_queue_events) {
+    if (pthread_cond_timedwait(&w->space, &w->mu, &deadline) == ETIMEDOUT) break;
+  }
+  if (!w->running) {
+    pthread_mutex_unlock(&w->mu);
+    return PX_SHUTDOWN;
+  }
+  if (w->queued > 0 && w->queued + n > w->o.max_queue_events) {
+    pthread_mutex_unlock(&w->mu);
+    if (w->m) atomic_fetch_add(&w->m->requests_overloaded, 1);
+    return PX_OVERLOADED;
+  }
+  j.enqueued_ns = px_time_mono_ns();
+  if (w->tail)
+    w->tail->next = &j;
+  else
+    w->head = &j;
+  w->tail = &j;
+  w->queued += n;
+  if (w->m) atomic_store(&w->m->queue_events, (int64_t)w->queued);
+  pthread_cond_signal(&w->work);
+  while (!j.done) pthread_cond_wait(&w->done, &w->mu);
+  pthread_mutex_unlock(&w->mu);
+  return j.status;
+}

@@ -1,0 +1,203 @@
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "profile/profile.h"
+#include "profile/profile_int.h"
+#include "store/key.h"
+
+px_status px_profile_get(MDB_txn *txn, const px_store *st, uint64_t pid, px_profile_rec *out) {
+  px_key k;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  MDB_val v;
+  px_status s = px_store_get(txn, st, PX_DB_PROFILES, k.b, k.n, &v);
+  if (s != PX_OK) return s;
+  if (v.mv_size != sizeof *out) return PX_STORE;
+  memcpy(out, v.mv_data, sizeof *out);
+  return PX_OK;
+}
+
+px_status px_profile_put(MDB_txn *txn, const px_store *st, uint64_t pid, const px_profile_rec *r) {
+  px_key k;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  return px_store_put(txn, st, PX_DB_PROFILES, k.b, k.n, r, sizeof *r, 0);
+}
+
+px_status px_profile_live(MDB_txn *txn, const px_store *st, uint64_t pid, uint64_t *live) {
+  for (int hops = 0; hops < 10000; hops++) {
+    px_profile_rec r;
+    px_status s = px_profile_get(txn, st, pid, &r);
+    if (s != PX_OK) return s;
+    if (!r.merged_into) {
+      *live = pid;
+      return PX_OK;
+    }
+    pid = r.merged_into;
+  }
+  return PX_STORE;
+}
+
+void px_obs_observe(px_obs *o, int64_t ts, uint64_t seq) {
+  if (o->count == 0) {
+    o->first = o->last = ts;
+    o->last_seq = seq;
+  } else {
+    if (ts < o->first) o->first = ts;
+    if (ts > o->last || (ts == o->last && seq > o->last_seq)) {
+      o->last = ts;
+      o->last_seq = seq;
+    }
+  }
+  o->count++;
+}
+
+void px_obs_combine(px_obs *into, const px_obs *from) {
+  if (from->first < into->first) into->first = from->first;
+  if (from->last > into->last || (from->last == into->last && from->last_seq > into->last_seq)) {
+    into->last = from->last;
+    into->last_seq = from->last_seq;
+  }
+  into->count += from->count;
+}
+
+void px_trait_key(px_key *k, uint64_t entity, const char *name, uint64_t hash, uint32_t source) {
+  px_key_init(k);
+  px_key_u64(k, entity);
+  px_key_str(k, name, strlen(name));
+  px_key_u64(k, hash);
+  px_key_u32(k, source);
+}
+
+static px_status observe_trait(MDB_txn *txn, const px_store *st, uint64_t entity, const cJSON *t,
+                               const px_event *ev) {
+  char *json = cJSON_PrintUnformatted(t);
+  if (!json) return PX_NOMEM;
+  size_t jn = strlen(json);
+  px_key k;
+  px_trait_key(&k, entity, t->string, XXH3_64bits(json, jn), ev->source_id);
+  px_status s = PX_INVALID;
+  char *rec = NULL;
+  if (k.overflow) goto out;
+  MDB_val v;
+  px_obs o = {0};
+  s = px_store_get(txn, st, PX_DB_TRAITS, k.b, k.n, &v);
+  if (s == PX_OK && v.mv_size >= sizeof o) memcpy(&o, v.mv_data, sizeof o);
+  else if (s != PX_NOT_FOUND) goto out;
+  px_obs_observe(&o, ev->timestamp_ms, ev->seq);
+  s = PX_NOMEM;
+  if (!(rec = malloc(sizeof o + jn))) goto out;
+  memcpy(rec, &o, sizeof o);
+  memcpy(rec + sizeof o, json, jn);
+  s = px_store_put(txn, st, PX_DB_TRAITS, k.b, k.n, rec, sizeof o + jn, 0);
+out:
+  free(rec);
+  free(json);
+  return s;
+}
+
+/* Observes every trait of obj; keys also present in skip were seen already. */
+static px_status observe_traits(MDB_txn *txn, const px_store *st, uint64_t entity,
+                                const cJSON *obj, const cJSON *skip, const px_event *ev) {
+  if (!obj) return PX_OK;
+  for (const cJSON *t = obj->child; t; t = t->next) {
+    if (skip && cJSON_GetObjectItemCaseSensitive(skip, t->string)) continue;
+    px_status s = observe_trait(txn, st, entity, t, ev);
+    if (s != PX_OK) return s;
+  }
+  return PX_OK;
+}
+
+static px_status bump_count(MDB_txn *txn, const px_store *st, uint64_t pid, char cls,
+                            const char *name) {
+  px_key k;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  px_key_u8(&k, (uint8_t)cls);
+  px_key_bytes(&k, name, strlen(name));
+  if (k.overflow) return PX_INVALID;
+  MDB_val v;
+  uint64_t n = 0;
+  px_status s = px_store_get(txn, st, PX_DB_COUNTS, k.b, k.n, &v);
+  if (s == PX_OK && v.mv_size == 8) memcpy(&n, v.mv_data, 8);
+  else if (s != PX_NOT_FOUND) return s;
+  n++;
+  return px_store_put(txn, st, PX_DB_COUNTS, k.b, k.n, &n, 8, 0);
+}
+
+static px_status link_account(MDB_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
+  px_key gk;
+  px_key_init(&gk);
+  px_key_u8(&gk, 'g');
+  px_key_bytes(&gk, ev->group_id, strlen(ev->group_id));
+  MDB_val v;
+  uint64_t aid;
+  px_status s = px_store_get(txn, st, PX_DB_ACCOUNTS, gk.b, gk.n, &v);
+  if (s == PX_OK) {
+    aid = px_get_u64(v.mv_data);
+  } else if (s == PX_NOT_FOUND) {
+    if ((s = px_store_next_id(txn, st, "account", &aid)) != PX_OK) return s;
+    aid |= PX_ACCOUNT_BIT;
+    px_key ik, idv;
+    px_key_init(&ik);
+    px_key_u8(&ik, 'i');
+    px_key_u64(&ik, aid);
+    px_key_init(&idv);
+    px_key_u64(&idv, aid);
+    if ((s = px_store_put(txn, st, PX_DB_ACCOUNTS, gk.b, gk.n, idv.b, 8, 0)) != PX_OK ||
+        (s = px_store_put(txn, st, PX_DB_ACCOUNTS, ik.b, ik.n, ev->group_id, strlen(ev->group_id), 0)) != PX_OK)
+      return s;
+  } else {
+    return s;
+  }
+  if ((s = observe_traits(txn, st, aid, ev->traits, NULL, ev)) != PX_OK) return s;
+  px_key lk;
+  px_key_init(&lk);
+  px_key_u64(&lk, pid);
+  px_key_u64(&lk, aid);
+  px_obs o = {0};
+  s = px_store_get(txn, st, PX_DB_LINKS, lk.b, lk.n, &v);
+  if (s == PX_OK && v.mv_size == sizeof o) memcpy(&o, v.mv_data, sizeof o);
+  else if (s != PX_NOT_FOUND) return s;
+  px_obs_observe(&o, ev->timestamp_ms, ev->seq);
+  return px_store_put(txn, st, PX_DB_LINKS, lk.b, lk.n, &o, sizeof o, 0);
+}
+
+px_status px_profile_apply(MDB_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
+  px_profile_rec r;
+  px_status s = px_profile_get(txn, st, pid, &r);
+  if (s == PX_NOT_FOUND) {
+    memset(&r, 0, sizeof r);
+    r.version = 1;
+    r.created_ms = ev->received_ms;
+    r.first_seen = r.last_seen = ev->timestamp_ms;
+  } else if (s != PX_OK) {
+    return s;
+  }
+  if (ev->timestamp_ms < r.first_seen) r.first_seen = ev->timestamp_ms;
+  if (ev->timestamp_ms > r.last_seen) r.last_seen = ev->timestamp_ms;
+  r.events++;
+  if ((s = px_profile_put(txn, st, pid, &r)) != PX_OK) return s;
+
+  px_key k;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  px_key_i64(&k, ev->timestamp_ms);
+  px_key_u64(&k, ev->seq);
+  uint8_t type = (uint8_t)ev->type;
+  if ((s = px_store_put(txn, st, PX_DB_TIMELINE, k.b, k.n, &type, 1, 0)) != PX_OK) return s;
+
+  if ((s = bump_count(txn, st, pid, 't', px_event_type_name(ev->type))) != PX_OK) return s;
+  if (ev->name) {
+    char cls = ev->type == PX_EV_TRACK ? 'e' : ev->type == PX_EV_PAGE ? 'p' : 's';
+    if ((s = bump_count(txn, st, pid, cls, ev->name)) != PX_OK) return s;
+  }
+  if ((s = observe_traits(txn, st, pid, ev->type == PX_EV_IDENTIFY ? ev->traits : NULL, NULL, ev)) != PX_OK)
+    return s;
+  if ((s = observe_traits(txn, st, pid, ev->context_traits,
+                          ev->type == PX_EV_IDENTIFY ? ev->traits : NULL, ev)) != PX_OK)
+    return s;
+  if (ev->type == PX_EV_GROUP && ev->group_id) return link_account(txn, st, pid, ev);
+  return PX_OK;
+}

@@ -1,0 +1,54 @@
+/* Profiles: what an event changes on the profile identity resolution chose
+ * (traits with their full history, counts, timeline, account links), lossless
+ * merges, and the single customer view as JSON. It owns PX_DB_PROFILES,
+ * PX_DB_TRAITS, PX_DB_TIMELINE, PX_DB_COUNTS, PX_DB_ACCOUNTS and PX_DB_LINKS.
+ * See docs/internals/profile.md. */
+#ifndef PX_PROFILE_PROFILE_H
+#define PX_PROFILE_PROFILE_H
+
+#include <lmdb.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "config/config.h"
+#include "event/event.h"
+#include "store/store.h"
+
+#define PX_ACCOUNT_BIT (1ull << 63) /* account entity ids share the trait tables */
+
+typedef struct px_profile_rec {
+  uint8_t version; /* 1 */
+  uint8_t reserved[7];
+  uint64_t merged_into; /* 0 while the profile is live */
+  int64_t created_ms;   /* receivedAt of the event that created it */
+  int64_t first_seen;   /* earliest event timestamp */
+  int64_t last_seen;    /* latest event timestamp */
+  uint64_t events;
+} px_profile_rec;
+
+px_status px_profile_get(MDB_txn *txn, const px_store *st, uint64_t pid, px_profile_rec *out);
+/* Follows merges to the live profile that holds pid's data now. */
+px_status px_profile_live(MDB_txn *txn, const px_store *st, uint64_t pid, uint64_t *live);
+
+/* Applies an event to the profile it resolved to. */
+px_status px_profile_apply(MDB_txn *txn, const px_store *st, uint64_t pid, const px_event *ev);
+
+/* Moves everything of loser onto survivor (traits, timeline, counts, account
+ * links) and marks loser as merged into survivor. Nothing is lost. */
+px_status px_profile_merge(MDB_txn *txn, const px_store *st, uint64_t survivor, uint64_t loser);
+
+typedef struct px_render_opts {
+  int with_timeline; /* add "timeline": [seq...] oldest first (exports, replay checks) */
+} px_render_opts;
+
+/* Appends the profile as JSON (the single customer view). */
+px_status px_profile_render(MDB_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid,
+                            const px_render_opts *opts, px_buf *out);
+
+/* Appends {"events":[...],"next_cursor":...}: the profile's events newest
+ * first, at most limit, starting after cursor (NULL or "" for the newest). */
+px_status px_profile_events(MDB_txn *txn, const px_store *st, uint64_t pid, int limit,
+                            const char *cursor, px_buf *out, px_error *err);
+
+#endif

@@ -1,0 +1,382 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/timeutil.h"
+#include "identity/identity.h"
+#include "profile/profile.h"
+#include "profile/profile_int.h"
+#include "source/source.h"
+#include "store/key.h"
+
+typedef struct ctx {
+  MDB_txn *txn;
+  const px_store *st;
+  const px_config *cfg;
+  px_buf *out;
+  px_source *sources;
+  size_t nsources;
+  int first;
+} ctx;
+
+static const px_source *source_of(const ctx *c, uint32_t id) {
+  for (size_t i = 0; i < c->nsources; i++)
+    if (c->sources[i].id == id) return &c->sources[i];
+  return NULL;
+}
+
+static void put_time(px_buf *b, const char *name, int64_t ms) {
+  char t[32];
+  px_time_format_iso(ms, t);
+  px_buf_printf(b, "\"%s\":\"%s\"", name, t);
+}
+
+static void put_source(const ctx *c, uint32_t id) {
+  const px_source *s = source_of(c, id);
+  px_buf_puts(c->out, "\"source\":");
+  if (s)
+    px_buf_json_str(c->out, s->name, strlen(s->name));
+  else
+    px_buf_puts(c->out, "null");
+}
+
+static int ident_cb(void *arg, const char *kind, const char *value, int64_t first_seen,
+                    uint32_t source_id) {
+  ctx *c = arg;
+  px_buf_printf(c->out, "%s{\"kind\":\"%s\",\"value\":", c->first ? "" : ",", kind);
+  px_buf_json_str(c->out, value, strlen(value));
+  px_buf_putc(c->out, ',');
+  put_time(c->out, "first_seen", first_seen);
+  px_buf_putc(c->out, ',');
+  put_source(c, source_id);
+  px_buf_putc(c->out, '}');
+  c->first = 0;
+  return 0;
+}
+
+/* One stored observation of a trait value. */
+typedef struct obs_row {
+  uint64_t hash;
+  uint32_t source;
+  px_obs o;
+  const char *json; /* borrowed from the store until the txn ends */
+  size_t json_len;
+} obs_row;
+
+typedef struct trait_rows {
+  char name[PX_KEY_MAX];
+  obs_row *rows;
+  size_t n, cap;
+} trait_rows;
+
+/* Does a beat b under the rule? freq_a/freq_b are per-value totals. */
+static int better(const ctx *c, px_survivorship rule, const obs_row *a, uint64_t freq_a,
+                  const obs_row *b, uint64_t freq_b) {
+  if (rule == PX_SURV_SOURCE_PRIORITY) {
+    const px_source *sa = source_of(c, a->source), *sb = source_of(c, b->source);
+    int pa = sa ? sa->priority : 0, pb = sb ? sb->priority : 0;
+    if (pa != pb) return pa > pb;
+  } else if (rule == PX_SURV_MOST_FREQUENT) {
+    if (freq_a != freq_b) return freq_a > freq_b;
+  } else if (rule == PX_SURV_FIRST) {
+    if (a->o.first != b->o.first) return a->o.first < b->o.first;
+    return 0;
+  }
+  if (a->o.last != b->o.last) return a->o.last > b->o.last;
+  return a->o.last_seq > b->o.last_seq;
+}
+
+static const obs_row *golden(const ctx *c, const trait_rows *t) {
+  px_survivorship rule = px_config_trait_rule(c->cfg, t->name);
+  const obs_row *best = NULL;
+  uint64_t best_freq = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    uint64_t freq = 0;
+    for (size_t j = 0; j < t->n; j++)
+      if (t->rows[j].hash == t->rows[i].hash) freq += t->rows[j].o.count;
+    if (!best || better(c, rule, &t->rows[i], freq, best, best_freq)) {
+      best = &t->rows[i];
+      best_freq = freq;
+    }
+  }
+  return best;
+}
+
+static int by_last_desc(const void *a, const void *b) {
+  const obs_row *x = a, *y = b;
+  if (x->o.last != y->o.last) return x->o.last < y->o.last ? 1 : -1;
+  return x->o.last_seq < y->o.last_seq ? 1 : x->o.last_seq > y->o.last_seq ? -1 : 0;
+}
+
+/* Renders "traits":{...} and, when history, "trait_history":{...}. */
+static px_status render_traits(ctx *c, uint64_t entity, int history) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(c->txn, px_store_dbi(c->st, PX_DB_TRAITS), &cur);
+  if (rc) return px_store_status(rc);
+  trait_rows *traits = NULL;
+  size_t nt = 0, capt = 0;
+  px_status s = PX_OK;
+  px_key pre;
+  px_key_init(&pre);
+  px_key_u64(&pre, entity);
+  MDB_val k = {pre.n, pre.b}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size < 8 + 1 + 12 || px_get_u64(k.mv_data) != entity) break;
+    const char *name = (const char *)k.mv_data + 8;
+    size_t nl = k.mv_size - 8 - 12 - 1;
+    if (!nt || strlen(traits[nt - 1].name) != nl || memcmp(traits[nt - 1].name, name, nl) != 0) {
+      if (nt == capt) {
+        capt = capt ? capt * 2 : 16;
+        trait_rows *p = realloc(traits, capt * sizeof *p);
+        if (!p) {
+          s = PX_NOMEM;
+          break;
+        }
+        traits = p;
+      }
+      memcpy(traits[nt].name, name, nl);
+      traits[nt].name[nl] = 0;
+      traits[nt].rows = NULL;
+      traits[nt].n = traits[nt].cap = 0;
+      nt++;
+    }
+    trait_rows *t = &traits[nt - 1];
+    if (t->n == t->cap) {
+      t->cap = t->cap ? t->cap * 2 : 4;
+      obs_row *p = realloc(t->rows, t->cap * sizeof *p);
+      if (!p) {
+        s = PX_NOMEM;
+        break;
+      }
+      t->rows = p;
+    }
+    obs_row *row = &t->rows[t->n++];
+    const char *tail = (const char *)k.mv_data + k.mv_size - 12;
+    row->hash = px_get_u64(tail);
+    row->source = px_get_u32(tail + 8);
+    memcpy(&row->o, v.mv_data, sizeof row->o);
+    row->json = (const char *)v.mv_data + sizeof row->o;
+    row->json_len = v.mv_size - sizeof row->o;
+  }
+  mdb_cursor_close(cur);
+  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
+  if (s == PX_OK) {
+    px_buf_puts(c->out, "\"traits\":{");
+    for (size_t i = 0; i < nt; i++) {
+      const obs_row *g = golden(c, &traits[i]);
+      px_buf_printf(c->out, "%s", i ? "," : "");
+      px_buf_json_str(c->out, traits[i].name, strlen(traits[i].name));
+      px_buf_putc(c->out, ':');
+      px_buf_append(c->out, g->json, g->json_len);
+    }
+    px_buf_putc(c->out, '}');
+  }
+  if (s == PX_OK && history) {
+    px_buf_puts(c->out, ",\"trait_history\":{");
+    for (size_t i = 0; i < nt; i++) {
+      trait_rows *t = &traits[i];
+      qsort(t->rows, t->n, sizeof *t->rows, by_last_desc);
+      px_buf_printf(c->out, "%s", i ? "," : "");
+      px_buf_json_str(c->out, t->name, strlen(t->name));
+      px_buf_puts(c->out, ":[");
+      for (size_t j = 0; j < t->n; j++) {
+        const obs_row *r = &t->rows[j];
+        px_buf_printf(c->out, "%s{\"value\":", j ? "," : "");
+        px_buf_append(c->out, r->json, r->json_len);
+        px_buf_putc(c->out, ',');
+        put_source(c, r->source);
+        px_buf_putc(c->out, ',');
+        put_time(c->out, "first_observed", r->o.first);
+        px_buf_putc(c->out, ',');
+        put_time(c->out, "last_observed", r->o.last);
+        px_buf_printf(c->out, ",\"count\":%u}", r->o.count);
+      }
+      px_buf_putc(c->out, ']');
+    }
+    px_buf_putc(c->out, '}');
+  }
+  for (size_t i = 0; i < nt; i++) free(traits[i].rows);
+  free(traits);
+  return s;
+}
+
+static px_status render_counts(ctx *c, uint64_t pid, uint64_t events) {
+  static const struct {
+    char cls;
+    const char *name;
+  } classes[] = {{'t', "by_type"}, {'e', "by_event"}, {'p', "by_page"}, {'s', "by_screen"}};
+  px_buf_printf(c->out, "\"counts\":{\"events\":%llu", (unsigned long long)events);
+  for (size_t i = 0; i < sizeof classes / sizeof *classes; i++) {
+    px_buf_printf(c->out, ",\"%s\":{", classes[i].name);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, px_store_dbi(c->st, PX_DB_COUNTS), &cur);
+    if (rc) return px_store_status(rc);
+    px_key pre;
+    px_key_init(&pre);
+    px_key_u64(&pre, pid);
+    px_key_u8(&pre, (uint8_t)classes[i].cls);
+    MDB_val k = {pre.n, pre.b}, v;
+    int first = 1;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if (k.mv_size < pre.n || memcmp(k.mv_data, pre.b, pre.n) != 0) break;
+      uint64_t n;
+      memcpy(&n, v.mv_data, 8);
+      px_buf_puts(c->out, first ? "" : ",");
+      px_buf_json_str(c->out, (const char *)k.mv_data + pre.n, k.mv_size - pre.n);
+      px_buf_printf(c->out, ":%llu", (unsigned long long)n);
+      first = 0;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) return px_store_status(rc);
+    px_buf_putc(c->out, '}');
+  }
+  px_buf_putc(c->out, '}');
+  return PX_OK;
+}
+
+static px_status render_accounts(ctx *c, uint64_t pid) {
+  px_buf_puts(c->out, "\"accounts\":[");
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(c->txn, px_store_dbi(c->st, PX_DB_LINKS), &cur);
+  if (rc) return px_store_status(rc);
+  px_key pre;
+  px_key_init(&pre);
+  px_key_u64(&pre, pid);
+  MDB_val k = {pre.n, pre.b}, v;
+  px_status s = PX_OK;
+  int first = 1;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 16 || px_get_u64(k.mv_data) != pid) break;
+    uint64_t aid = px_get_u64((char *)k.mv_data + 8);
+    px_obs o;
+    memcpy(&o, v.mv_data, sizeof o);
+    px_key ik;
+    px_key_init(&ik);
+    px_key_u8(&ik, 'i');
+    px_key_u64(&ik, aid);
+    MDB_val g;
+    if ((s = px_store_get(c->txn, c->st, PX_DB_ACCOUNTS, ik.b, ik.n, &g)) != PX_OK) break;
+    px_buf_puts(c->out, first ? "{\"group_id\":" : ",{\"group_id\":");
+    px_buf_json_str(c->out, g.mv_data, g.mv_size);
+    px_buf_putc(c->out, ',');
+    put_time(c->out, "first_seen", o.first);
+    px_buf_putc(c->out, ',');
+    put_time(c->out, "last_seen", o.last);
+    px_buf_putc(c->out, ',');
+    if ((s = render_traits(c, aid, 0)) != PX_OK) break;
+    px_buf_putc(c->out, '}');
+    first = 0;
+  }
+  mdb_cursor_close(cur);
+  if (s != PX_OK) return s;
+  if (rc != 0 && rc != MDB_NOTFOUND) return px_store_status(rc);
+  px_buf_putc(c->out, ']');
+  return PX_OK;
+}
+
+static px_status render_timeline(ctx *c, uint64_t pid) {
+  px_buf_puts(c->out, ",\"timeline\":[");
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(c->txn, px_store_dbi(c->st, PX_DB_TIMELINE), &cur);
+  if (rc) return px_store_status(rc);
+  px_key pre;
+  px_key_init(&pre);
+  px_key_u64(&pre, pid);
+  MDB_val k = {pre.n, pre.b}, v;
+  int first = 1;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 24 || px_get_u64(k.mv_data) != pid) break;
+    px_buf_printf(c->out, "%s%llu", first ? "" : ",",
+                  (unsigned long long)px_get_u64((char *)k.mv_data + 16));
+    first = 0;
+  }
+  mdb_cursor_close(cur);
+  px_buf_putc(c->out, ']');
+  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+}
+
+px_status px_profile_render(MDB_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid,
+                            const px_render_opts *opts, px_buf *out) {
+  px_profile_rec r;
+  px_status s = px_profile_get(txn, st, pid, &r);
+  if (s != PX_OK) return s;
+  ctx c = {txn, st, cfg, out, NULL, 0, 1};
+  if ((s = px_source_list(txn, st, &c.sources, &c.nsources)) != PX_OK) return s;
+  char id[17];
+  px_profile_id_format(pid, id);
+  px_buf_printf(out, "{\"id\":\"%s\",", id);
+  put_time(out, "created_at", r.created_ms);
+  px_buf_putc(out, ',');
+  put_time(out, "first_seen", r.first_seen);
+  px_buf_putc(out, ',');
+  put_time(out, "last_seen", r.last_seen);
+  px_buf_puts(out, ",\"identifiers\":[");
+  if ((s = px_identity_each(txn, st, pid, ident_cb, &c)) != PX_OK) goto out;
+  px_buf_puts(out, "],");
+  if ((s = render_traits(&c, pid, 1)) != PX_OK) goto out;
+  px_buf_putc(out, ',');
+  if ((s = render_counts(&c, pid, r.events)) != PX_OK) goto out;
+  px_buf_putc(out, ',');
+  if ((s = render_accounts(&c, pid)) != PX_OK) goto out;
+  if (opts && opts->with_timeline && (s = render_timeline(&c, pid)) != PX_OK) goto out;
+  s = px_buf_putc(out, '}');
+out:
+  free(c.sources);
+  return s;
+}
+
+px_status px_profile_events(MDB_txn *txn, const px_store *st, uint64_t pid, int limit,
+                            const char *cursor, px_buf *out, px_error *err) {
+  px_key pos;
+  px_key_init(&pos);
+  if (cursor && *cursor) {
+    /* The cursor is the timeline key suffix of the last event shown, in hex. */
+    unsigned long long ts, seq;
+    if (sscanf(cursor, "%16llx%16llx", &ts, &seq) != 2 || strlen(cursor) != 32)
+      return px_error_set(err, PX_INVALID, "cursor", "not a cursor this API returned");
+    px_key_u64(&pos, pid);
+    px_key_u64(&pos, ts);
+    px_key_u64(&pos, seq);
+  } else {
+    px_key_u64(&pos, pid + 1);
+  }
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, px_store_dbi(st, PX_DB_TIMELINE), &cur);
+  if (rc) return px_store_status(rc);
+  MDB_val k = {pos.n, pos.b}, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  px_buf_puts(out, "{\"events\":[");
+  int n = 0;
+  char next[33] = "";
+  px_status s = PX_OK;
+  for (; rc == 0 && n < limit; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+    if (k.mv_size != 24 || px_get_u64(k.mv_data) != pid) break;
+    px_key ek;
+    px_key_init(&ek);
+    px_key_bytes(&ek, (char *)k.mv_data + 16, 8);
+    MDB_val e;
+    if ((s = px_store_get(txn, st, PX_DB_EVENTS, ek.b, ek.n, &e)) != PX_OK) break;
+    size_t jn;
+    const char *json = px_event_rec_json(e.mv_data, e.mv_size, &jn);
+    if (n) px_buf_putc(out, ',');
+    px_buf_append(out, json, jn);
+    n++;
+    snprintf(next, sizeof next, "%016llx%016llx", (unsigned long long)px_get_u64((char *)k.mv_data + 8),
+             (unsigned long long)px_get_u64((char *)k.mv_data + 16));
+  }
+  int more = rc == 0 && k.mv_size == 24 && px_get_u64(k.mv_data) == pid;
+  mdb_cursor_close(cur);
+  if (s != PX_OK) return s;
+  if (rc != 0 && rc != MDB_NOTFOUND) return px_store_status(rc);
+  px_buf_puts(out, "],\"next_cursor\":");
+  if (more)
+    px_buf_printf(out, "\"%s\"", next);
+  else
+    px_buf_puts(out, "null");
+  return px_buf_putc(out, '}');
+}
