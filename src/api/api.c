@@ -1,5 +1,6 @@
 #include "api/api.h"
 
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,6 +88,23 @@ int px_api_auth(px_api *api, MDB_txn *txn, const char *secret, size_t n, px_key_
     return 0;
   }
   return 1;
+}
+
+size_t px_api_credential(const char *auth, char *out, size_t outn) {
+  if (!auth) return 0;
+  if (strncasecmp(auth, "Bearer ", 7) == 0) {
+    snprintf(out, outn, "%s", auth + 7);
+    return strlen(out);
+  }
+  if (strncasecmp(auth, "Basic ", 6) != 0) return 0;
+  size_t n = 0;
+  if (sodium_base642bin((unsigned char *)out, outn - 1, auth + 6, strlen(auth + 6), " ", &n, NULL,
+                        sodium_base64_VARIANT_ORIGINAL) != 0)
+    return 0;
+  out[n] = 0;
+  char *colon = memchr(out, ':', n);
+  if (colon) *colon = 0;
+  return strlen(out);
 }
 
 static void health(px_http_resp *resp) {

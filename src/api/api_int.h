@@ -8,6 +8,10 @@
 /* Writes {"success":false,"error":...,"field":...,"reason":...[,"offset":N]}. */
 void px_api_error(px_http_resp *resp, int status, const char *error, const px_error *detail);
 
+/* The secret of an Authorization header: the user name of HTTP Basic, or a
+ * Bearer token. Returns its length (0 when there is none). */
+size_t px_api_credential(const char *auth, char *out, size_t outn);
+
 /* Authenticates the request; on failure fills resp (401/403) and returns 0. */
 int px_api_auth(px_api *api, MDB_txn *txn, const char *secret, size_t n, px_key_kind want,
                 px_http_resp *resp, px_principal *who);

@@ -1,5 +1,4 @@
 /* POST /v1/{identify,track,page,screen,group,alias,batch,import} */
-#include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,25 +8,6 @@
 #include "api/api_int.h"
 #include "base/timeutil.h"
 #include "ingest/batch.h"
-
-/* The write key from "Authorization: Basic base64(key:)" (or a Bearer
- * credential, so an admin token gets a clear 403), if any. */
-static size_t header_key(const char *auth, char *out, size_t outn) {
-  if (!auth) return 0;
-  if (strncasecmp(auth, "Bearer ", 7) == 0) {
-    snprintf(out, outn, "%s", auth + 7);
-    return strlen(out);
-  }
-  if (strncasecmp(auth, "Basic ", 6) != 0) return 0;
-  size_t n = 0;
-  if (sodium_base642bin((unsigned char *)out, outn - 1, auth + 6, strlen(auth + 6), " ", &n, NULL,
-                        sodium_base64_VARIANT_ORIGINAL) != 0)
-    return 0;
-  out[n] = 0;
-  char *colon = memchr(out, ':', n);
-  if (colon) *colon = 0;
-  return strlen(out);
-}
 
 static void rejects_json(px_buf *b, const px_batch *batch) {
   px_buf_puts(b, "\"rejected\":[");
@@ -54,9 +34,14 @@ void px_api_collect(px_api *api, const px_http_req *req, const char *what, px_ht
     px_api_error(resp, 413, "payload too large", &err);
     return;
   }
-  if (req->body_bad_encoding) {
-    px_error_set(&err, PX_INVALID, "Content-Encoding", "only gzip and identity are supported, intact");
-    px_api_error(resp, 415, "unsupported or corrupt content encoding", &err);
+  if (req->body_bad_encoding == PX_HTTP_ENC_UNSUPPORTED) {
+    px_error_set(&err, PX_INVALID, "Content-Encoding", "only gzip and identity are supported");
+    px_api_error(resp, 415, "unsupported content encoding", &err);
+    return;
+  }
+  if (req->body_bad_encoding == PX_HTTP_ENC_CORRUPT) {
+    px_error_set(&err, PX_INVALID, "Content-Encoding", "the body is not valid gzip");
+    px_api_error(resp, 400, "corrupt gzip body", &err);
     return;
   }
   MDB_txn *txn;
@@ -65,7 +50,7 @@ void px_api_collect(px_api *api, const px_http_req *req, const char *what, px_ht
     return;
   }
   char key[128];
-  size_t kn = header_key(req->authorization, key, sizeof key);
+  size_t kn = px_api_credential(req->authorization, key, sizeof key);
   px_principal who;
   if (kn && !px_api_auth(api, txn, key, kn, PX_KEY_WRITE, resp, &who)) {
     px_store_abort(txn);

@@ -40,10 +40,10 @@ void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_h
     px_api_error(resp, 500, "store unavailable", NULL);
     return;
   }
-  const char *auth = req->authorization;
-  const char *tok = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
+  char tok[128];
+  size_t tn = px_api_credential(req->authorization, tok, sizeof tok);
   px_principal who;
-  if (!px_api_auth(api, txn, tok, tok ? strlen(tok) : 0, PX_KEY_ADMIN, resp, &who)) {
+  if (!px_api_auth(api, txn, tok, tn, PX_KEY_ADMIN, resp, &who)) {
     px_store_abort(txn);
     return;
   }

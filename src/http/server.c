@@ -111,11 +111,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   px_buf_init(&inflated, srv->max_body);
   const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
   if (enc && !cs->too_large && cs->body.len && strcasecmp(enc, "identity") != 0) {
-    px_status s = strcasecmp(enc, "gzip") == 0
-                      ? gunzip(cs->body.data, cs->body.len, srv->max_body, &inflated)
-                      : PX_INVALID;
-    if (s == PX_TOO_LARGE) req.body_too_large = 1;
-    else if (s != PX_OK) req.body_bad_encoding = 1;
+    if (strcasecmp(enc, "gzip") != 0) {
+      req.body_bad_encoding = PX_HTTP_ENC_UNSUPPORTED;
+    } else {
+      px_status s = gunzip(cs->body.data, cs->body.len, srv->max_body, &inflated);
+      if (s == PX_TOO_LARGE) req.body_too_large = 1;
+      else if (s != PX_OK) req.body_bad_encoding = PX_HTTP_ENC_CORRUPT;
+    }
     req.body = inflated.data ? inflated.data : "";
     req.body_len = inflated.len;
   }

@@ -14,6 +14,8 @@
 typedef struct px_http px_http;
 struct MHD_Connection;
 
+enum { PX_HTTP_ENC_OK, PX_HTTP_ENC_UNSUPPORTED, PX_HTTP_ENC_CORRUPT };
+
 typedef struct px_http_req {
   const char *method;
   const char *path;          /* percent-decoded, without the query */
@@ -21,7 +23,7 @@ typedef struct px_http_req {
   size_t body_len;
   const char *authorization; /* the header's value, or NULL */
   int body_too_large;        /* the body passed the cap and was not kept */
-  int body_bad_encoding;     /* an unsupported or corrupt Content-Encoding */
+  int body_bad_encoding;     /* PX_HTTP_ENC_UNSUPPORTED or PX_HTTP_ENC_CORRUPT */
   struct MHD_Connection *conn;
 } px_http_req;
 

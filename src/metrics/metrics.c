@@ -53,7 +53,7 @@ void px_metrics_render(const px_metrics *m, uint64_t profiles, uint64_t merges_t
           atomic_load(&m->events_rejected));
   counter(out, "pickaxe_identifiers_blocked_total", "Identifier values ignored as junk or invalid.",
           atomic_load(&m->identifiers_blocked));
-  counter(out, "pickaxe_merges_refused_total", "Merges refused by identity rules (this process).",
+  counter(out, "pickaxe_identity_refusals_total", "Merges refused by identity rules (this process).",
           atomic_load(&m->merges_refused));
   counter(out, "pickaxe_requests_overloaded_total", "Requests answered 503 because the queue was full.",
           atomic_load(&m->requests_overloaded));
