@@ -110,7 +110,17 @@ void px_time_format_iso(int64_t ms, char out[32]) {
   int64_t y;
   int m, d;
   civil_from_days(days, &y, &m, &d);
-  if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999; /* ISO 8601 basic range */
-  snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d, (int)(rem / 3600),
-           (int)(rem / 60 % 60), (int)(rem % 60), milli);
+  if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999; /* four-digit years only */
+  /* Hand-rolled: this runs for every event and snprintf dominated profiles. */
+  int f[7] = {(int)y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), milli};
+  static const char sep[] = "--T::.";
+  char *p = out;
+  for (int i = 0; i < 7; i++) {
+    int width = i == 0 ? 4 : i == 6 ? 3 : 2;
+    for (int k = width - 1, v = f[i]; k >= 0; k--, v /= 10) p[k] = (char)('0' + v % 10);
+    p += width;
+    if (i < 6) *p++ = sep[i];
+  }
+  *p++ = 'Z';
+  *p = 0;
 }

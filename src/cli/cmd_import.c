@@ -1,5 +1,6 @@
 /* pickaxe import FILE: Segment-shaped JSON lines through the same pipeline
  * as HTTP (validation, deduplication, identity, durability). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "ingest/writer.h"
 #include "source/source.h"
 
-#define CHUNK 5000
+#define CHUNK 4096
 #define MAX_LISTED_ERRORS 100
 
 static const char help[] =
@@ -26,13 +27,24 @@ static const char help[] =
     "(--json: {\"accepted\",\"rejected\",\"duplicates\",\"errors\":[{line,field,reason}]}).\n"
     "Exit status 0 when every line landed, 4 when some were rejected.\n";
 
+/* Two chunks: the main thread parses one while a submitter thread waits for
+ * the writer to make the other durable. */
+typedef struct chunk {
+  px_writer *w;
+  px_event events[CHUNK];
+  uint8_t dup[CHUNK];
+  size_t n;
+  px_status status;
+  pthread_t thread;
+  int in_flight;
+} chunk;
+
 typedef struct import_state {
   px_writer *w;
   px_config cfg;
   uint32_t source_id;
-  px_event events[CHUNK];
-  long lines[CHUNK];
-  size_t n;
+  chunk chunks[2];
+  int cur;
   uint64_t accepted, duplicates, rejected;
   px_buf errors; /* JSON array items */
   int listed;
@@ -51,16 +63,36 @@ static void reject(import_state *s, long line, const char *field, const char *re
   if (!s->json) fprintf(stderr, "line %ld: %s%s%s\n", line, field, *field ? ": " : "", reason);
 }
 
-static px_status flush(import_state *s) {
-  if (!s->n) return PX_OK;
-  uint8_t dup[CHUNK];
-  px_status st = px_writer_submit(s->w, s->events, s->n, dup);
-  for (size_t i = 0; i < s->n; i++) {
-    if (st == PX_OK) dup[i] ? s->duplicates++ : s->accepted++;
-    px_event_free(&s->events[i]);
+static void *submit_chunk(void *arg) {
+  chunk *c = arg;
+  c->status = px_writer_submit(c->w, c->events, c->n, c->dup);
+  return NULL;
+}
+
+/* Waits for a chunk in flight and counts its outcome. */
+static px_status settle(import_state *s, chunk *c) {
+  if (!c->in_flight) return PX_OK;
+  pthread_join(c->thread, NULL);
+  c->in_flight = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    if (c->status == PX_OK) c->dup[i] ? s->duplicates++ : s->accepted++;
+    px_event_free(&c->events[i]);
   }
-  s->n = 0;
-  return st;
+  c->n = 0;
+  return c->status;
+}
+
+/* Hands the current chunk to a submitter thread and switches to the other. */
+static px_status flush(import_state *s) {
+  chunk *c = &s->chunks[s->cur];
+  if (!c->n) return PX_OK;
+  px_status st = settle(s, &s->chunks[!s->cur]);
+  if (st != PX_OK) return st;
+  c->w = s->w;
+  if (pthread_create(&c->thread, NULL, submit_chunk, c) != 0) return PX_NOMEM;
+  c->in_flight = 1;
+  s->cur = !s->cur;
+  return PX_OK;
 }
 
 static void show_progress(long bytes, long total, uint64_t events, uint64_t t0) {
@@ -137,18 +169,23 @@ int px_cmd_import(int argc, char **argv) {
       continue;
     }
     px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = s->source_id, .received_ms = px_time_now_ms()};
-    if (px_pipeline_prepare(&s->cfg, item, &ctx, &s->events[s->n], &err) != PX_OK) {
+    chunk *c = &s->chunks[s->cur];
+    if (px_pipeline_prepare(&s->cfg, item, &ctx, &c->events[c->n], &err) != PX_OK) {
       reject(s, lineno, err.field, err.reason);
       continue;
     }
-    s->lines[s->n++] = lineno;
-    if (s->n == CHUNK) {
+    if (++c->n == CHUNK) {
       if ((ps = flush(s)) != PX_OK) break;
       if (tty) show_progress(ftell(in), total, s->accepted + s->duplicates, t0);
     }
   }
   free(line);
   if (ps == PX_OK) ps = flush(s);
+  for (int i = 0; i < 2; i++) {
+    px_status last = settle(s, &s->chunks[i]);
+    if (ps == PX_OK) ps = last;
+    for (size_t k = 0; k < s->chunks[i].n; k++) px_event_free(&s->chunks[i].events[k]);
+  }
   if (tty) {
     show_progress(total, total, s->accepted + s->duplicates, t0);
     fputc('\n', stderr);

@@ -48,9 +48,25 @@ int px_cli_opt(int argc, char **argv, int *i, const char *opt, const char **val)
   return 1;
 }
 
+/* PICKAXE_MAP_SIZE: address space reserved for the store, e.g. "4G", "512M". */
+static size_t map_size_from_env(void) {
+  const char *v = getenv("PICKAXE_MAP_SIZE");
+  if (!v || !*v) return 0;
+  char *end;
+  unsigned long long n = strtoull(v, &end, 10);
+  switch (*end) {
+    case 'G': case 'g': n <<= 30; break;
+    case 'M': case 'm': n <<= 20; break;
+    case 'K': case 'k': n <<= 10; break;
+    default: break;
+  }
+  return (size_t)n;
+}
+
 px_store *px_cli_open(const char *dir) {
   px_store *st;
-  px_status s = px_store_open(dir, NULL, &st);
+  px_store_opts opts = {.map_size = map_size_from_env()};
+  px_status s = px_store_open(dir, &opts, &st);
   if (s != PX_OK) {
     px_cli_fail(PX_EXIT_FAIL, "cannot open data directory %s: %s", dir, px_status_str(s));
     return NULL;

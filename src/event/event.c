@@ -27,33 +27,52 @@ void px_event_free(px_event *ev) {
   memset(ev, 0, sizeof *ev);
 }
 
-static px_status check_node(const cJSON *n, int depth, char *path, size_t plen, px_error *err) {
-  if (depth > PX_MAX_DEPTH)
-    return px_error_set(err, PX_INVALID, path, "nested deeper than %d levels", PX_MAX_DEPTH);
+/* The walk keeps a chain of frames; the path text is built only on error. */
+typedef struct frame {
+  const struct frame *parent;
+  const cJSON *node;
+  int index;
+} frame;
+
+static void frame_path(const frame *f, char *out, size_t n) {
+  if (!f || !f->parent) {
+    if (n) out[0] = 0;
+    return;
+  }
+  frame_path(f->parent, out, n);
+  size_t used = strlen(out);
+  if (f->node->string)
+    snprintf(out + used, n - used, "%s%.40s", used ? "." : "", f->node->string);
+  else
+    snprintf(out + used, n - used, "[%d]", f->index);
+}
+
+static px_status tree_error(const frame *f, px_error *err, const char *fmt, int limit) {
+  char path[256];
+  frame_path(f, path, sizeof path);
+  return px_error_set(err, PX_INVALID, path, fmt, limit);
+}
+
+static px_status check_node(const frame *f, int depth, px_error *err) {
+  const cJSON *n = f->node;
+  if (depth > PX_MAX_DEPTH) return tree_error(f, err, "nested deeper than %d levels", PX_MAX_DEPTH);
   if (cJSON_IsString(n) && strlen(n->valuestring) > PX_MAX_STRING_BYTES)
-    return px_error_set(err, PX_INVALID, path, "string longer than %d bytes", PX_MAX_STRING_BYTES);
+    return tree_error(f, err, "string longer than %d bytes", PX_MAX_STRING_BYTES);
   if (!cJSON_IsObject(n) && !cJSON_IsArray(n)) return PX_OK;
-  int i = 0;
+  int object = cJSON_IsObject(n), i = 0;
   for (const cJSON *c = n->child; c; c = c->next, i++) {
-    size_t used = strlen(path);
-    if (cJSON_IsObject(n)) {
-      if (strlen(c->string) > PX_MAX_KEY_BYTES)
-        return px_error_set(err, PX_INVALID, path, "object key longer than %d bytes",
-                            PX_MAX_KEY_BYTES);
-      snprintf(path + used, plen - used, "%s%.40s", used ? "." : "", c->string);
-    } else {
-      snprintf(path + used, plen - used, "[%d]", i);
-    }
-    px_status s = check_node(c, depth + 1, path, plen, err);
-    path[used] = 0;
+    frame child = {f, c, i};
+    if (object && strlen(c->string) > PX_MAX_KEY_BYTES)
+      return tree_error(&child, err, "object key longer than %d bytes", PX_MAX_KEY_BYTES);
+    px_status s = check_node(&child, depth + 1, err);
     if (s != PX_OK) return s;
   }
   return PX_OK;
 }
 
 px_status px_event_check_tree(const cJSON *item, px_error *err) {
-  char path[256] = "";
-  return check_node(item, 1, path, sizeof path, err);
+  frame root = {NULL, item, 0};
+  return check_node(&root, 1, err);
 }
 
 /* Segment ids may arrive as numbers; they are stored as strings. Returns the

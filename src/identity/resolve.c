@@ -242,8 +242,10 @@ px_status px_identity_resolve(MDB_txn *txn, const px_store *st, const px_config 
   if (n <= 0) return PX_INVALID;
   resolver r = {txn, st, cfg, ev, ids, n < PX_MAX_EVENT_IDENTS ? n : PX_MAX_EVENT_IDENTS, {0}, out};
   px_status s;
+  int known[PX_MAX_EVENT_IDENTS];
   for (int i = 0; i < r.n; i++) {
     s = lookup(&r, &ids[i], &r.pid[i]);
+    known[i] = s == PX_OK;
     if (s == PX_NOT_FOUND) r.pid[i] = NEW_PROFILE;
     else if (s != PX_OK) return s;
   }
@@ -297,11 +299,8 @@ px_status px_identity_resolve(MDB_txn *txn, const px_store *st, const px_config 
   }
   /* Attach the identifiers that now belong to the target and are new to it. */
   for (int i = 0; i < r.n; i++) {
-    if (r.pid[i] != target) continue;
-    uint64_t have;
-    s = lookup(&r, &ids[i], &have);
-    if (s == PX_OK && have == target) continue;
-    if (s != PX_OK && s != PX_NOT_FOUND) return s;
+    /* Known identifiers are attached already (moved along by merges). */
+    if (r.pid[i] != target || known[i]) continue;
     pident_val pv = {.first_seen = ev->timestamp_ms, .source_id = ev->source_id};
     if ((s = put_ident(&r, target, cfg->kinds[ids[i].kind].name, ids[i].value, &pv)) != PX_OK)
       return s;

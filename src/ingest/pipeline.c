@@ -10,9 +10,9 @@ px_status px_pipeline_prepare(const px_config *cfg, cJSON *item, const px_event_
                               px_event *ev, px_error *err) {
   px_status s = px_event_from_json(item, ctx, ev, err);
   if (s != PX_OK) return s;
-  px_ident ids[PX_MAX_EVENT_IDENTS];
+  px_ident id;
   int blocked;
-  if (px_identity_extract(cfg, ev, ids, PX_MAX_EVENT_IDENTS, &blocked) == 0) {
+  if (px_identity_extract(cfg, ev, &id, 1, &blocked) == 0) {
     px_event_free(ev);
     return px_error_set(err, PX_INVALID, "userId",
                         "no usable identifier: userId/anonymousId are blocked or invalid values");
