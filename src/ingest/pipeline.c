@@ -22,7 +22,7 @@ px_status px_pipeline_prepare(const px_config *cfg, cJSON *item, const px_event_
 
 static void add_counter(MDB_txn *txn, const px_store *st, const char *name, int64_t delta,
                         px_status *s) {
-  if (*s != PX_OK) return;
+  if (*s != PX_OK || delta == 0) return;
   uint64_t v;
   if ((*s = px_store_counter(txn, st, name, &v)) == PX_OK)
     *s = px_store_set_counter(txn, st, name, (uint64_t)((int64_t)v + delta));
