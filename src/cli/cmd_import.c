@@ -163,6 +163,10 @@ int px_cmd_import(int argc, char **argv) {
       reject(s, lineno, "", "message larger than 32768 bytes");
       continue;
     }
+    if (px_json_escaped_nul_at(line, (size_t)len) >= 0) {
+      reject(s, lineno, "", "\\u0000 (NUL) in a string is not allowed");
+      continue;
+    }
     cJSON *item = cJSON_ParseWithLength(line, (size_t)len);
     if (!item) {
       reject(s, lineno, "", "malformed JSON");

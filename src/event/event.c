@@ -27,6 +27,16 @@ void px_event_free(px_event *ev) {
   memset(ev, 0, sizeof *ev);
 }
 
+long px_json_escaped_nul_at(const char *s, size_t n) {
+  for (size_t i = 0; i + 6 <= n; i++) {
+    if (s[i] != '\\' || s[i + 1] != 'u' || memcmp(s + i + 2, "0000", 4) != 0) continue;
+    size_t slashes = 0; /* an escape only if preceded by an even run of backslashes */
+    while (slashes < i && s[i - 1 - slashes] == '\\') slashes++;
+    if (slashes % 2 == 0) return (long)i;
+  }
+  return -1;
+}
+
 /* The walk keeps a chain of frames; the path text is built only on error. */
 typedef struct frame {
   const struct frame *parent;
@@ -311,6 +321,10 @@ px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev,
       (s = time_field(item, "originalTimestamp", &orig, &has_orig, err)) != PX_OK)
     goto fail;
   s = PX_INVALID;
+  if (!has_sent && ctx->batch_sent_ms) {
+    sent = ctx->batch_sent_ms;
+    has_sent = 1;
+  }
   if (has_orig && has_sent)
     ev->timestamp_ms = ev->received_ms - (sent - orig);
   else if (has_ts)

@@ -58,6 +58,7 @@ typedef struct px_event_ctx {
   int64_t received_ms;
   const cJSON *batch_context;      /* batch-level context merged into items, or NULL */
   const cJSON *batch_integrations; /* likewise */
+  int64_t batch_sent_ms;           /* batch-level sentAt, or 0: used when an item has none */
 } px_event_ctx;
 
 /* Validates and normalizes one message. Takes ownership of item (deleted on
@@ -66,6 +67,10 @@ typedef struct px_event_ctx {
  * encoded record (at most PX_MAX_MESSAGE_BYTES of JSON). */
 px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev, px_error *err);
 void px_event_free(px_event *ev);
+
+/* Byte offset of the first \u0000 escape in JSON text (a string with NUL
+ * cannot be stored faithfully), or -1. */
+long px_json_escaped_nul_at(const char *s, size_t n);
 
 /* Nesting depth and string caps over a whole JSON tree; field names the
  * offending path. */

@@ -2,17 +2,21 @@
 
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "base/log.h"
 
 struct px_http {
   struct MHD_Daemon *d;
+  atomic_int inflight; /* requests begun and not yet completed */
   px_http_handler handler;
   void *app;
   size_t max_body;
@@ -84,6 +88,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   conn_state *cs = *con_cls;
   if (!cs) {
     if (!(cs = calloc(1, sizeof *cs))) return MHD_NO;
+    atomic_fetch_add(&srv->inflight, 1);
     px_buf_init(&cs->body, srv->max_body);
     *con_cls = cs;
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -132,9 +137,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)cls, (void)c, (void)toe;
+  (void)c, (void)toe;
+  px_http *srv = cls;
   conn_state *cs = *con_cls;
   if (!cs) return;
+  atomic_fetch_sub(&srv->inflight, 1);
   px_buf_free(&cs->body);
   free(cs);
   *con_cls = NULL;
@@ -175,6 +182,7 @@ px_status px_http_start(const char *listen, size_t max_body, px_http_handler h, 
   srv->app = app;
   srv->max_body = max_body;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+                   MHD_USE_ITC |
                    (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
   srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -197,6 +205,14 @@ px_status px_http_start(const char *listen, size_t max_body, px_http_handler h, 
 
 void px_http_stop(px_http *srv) {
   if (!srv) return;
+  /* Stop accepting, let requests in flight finish (their events may be on
+   * their way to durability and deserve their 200), then close. */
+  MHD_socket ls = MHD_quiesce_daemon(srv->d);
+  if (ls != MHD_INVALID_SOCKET) close(ls);
+  for (int i = 0; i < 1000 && atomic_load(&srv->inflight) > 0; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
   MHD_stop_daemon(srv->d);
   free(srv);
 }

@@ -39,6 +39,7 @@ typedef void (*px_http_handler)(void *app, const px_http_req *req, px_http_resp 
 /* listen is "HOST:PORT" (port 0 picks a free one; *bound_port receives it). */
 px_status px_http_start(const char *listen, size_t max_body, px_http_handler h, void *app,
                         px_http **out, uint16_t *bound_port, px_error *err);
+/* Stops accepting, waits up to 10 s for requests in flight, then closes. */
 void px_http_stop(px_http *srv);
 
 /* A query-string argument, or NULL. */

@@ -40,6 +40,10 @@ static px_status phone(const px_config *cfg, const char *s, size_t n, char *out)
   int plus = 0;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
+    if (c == '(' && i + 2 < n && s[i + 1] == '0' && s[i + 2] == ')') {
+      i += 2; /* "+44 (0)20 ...": the national trunk prefix in brackets */
+      continue;
+    }
     if (isdigit((unsigned char)c)) {
       if (nd >= sizeof d - 1) return PX_INVALID;
       d[nd++] = c;

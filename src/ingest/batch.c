@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/timeutil.h"
 #include "base/utf8.h"
 #include "ingest/pipeline.h"
 
@@ -53,6 +54,12 @@ px_status px_batch_parse(const char *body, size_t n, const px_config *cfg, const
   if (nul) {
     px_error_set(err, PX_BAD_JSON, "", "NUL byte at byte %ld", (long)(nul - body));
     if (err) err->offset = nul - body;
+    return PX_BAD_JSON;
+  }
+  long esc = px_json_escaped_nul_at(body, n);
+  if (esc >= 0) {
+    px_error_set(err, PX_BAD_JSON, "", "\\u0000 (NUL) in a string at byte %ld: not allowed", esc);
+    if (err) err->offset = esc;
     return PX_BAD_JSON;
   }
   const char *end = NULL;
@@ -110,6 +117,9 @@ px_status px_batch_parse(const char *body, size_t n, const px_config *cfg, const
                      "must be an object");
     goto out;
   }
+  const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "sentAt");
+  int64_t sent_ms;
+  if (cJSON_IsString(bs) && px_time_parse_iso(bs->valuestring, &sent_ms) == PX_OK) ictx.batch_sent_ms = sent_ms;
   ictx.batch_context = bc;
   ictx.batch_integrations = bi;
   out->total = (size_t)total;
