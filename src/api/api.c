@@ -67,7 +67,7 @@ int px_api_auth(px_api *api, MDB_txn *txn, const char *secret, size_t n, px_key_
   if (!secret || !n) {
     px_api_error(resp, 401, want == PX_KEY_WRITE
                                 ? "missing write key: use HTTP Basic auth (writeKey as user name) or \"writeKey\" in the body"
-                                : "missing admin token: use Authorization: Bearer TOKEN",
+                                : "missing admin token: use Authorization: Bearer TOKEN (or Basic with the token as user name)",
                  NULL);
     return 0;
   }
@@ -114,27 +114,35 @@ static void health(px_http_resp *resp) {
 
 static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
+static void not_allowed(px_http_resp *resp, const char *allow) {
+  char msg[64];
+  snprintf(msg, sizeof msg, "method not allowed: use %s", allow);
+  px_api_error(resp, 405, msg, NULL);
+  resp->allow = allow;
+}
+
+static int is_collect(const char *what) {
+  static const char *paths[] = {"identify", "track", "page", "screen", "group", "alias", "batch", "import"};
+  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
+    if (is(what, paths[i])) return 1;
+  return 0;
+}
+
 void px_api_handle(void *app, const px_http_req *req, px_http_resp *resp) {
   px_api *api = app;
   const char *p = req->path;
-  int get = is(req->method, "GET"), post = is(req->method, "POST");
-  if (is(p, "/healthz") && get) {
-    health(resp);
-  } else if (is(p, "/metrics") && get) {
-    px_api_metrics(api, resp);
+  /* HEAD is GET without a body (the HTTP layer drops it). */
+  int get = is(req->method, "GET") || is(req->method, "HEAD"), post = is(req->method, "POST");
+  if (is(p, "/healthz") || is(p, "/metrics")) {
+    if (!get) not_allowed(resp, "GET, HEAD");
+    else if (is(p, "/healthz")) health(resp);
+    else px_api_metrics(api, resp);
   } else if (strncmp(p, "/v1/profiles/", 13) == 0) {
-    if (get)
-      px_api_profiles(api, req, p + 13, resp);
-    else
-      px_api_error(resp, 405, "method not allowed: use GET", NULL);
-  } else if (strncmp(p, "/v1/", 4) == 0 &&
-             (is(p + 4, "identify") || is(p + 4, "track") || is(p + 4, "page") ||
-              is(p + 4, "screen") || is(p + 4, "group") || is(p + 4, "alias") ||
-              is(p + 4, "batch") || is(p + 4, "import"))) {
-    if (post)
-      px_api_collect(api, req, p + 4, resp);
-    else
-      px_api_error(resp, 405, "method not allowed: use POST", NULL);
+    if (get) px_api_profiles(api, req, p + 13, resp);
+    else not_allowed(resp, "GET, HEAD");
+  } else if (strncmp(p, "/v1/", 4) == 0 && is_collect(p + 4)) {
+    if (post) px_api_collect(api, req, p + 4, resp);
+    else not_allowed(resp, "POST");
   } else {
     px_api_error(resp, 404, "no such endpoint", NULL);
   }

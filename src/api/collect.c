@@ -29,8 +29,7 @@ void px_api_collect(px_api *api, const px_http_req *req, const char *what, px_ht
   px_error err;
   px_error_clear(&err);
   if (req->body_too_large) {
-    px_error_set(&err, PX_TOO_LARGE, "", "request body larger than %d bytes",
-                 batch_mode ? PX_MAX_REQUEST_BYTES : PX_MAX_MESSAGE_BYTES);
+    px_error_set(&err, PX_TOO_LARGE, "", "request body larger than %d bytes", PX_MAX_REQUEST_BYTES);
     px_api_error(resp, 413, "payload too large", &err);
     return;
   }
@@ -56,6 +55,12 @@ void px_api_collect(px_api *api, const px_http_req *req, const char *what, px_ht
     px_store_abort(txn);
     return;
   }
+  /* No header and no writeKey anywhere in the body: 401 before any parsing. */
+  if (!kn && !memmem(req->body, req->body_len, "\"writeKey\"", 10)) {
+    px_api_auth(api, txn, NULL, 0, PX_KEY_WRITE, resp, &who);
+    px_store_abort(txn);
+    return;
+  }
   const px_config *cfg = px_api_config_acquire(api, txn);
   px_batch batch;
   ctx.source_id = kn ? who.source_id : 0;
@@ -64,7 +69,10 @@ void px_api_collect(px_api *api, const px_http_req *req, const char *what, px_ht
   if (s != PX_OK) {
     px_store_abort(txn);
     px_api_error(resp, s == PX_TOO_LARGE ? 413 : 400,
-                 s == PX_BAD_JSON ? "malformed JSON" : s == PX_BAD_UTF8 ? "invalid UTF-8" : "invalid request",
+                 s == PX_TOO_LARGE  ? "payload too large"
+                 : s == PX_BAD_JSON ? "malformed JSON"
+                 : s == PX_BAD_UTF8 ? "invalid UTF-8"
+                                    : "invalid request",
                  &err);
     return;
   }

@@ -26,12 +26,48 @@ static px_status resolve_ref(px_api *api, MDB_txn *txn, const px_config *cfg, co
   return px_profile_live(txn, api->st, *pid, pid);
 }
 
+/* Strict positive integer in [1, max]; 0 when not. */
+static int parse_limit(const char *s, int def, int max) {
+  if (!s) return def;
+  char *end;
+  long v = strtol(s, &end, 10);
+  return (*s && !*end && v >= 1 && v <= max) ? (int)v : 0;
+}
+
+typedef struct merge_page {
+  px_buf *out;
+  int limit, n;
+  uint64_t before; /* list only merge ids below this (0: from the newest) */
+  uint64_t last;
+  int more;
+} merge_page;
+
 static int merge_cb(void *arg, uint64_t mid, const char *json, size_t n) {
-  px_buf *b = arg;
-  (void)mid;
-  if (b->data[b->len - 1] != '[') px_buf_putc(b, ',');
-  px_buf_append(b, json, n);
+  merge_page *p = arg;
+  if (p->before && mid >= p->before) return 0;
+  if (p->n == p->limit) {
+    p->more = 1;
+    return 1;
+  }
+  if (p->n++) px_buf_putc(p->out, ',');
+  px_buf_append(p->out, json, n);
+  p->last = mid;
   return 0;
+}
+
+/* Copies the first path segment into ref, turning %2F back into "/". */
+static const char *split_ref(const char *rest, char *ref, size_t n) {
+  size_t rn = strcspn(rest, "/"), w = 0;
+  for (size_t i = 0; i < rn && w + 1 < n; i++) {
+    if (rest[i] == '%' && i + 2 < rn + 1 && rest[i + 1] == '2' && (rest[i + 2] == 'F' || rest[i + 2] == 'f')) {
+      ref[w++] = '/';
+      i += 2;
+    } else {
+      ref[w++] = rest[i];
+    }
+  }
+  ref[w] = 0;
+  return rest[rn] == '/' ? rest + rn + 1 : NULL;
 }
 
 void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp) {
@@ -48,11 +84,7 @@ void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_h
     return;
   }
   char ref[600];
-  size_t rn = strcspn(rest, "/");
-  if (rn >= sizeof ref) rn = sizeof ref - 1;
-  memcpy(ref, rest, rn);
-  ref[rn] = 0;
-  const char *sub = rest[rn] == '/' ? rest + rn + 1 : NULL;
+  const char *sub = split_ref(rest, ref, sizeof ref);
   const px_config *cfg = px_api_config_acquire(api, txn);
   uint64_t pid = 0;
   px_error err;
@@ -61,35 +93,46 @@ void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_h
   if (s == PX_NOT_FOUND) {
     px_error_set(&err, s, "ref", "no profile has id or identifier \"%.200s\"", ref);
     px_api_error(resp, 404, "profile not found", &err);
+    s = PX_OK;
   } else if (s != PX_OK) {
-    px_api_error(resp, 500, px_status_str(s), NULL);
+    /* reported below */
   } else if (!sub) {
-    s = px_profile_render(txn, api->st, cfg, pid, NULL, &resp->body);
     resp->status = 200;
-  } else if (strcmp(sub, "events") == 0) {
-    const char *l = px_http_query(req, "limit");
-    int limit = l ? atoi(l) : 50;
-    if (limit < 1 || limit > 1000) {
-      px_error_set(&err, PX_INVALID, "limit", "must be 1-1000");
+    s = px_profile_render(txn, api->st, cfg, pid, NULL, &resp->body);
+  } else if (strcmp(sub, "events") == 0 || strcmp(sub, "merges") == 0) {
+    int events = sub[0] == 'e';
+    int limit = parse_limit(px_http_query(req, "limit"), events ? 50 : 100, 1000);
+    const char *cursor = px_http_query(req, "cursor");
+    char *end = NULL;
+    uint64_t before = !events && cursor ? strtoull(cursor, &end, 10) : 0;
+    if (!limit) {
+      px_error_set(&err, PX_INVALID, "limit", "must be an integer from 1 to 1000");
       px_api_error(resp, 400, "invalid query", &err);
-    } else {
-      s = px_profile_events(txn, api->st, pid, limit, px_http_query(req, "cursor"), &resp->body, &err);
+    } else if (!events && cursor && (!*cursor || *end || !before)) {
+      px_error_set(&err, PX_INVALID, "cursor", "not a cursor this API returned");
+      px_api_error(resp, 400, "invalid query", &err);
+    } else if (events) {
+      resp->status = 200;
+      s = px_profile_events(txn, api->st, pid, limit, cursor, &resp->body, &err);
       if (s == PX_INVALID) {
         px_api_error(resp, 400, "invalid query", &err);
         s = PX_OK;
-      } else {
-        resp->status = 200;
       }
+    } else {
+      merge_page page = {&resp->body, limit, 0, before, 0, 0};
+      resp->status = 200;
+      px_buf_puts(&resp->body, "{\"merges\":[");
+      s = px_identity_merges(txn, api->st, pid, merge_cb, &page);
+      if (page.more)
+        px_buf_printf(&resp->body, "],\"next_cursor\":\"%llu\"}", (unsigned long long)page.last);
+      else
+        px_buf_puts(&resp->body, "],\"next_cursor\":null}");
     }
-  } else if (strcmp(sub, "merges") == 0) {
-    px_buf_puts(&resp->body, "{\"merges\":[");
-    s = px_identity_merges(txn, api->st, pid, merge_cb, &resp->body);
-    px_buf_puts(&resp->body, "]}");
-    resp->status = 200;
   } else {
     px_api_error(resp, 404, "no such endpoint", NULL);
   }
-  if (s != PX_OK && s != PX_NOT_FOUND) px_api_error(resp, 500, px_status_str(s), NULL);
+  /* Any failure after the profile was found is a server error, never a cut-off 200. */
+  if (s != PX_OK) px_api_error(resp, 500, px_status_str(s), NULL);
   px_api_config_release(api);
   px_store_abort(txn);
 }

@@ -31,6 +31,13 @@ const char *px_http_query(const px_http_req *req, const char *name) {
   return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 /* Inflates a gzip body into out, refusing to grow past max. */
 static px_status gunzip(const char *in, size_t n, size_t max, px_buf *out) {
   z_stream z;
@@ -70,6 +77,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, px_http_resp *r) {
                                       MHD_RESPMEM_MUST_COPY);
   if (!resp) return MHD_NO;
   MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+  if (r->allow) MHD_add_response_header(resp, "Allow", r->allow);
   if (r->retry_after > 0) {
     char ra[16];
     snprintf(ra, sizeof ra, "%d", r->retry_after);
@@ -147,6 +155,27 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   *con_cls = NULL;
 }
 
+/* Percent-decodes in place, except %2F, which stays encoded so that
+ * handlers can tell a "/" inside a path segment from a separator. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls, (void)c;
+  char *w = s;
+  for (char *r = s; *r; r++) {
+    int hi, lo;
+    if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && !(hi == 2 && lo == 15)) {
+      *w++ = (char)(hi * 16 + lo);
+      r += 2;
+    } else if (r[0] == '%' && hexval(r[1]) == 2 && hexval(r[2]) == 15) {
+      *w++ = '%', *w++ = '2', *w++ = 'F';
+      r += 2;
+    } else {
+      *w++ = *r;
+    }
+  }
+  *w = 0;
+  return (size_t)(w - s);
+}
+
 static void on_error(void *cls, const char *fmt, va_list ap) {
   (void)cls;
   char line[512];
@@ -191,6 +220,7 @@ px_status px_http_start(const char *listen, size_t max_body, px_http_handler h, 
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                             MHD_OPTION_EXTERNAL_LOGGER, on_error, NULL,
+                            MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                             MHD_OPTION_END);
   freeaddrinfo(ai);
   if (!srv->d) {

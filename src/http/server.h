@@ -18,7 +18,7 @@ enum { PX_HTTP_ENC_OK, PX_HTTP_ENC_UNSUPPORTED, PX_HTTP_ENC_CORRUPT };
 
 typedef struct px_http_req {
   const char *method;
-  const char *path;          /* percent-decoded, without the query */
+  const char *path;          /* percent-decoded except %2F (kept, so a path segment may hold "/") */
   const char *body;          /* NUL-terminated; inflated when it was gzip */
   size_t body_len;
   const char *authorization; /* the header's value, or NULL */
@@ -32,6 +32,7 @@ typedef struct px_http_resp {
   px_buf body;
   const char *content_type; /* default application/json */
   int retry_after;          /* seconds; 0 = no header */
+  const char *allow;        /* Allow header for 405, or NULL */
 } px_http_resp;
 
 typedef void (*px_http_handler)(void *app, const px_http_req *req, px_http_resp *resp);

@@ -112,6 +112,8 @@ px_status px_batch_parse(const char *body, size_t n, const px_config *cfg, const
   px_event_ctx ictx = *ctx;
   const cJSON *bc = cJSON_GetObjectItemCaseSensitive(root, "context");
   const cJSON *bi = cJSON_GetObjectItemCaseSensitive(root, "integrations");
+  if (cJSON_IsNull(bc)) bc = NULL;
+  if (cJSON_IsNull(bi)) bi = NULL;
   if ((bc && !cJSON_IsObject(bc)) || (bi && !cJSON_IsObject(bi))) {
     s = px_error_set(err, PX_INVALID, bc && !cJSON_IsObject(bc) ? "context" : "integrations",
                      "must be an object");
