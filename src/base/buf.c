@@ -37,7 +37,7 @@ static px_status reserve(px_buf *b, size_t extra) {
   return PX_OK;
 }
 
-px_status px_buf_append(px_buf *b, const void *p, size_t n) {
+px_status px_buf_append_slow(px_buf *b, const void *p, size_t n) {
   px_status s = reserve(b, n);
   if (s != PX_OK) return s;
   if (n) memcpy(b->data + b->len, p, n);
@@ -48,7 +48,11 @@ px_status px_buf_append(px_buf *b, const void *p, size_t n) {
 
 px_status px_buf_puts(px_buf *b, const char *s) { return px_buf_append(b, s, strlen(s)); }
 
-px_status px_buf_putc(px_buf *b, char c) { return px_buf_append(b, &c, 1); }
+px_status px_buf_reserve(px_buf *b, size_t extra) {
+  px_status s = reserve(b, extra);
+  if (s == PX_OK) b->data[b->len] = 0;
+  return s;
+}
 
 px_status px_buf_printf(px_buf *b, const char *fmt, ...) {
   char small[256];
@@ -67,33 +71,40 @@ px_status px_buf_printf(px_buf *b, const char *fmt, ...) {
   return PX_OK;
 }
 
+/* 1 for the bytes a JSON string must escape: control characters, " and \\. */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
 px_status px_buf_json_str(px_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  px_status st = reserve(b, n + 2);
+  px_status st = px_buf_reserve(b, n + 2);
   if (st != PX_OK) return st;
   b->data[b->len++] = '"';
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    char esc = 0;
+  size_t i = 0;
+  while (i < n) {
+    size_t start = i;
+    while (i < n && !needs_escape[(unsigned char)s[i]]) i++;
+    if ((st = px_buf_append(b, s + start, i - start)) != PX_OK) return st;
+    if (i == n) break;
+    unsigned char c = (unsigned char)s[i++];
+    char e[6] = {'\\', 0};
+    size_t en = 2;
     switch (c) {
-      case '"': esc = '"'; break;
-      case '\\': esc = '\\'; break;
-      case '\n': esc = 'n'; break;
-      case '\r': esc = 'r'; break;
-      case '\t': esc = 't'; break;
-      case '\b': esc = 'b'; break;
-      case '\f': esc = 'f'; break;
-      default: break;
+      case '"': e[1] = '"'; break;
+      case '\\': e[1] = '\\'; break;
+      case '\n': e[1] = 'n'; break;
+      case '\r': e[1] = 'r'; break;
+      case '\t': e[1] = 't'; break;
+      case '\b': e[1] = 'b'; break;
+      case '\f': e[1] = 'f'; break;
+      default:
+        e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
+        en = 6;
     }
-    if (esc) {
-      char e[2] = {'\\', esc};
-      if ((st = px_buf_append(b, e, 2)) != PX_OK) return st;
-    } else if (c < 0x20) {
-      char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-      if ((st = px_buf_append(b, e, 6)) != PX_OK) return st;
-    } else if ((st = px_buf_putc(b, (char)c)) != PX_OK) {
-      return st;
-    }
+    if ((st = px_buf_append(b, e, en)) != PX_OK) return st;
   }
   return px_buf_putc(b, '"');
 }

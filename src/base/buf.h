@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/status.h"
 
@@ -18,10 +19,24 @@ typedef struct px_buf {
 void px_buf_init(px_buf *b, size_t max);
 void px_buf_free(px_buf *b);
 void px_buf_reset(px_buf *b);
-px_status px_buf_append(px_buf *b, const void *p, size_t n);
+px_status px_buf_append_slow(px_buf *b, const void *p, size_t n);
+
+/* Appends n bytes; the common case (room left) stays inline. */
+static inline px_status px_buf_append(px_buf *b, const void *p, size_t n) {
+  if (b->data && n < b->cap - b->len && b->len + n <= b->max) {
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+    return PX_OK;
+  }
+  return px_buf_append_slow(b, p, n);
+}
+
+/* Makes room for at least extra more bytes. */
+px_status px_buf_reserve(px_buf *b, size_t extra);
+static inline px_status px_buf_putc(px_buf *b, char c) { return px_buf_append(b, &c, 1); }
 px_status px_buf_puts(px_buf *b, const char *s);
 px_status px_buf_printf(px_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-px_status px_buf_putc(px_buf *b, char c);
 /* Appends s as a JSON string literal (with quotes), escaping as needed. */
 px_status px_buf_json_str(px_buf *b, const char *s, size_t n);
 /* Big-endian fixed-width integers, for sortable store keys. */

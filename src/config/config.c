@@ -29,6 +29,12 @@ static void add_kind(px_config *c, const char *name, uint32_t max, px_norm norm,
   if (p2) snprintf(k->paths[k->npaths++], sizeof k->paths[0], "%s", p2);
 }
 
+static void note_blocked_lengths(px_config *c) {
+  c->blocked_max_len = 0;
+  for (int i = 0; i < c->nblocked; i++)
+    if (strlen(c->blocked[i]) > c->blocked_max_len) c->blocked_max_len = strlen(c->blocked[i]);
+}
+
 void px_config_default(px_config *c) {
   memset(c, 0, sizeof *c);
   add_kind(c, "user_id", 1, PX_NORM_TRIM, NULL, NULL);
@@ -39,6 +45,7 @@ void px_config_default(px_config *c) {
     c->blocked[c->nblocked++] = strdup(default_blocked[i]);
   snprintf(c->default_country_code, sizeof c->default_country_code, "1");
   c->default_rule = PX_SURV_MOST_RECENT;
+  note_blocked_lengths(c);
 }
 
 void px_config_free(px_config *c) {
@@ -216,6 +223,7 @@ px_status px_config_parse(const char *json, size_t n, px_config *c, px_error *er
     }
   }
 out:
+  note_blocked_lengths(c);
   cJSON_Delete(root);
   return s;
 }

@@ -55,6 +55,7 @@ typedef struct px_config {
   int nkinds;
   char *blocked[PX_MAX_BLOCKED]; /* compared after normalization, case-insensitively */
   int nblocked;
+  size_t blocked_max_len; /* longest blocked value, to skip the list quickly */
   char default_country_code[8]; /* digits, e.g. "1" or "44" */
   px_survivorship default_rule;
   px_trait_rule trait_rules[PX_MAX_TRAIT_RULES];

@@ -29,7 +29,10 @@ void px_event_free(px_event *ev) {
 
 long px_json_escaped_nul_at(const char *s, size_t n) {
   for (size_t i = 0; i + 6 <= n; i++) {
-    if (s[i] != '\\' || s[i + 1] != 'u' || memcmp(s + i + 2, "0000", 4) != 0) continue;
+    const char *bs = memchr(s + i, '\\', n - i - 5);
+    if (!bs) break;
+    i = (size_t)(bs - s);
+    if (s[i + 1] != 'u' || memcmp(s + i + 2, "0000", 4) != 0) continue;
     size_t slashes = 0; /* an escape only if preceded by an even run of backslashes */
     while (slashes < i && s[i - 1 - slashes] == '\\') slashes++;
     if (slashes % 2 == 0) return (long)i;
@@ -186,30 +189,23 @@ static void bind(px_event *ev) {
 }
 
 static px_status encode(px_event *ev) {
-  char *json = cJSON_PrintUnformatted(ev->root);
-  if (!json) return PX_NOMEM;
-  size_t jn = strlen(json);
-  px_status s = PX_OK;
-  if (jn > PX_MAX_MESSAGE_BYTES) {
-    s = PX_TOO_LARGE;
-    goto out;
-  }
-  ev->rec_len = sizeof(px_event_rec) + jn;
-  ev->rec = malloc(ev->rec_len);
-  if (!ev->rec) {
-    s = PX_NOMEM;
-    goto out;
-  }
+  px_buf b;
+  px_buf_init(&b, sizeof(px_event_rec) + PX_MAX_MESSAGE_BYTES);
   px_event_rec h = {.version = 1,
                     .type = (uint8_t)ev->type,
                     .source_id = ev->source_id,
                     .received_ms = ev->received_ms,
                     .timestamp_ms = ev->timestamp_ms};
-  memcpy(ev->rec, &h, sizeof h);
-  memcpy(ev->rec + sizeof h, json, jn);
-out:
-  free(json);
-  return s;
+  px_status s = px_buf_append(&b, &h, sizeof h);
+  if (s == PX_OK) s = px_buf_reserve(&b, 1024); /* a typical event, in one allocation */
+  if (s == PX_OK) s = px_json_write(ev->root, &b);
+  if (s != PX_OK) {
+    px_buf_free(&b);
+    return s;
+  }
+  ev->rec = b.data; /* ownership moves to the event */
+  ev->rec_len = b.len;
+  return PX_OK;
 }
 
 px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev, px_error *err) {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/status.h"
 
 /* Limits (documented in docs/LIMITS.md). */
@@ -67,6 +68,9 @@ typedef struct px_event_ctx {
  * encoded record (at most PX_MAX_MESSAGE_BYTES of JSON). */
 px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev, px_error *err);
 void px_event_free(px_event *ev);
+
+/* Appends node as compact JSON (faster than cJSON_PrintUnformatted). */
+px_status px_json_write(const cJSON *node, px_buf *out);
 
 /* Byte offset of the first \u0000 escape in JSON text (a string with NUL
  * cannot be stored faithfully), or -1. */

@@ -78,6 +78,8 @@ static int is_blocked(const px_config *cfg, const char *v) {
   for (const char *p = v; *p; p++)
     if (!strchr("0-+ ", *p)) junk_chars_only = 0;
   if (junk_chars_only) return 1; /* empty, all zeros, all dashes, the zero UUID */
+  size_t n = strlen(v);
+  if (n > cfg->blocked_max_len) return 0;
   for (int i = 0; i < cfg->nblocked; i++)
     if (strcasecmp(v, cfg->blocked[i]) == 0) return 1;
   return 0;

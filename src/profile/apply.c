@@ -72,28 +72,27 @@ void px_trait_key(px_key *k, uint64_t entity, const char *name, uint64_t hash, u
 
 static px_status observe_trait(MDB_txn *txn, const px_store *st, uint64_t entity, const cJSON *t,
                                const px_event *ev) {
-  char *json = cJSON_PrintUnformatted(t);
-  if (!json) return PX_NOMEM;
-  size_t jn = strlen(json);
+  px_buf rec;
+  px_buf_init(&rec, 0);
+  px_obs o = {0};
+  px_status s = px_buf_append(&rec, &o, sizeof o); /* the observation goes in front */
+  if (s == PX_OK) s = px_json_write(t, &rec);
+  if (s != PX_OK) goto out;
+  const char *json = rec.data + sizeof o;
+  size_t jn = rec.len - sizeof o;
   px_key k;
   px_trait_key(&k, entity, t->string, XXH3_64bits(json, jn), ev->source_id);
-  px_status s = PX_INVALID;
-  char *rec = NULL;
+  s = PX_INVALID;
   if (k.overflow) goto out;
   MDB_val v;
-  px_obs o = {0};
   s = px_store_get(txn, st, PX_DB_TRAITS, k.b, k.n, &v);
   if (s == PX_OK && v.mv_size >= sizeof o) memcpy(&o, v.mv_data, sizeof o);
   else if (s != PX_NOT_FOUND) goto out;
   px_obs_observe(&o, ev->timestamp_ms, ev->seq);
-  s = PX_NOMEM;
-  if (!(rec = malloc(sizeof o + jn))) goto out;
-  memcpy(rec, &o, sizeof o);
-  memcpy(rec + sizeof o, json, jn);
-  s = px_store_put(txn, st, PX_DB_TRAITS, k.b, k.n, rec, sizeof o + jn, 0);
+  memcpy(rec.data, &o, sizeof o);
+  s = px_store_put(txn, st, PX_DB_TRAITS, k.b, k.n, rec.data, rec.len, 0);
 out:
-  free(rec);
-  free(json);
+  px_buf_free(&rec);
   return s;
 }
 
