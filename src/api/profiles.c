@@ -26,12 +26,20 @@ static px_status resolve_ref(px_api *api, MDB_txn *txn, const px_config *cfg, co
   return px_profile_live(txn, api->st, *pid, pid);
 }
 
+/* Digits only, no sign or space. */
+static int all_digits(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9') return 0;
+  return 1;
+}
+
 /* Strict positive integer in [1, max]; 0 when not. */
 static int parse_limit(const char *s, int def, int max) {
   if (!s) return def;
-  char *end;
-  long v = strtol(s, &end, 10);
-  return (*s && !*end && v >= 1 && v <= max) ? (int)v : 0;
+  if (!all_digits(s) || strlen(s) > 9) return 0;
+  long v = strtol(s, NULL, 10);
+  return v >= 1 && v <= max ? (int)v : 0;
 }
 
 typedef struct merge_page {
@@ -55,12 +63,13 @@ static int merge_cb(void *arg, uint64_t mid, const char *json, size_t n) {
   return 0;
 }
 
-/* Copies the first path segment into ref, turning %2F back into "/". */
+/* Copies the first path segment into ref, decoding the %2F and %25 the HTTP
+ * layer kept encoded (%00 stays as text: an identifier holds no NUL). */
 static const char *split_ref(const char *rest, char *ref, size_t n) {
   size_t rn = strcspn(rest, "/"), w = 0;
   for (size_t i = 0; i < rn && w + 1 < n; i++) {
-    if (rest[i] == '%' && i + 2 < rn + 1 && rest[i + 1] == '2' && (rest[i + 2] == 'F' || rest[i + 2] == 'f')) {
-      ref[w++] = '/';
+    if (rest[i] == '%' && i + 2 < rn && rest[i + 1] == '2' && (rest[i + 2] == 'F' || rest[i + 2] == '5')) {
+      ref[w++] = rest[i + 2] == 'F' ? '/' : '%';
       i += 2;
     } else {
       ref[w++] = rest[i];
@@ -103,12 +112,11 @@ void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_h
     int events = sub[0] == 'e';
     int limit = parse_limit(px_http_query(req, "limit"), events ? 50 : 100, 1000);
     const char *cursor = px_http_query(req, "cursor");
-    char *end = NULL;
-    uint64_t before = !events && cursor ? strtoull(cursor, &end, 10) : 0;
+    uint64_t before = !events && cursor && all_digits(cursor) && strlen(cursor) <= 19 ? strtoull(cursor, NULL, 10) : 0;
     if (!limit) {
       px_error_set(&err, PX_INVALID, "limit", "must be an integer from 1 to 1000");
       px_api_error(resp, 400, "invalid query", &err);
-    } else if (!events && cursor && (!*cursor || *end || !before)) {
+    } else if (!events && cursor && !before) {
       px_error_set(&err, PX_INVALID, "cursor", "not a cursor this API returned");
       px_api_error(resp, 400, "invalid query", &err);
     } else if (events) {

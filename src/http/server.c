@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <microhttpd.h>
+#include <ctype.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -155,18 +156,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   *con_cls = NULL;
 }
 
-/* Percent-decodes in place, except %2F, which stays encoded so that
- * handlers can tell a "/" inside a path segment from a separator. */
+/* Percent-decodes in place, except %2F, %25 and %00, which stay encoded:
+ * handlers tell a "/" inside a path segment from a separator, nothing is
+ * decoded twice, and no NUL can cut a path short. */
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
   (void)cls, (void)c;
   char *w = s;
   for (char *r = s; *r; r++) {
     int hi, lo;
-    if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && !(hi == 2 && lo == 15)) {
-      *w++ = (char)(hi * 16 + lo);
-      r += 2;
-    } else if (r[0] == '%' && hexval(r[1]) == 2 && hexval(r[2]) == 15) {
-      *w++ = '%', *w++ = '2', *w++ = 'F';
+    if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0) {
+      int v = hi * 16 + lo;
+      if (v == '/' || v == '%' || v == 0) {
+        *w++ = '%', *w++ = (char)toupper((unsigned char)r[1]), *w++ = (char)toupper((unsigned char)r[2]);
+      } else {
+        *w++ = (char)v;
+      }
       r += 2;
     } else {
       *w++ = *r;

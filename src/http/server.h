@@ -18,7 +18,7 @@ enum { PX_HTTP_ENC_OK, PX_HTTP_ENC_UNSUPPORTED, PX_HTTP_ENC_CORRUPT };
 
 typedef struct px_http_req {
   const char *method;
-  const char *path;          /* percent-decoded except %2F (kept, so a path segment may hold "/") */
+  const char *path;          /* percent-decoded except %2F, %25, %00 (kept encoded, upper-case) */
   const char *body;          /* NUL-terminated; inflated when it was gzip */
   size_t body_len;
   const char *authorization; /* the header's value, or NULL */
