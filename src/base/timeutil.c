@@ -88,8 +88,12 @@ px_status px_time_parse_iso(const char *s, int64_t *out_ms) {
     } else if (*p == '+' || *p == '-') {
       int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
       if (!digits(&p, 2, &oh)) return PX_INVALID;
-      if (*p == ':') p++;
-      if (isdigit((unsigned char)*p) && !digits(&p, 2, &om)) return PX_INVALID;
+      if (*p == ':') {
+        p++;
+        if (!digits(&p, 2, &om)) return PX_INVALID; /* "+02:" needs its minutes */
+      } else if (isdigit((unsigned char)*p) && !digits(&p, 2, &om)) {
+        return PX_INVALID;
+      }
       if (oh > 23 || om > 59) return PX_INVALID;
       offset_min = sign * (oh * 60 + om);
     }
@@ -103,6 +107,8 @@ px_status px_time_parse_iso(const char *s, int64_t *out_ms) {
 }
 
 void px_time_format_iso(int64_t ms, char out[32]) {
+  if (ms < PX_TIME_MIN_MS) ms = PX_TIME_MIN_MS; /* out of range: clamp, never overflow */
+  if (ms > PX_TIME_MAX_MS) ms = PX_TIME_MAX_MS;
   int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
   int milli = (int)(ms - secs * 1000);
   int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);

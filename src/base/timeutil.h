@@ -7,6 +7,10 @@
 
 #include "base/status.h"
 
+/* The representable range: 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z. */
+#define PX_TIME_MIN_MS (-62167219200000LL)
+#define PX_TIME_MAX_MS (253402300799999LL)
+
 int64_t px_time_now_ms(void);
 /* Monotonic clock in nanoseconds, for latency measurement. */
 uint64_t px_time_mono_ns(void);

@@ -225,6 +225,7 @@ px_status px_config_parse(const char *json, size_t n, px_config *c, px_error *er
 out:
   note_blocked_lengths(c);
   cJSON_Delete(root);
+  if (s != PX_OK) px_config_free(c); /* the caller gets nothing to free on failure */
   return s;
 }
 

@@ -68,7 +68,9 @@ static px_status tree_error(const frame *f, px_error *err, const char *fmt, int 
 
 static px_status check_node(const frame *f, int depth, px_error *err) {
   const cJSON *n = f->node;
-  if (depth > PX_MAX_DEPTH) return tree_error(f, err, "nested deeper than %d levels", PX_MAX_DEPTH);
+  int container = cJSON_IsObject(n) || cJSON_IsArray(n);
+  if (container && depth > PX_MAX_DEPTH)
+    return tree_error(f, err, "nested deeper than %d levels", PX_MAX_DEPTH);
   if (cJSON_IsString(n) && strlen(n->valuestring) > PX_MAX_STRING_BYTES)
     return tree_error(f, err, "string longer than %d bytes", PX_MAX_STRING_BYTES);
   if (!cJSON_IsObject(n) && !cJSON_IsArray(n)) return PX_OK;
@@ -88,18 +90,26 @@ px_status px_event_check_tree(const cJSON *item, px_error *err) {
   return check_node(&root, 1, err);
 }
 
+void px_event_number_str(double d, char out[32]) {
+  if (d == floor(d) && fabs(d) < 9007199254740992.0)
+    snprintf(out, 32, "%lld", (long long)d);
+  else
+    snprintf(out, 32, "%.17g", d);
+}
+
+/* Remove every copy of a key (cJSON keeps duplicates; the first would win). */
+static void delete_all(cJSON *obj, const char *key) {
+  while (cJSON_GetObjectItemCaseSensitive(obj, key)) cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+}
+
 /* Segment ids may arrive as numbers; they are stored as strings. Returns the
  * string, NULL when absent or empty, or sets *bad. */
 static const char *id_field(cJSON *root, const char *name, int *bad, px_error *err) {
   cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
   if (!v || cJSON_IsNull(v)) return NULL;
   if (cJSON_IsNumber(v)) {
-    char num[64];
-    double d = v->valuedouble;
-    if (d == floor(d) && fabs(d) < 9007199254740992.0)
-      snprintf(num, sizeof num, "%lld", (long long)d);
-    else
-      snprintf(num, sizeof num, "%.17g", d);
+    char num[32];
+    px_event_number_str(v->valuedouble, num);
     cJSON_ReplaceItemInObjectCaseSensitive(root, name, cJSON_CreateString(num));
     v = cJSON_GetObjectItemCaseSensitive(root, name);
   }
@@ -216,8 +226,6 @@ px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev,
     px_error_set(err, PX_INVALID, "", "an event must be a JSON object");
     goto fail;
   }
-  if ((s = px_event_check_tree(item, err)) != PX_OK) goto fail;
-  s = PX_INVALID;
   ev->root = item;
   ev->source_id = ctx->source_id;
   ev->received_ms = ctx->received_ms;
@@ -234,8 +242,8 @@ px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev,
                  px_event_type_name(ev->type));
     goto fail;
   }
-  cJSON_DeleteItemFromObjectCaseSensitive(item, "writeKey");
-  cJSON_DeleteItemFromObjectCaseSensitive(item, "type");
+  delete_all(item, "writeKey");
+  delete_all(item, "type");
   cJSON_AddStringToObject(item, "type", px_event_type_name(ev->type));
 
   if (!opt_object(item, "context", err) || !opt_object(item, "integrations", err) ||
@@ -244,6 +252,8 @@ px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev,
   if ((s = merge_batch_object(item, "context", ctx->batch_context, err)) != PX_OK ||
       (s = merge_batch_object(item, "integrations", ctx->batch_integrations, err)) != PX_OK)
     goto fail;
+  /* Limits apply to the message as stored, batch context included. */
+  if ((s = px_event_check_tree(item, err)) != PX_OK) goto fail;
   s = PX_INVALID;
   cJSON *c = cJSON_GetObjectItemCaseSensitive(item, "context");
   if (c && !opt_object(c, "traits", err)) {
@@ -265,7 +275,7 @@ px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev,
     char uuid[37], gen[48];
     px_rand_uuid(uuid);
     snprintf(gen, sizeof gen, "px-%s", uuid);
-    cJSON_DeleteItemFromObjectCaseSensitive(item, "messageId");
+    delete_all(item, "messageId");
     cJSON_AddStringToObject(item, "messageId", gen);
   }
 
@@ -329,12 +339,18 @@ px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev,
     ev->timestamp_ms = orig;
   else
     ev->timestamp_ms = ev->received_ms;
+  if (ev->timestamp_ms < PX_TIME_MIN_MS || ev->timestamp_ms > PX_TIME_MAX_MS) {
+    px_error_set(err, PX_INVALID, has_orig && has_sent ? "sentAt" : "timestamp",
+                 "the event time falls outside years 0000-9999 (clock-skew correction: "
+                 "receivedAt - (sentAt - originalTimestamp))");
+    goto fail;
+  }
   char iso[32];
   px_time_format_iso(ev->received_ms, iso);
-  cJSON_DeleteItemFromObjectCaseSensitive(item, "receivedAt");
+  delete_all(item, "receivedAt");
   cJSON_AddStringToObject(item, "receivedAt", iso);
   px_time_format_iso(ev->timestamp_ms, iso);
-  cJSON_DeleteItemFromObjectCaseSensitive(item, "timestamp");
+  delete_all(item, "timestamp");
   cJSON_AddStringToObject(item, "timestamp", iso);
 
   bind(ev);

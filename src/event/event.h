@@ -18,6 +18,7 @@
 #define PX_MAX_STRING_BYTES 8192           /* any string value */
 #define PX_MAX_KEY_BYTES 256               /* any object key, hence trait names */
 #define PX_MAX_ID_BYTES 256                /* userId, anonymousId, messageId, event, groupId... */
+#define PX_MAX_BATCH_CONTEXT_BYTES 8192    /* batch-level context + integrations, copied into every item */
 
 typedef enum px_event_type {
   PX_EV_NONE = 0,
@@ -68,6 +69,10 @@ typedef struct px_event_ctx {
  * encoded record (at most PX_MAX_MESSAGE_BYTES of JSON). */
 px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev, px_error *err);
 void px_event_free(px_event *ev);
+
+/* A JSON number as identifier text: integers exactly ("42"), others with
+ * 17 significant digits. */
+void px_event_number_str(double d, char out[32]);
 
 /* Appends node as compact JSON (faster than cJSON_PrintUnformatted). */
 px_status px_json_write(const cJSON *node, px_buf *out);

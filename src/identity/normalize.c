@@ -165,7 +165,7 @@ int px_identity_extract(const px_config *cfg, const px_event *ev, px_ident *out,
       const cJSON *v = at_path(ev->root, kind->paths[p]);
       char num[32];
       if (cJSON_IsNumber(v)) {
-        snprintf(num, sizeof num, "%.0f", v->valuedouble);
+        px_event_number_str(v->valuedouble, num);
         add(cfg, k, num, out, &n, max, blocked);
       } else if (cJSON_IsString(v)) {
         add(cfg, k, v->valuestring, out, &n, max, blocked);

@@ -23,6 +23,7 @@ typedef struct resolver {
   const px_ident *ids;
   int n;
   uint64_t pid[PX_MAX_EVENT_IDENTS]; /* current profile of each identifier; NEW_PROFILE if none */
+  int known[PX_MAX_EVENT_IDENTS];    /* stored already (else it joins its profile at the end) */
   px_resolution *out;
 } resolver;
 
@@ -52,11 +53,11 @@ static px_status lookup(resolver *r, const px_ident *id, uint64_t *pid) {
 static px_status count_kind(resolver *r, uint64_t pid, const char *kind, uint32_t max,
                             uint32_t *out) {
   *out = 0;
-  if (pid == NEW_PROFILE) {
-    for (int i = 0; i < r->n; i++)
-      if (r->pid[i] == NEW_PROFILE && strcmp(r->cfg->kinds[r->ids[i].kind].name, kind) == 0) (*out)++;
-    return PX_OK;
-  }
+  /* Identifiers of this event heading to pid are not stored yet: count them. */
+  for (int i = 0; i < r->n; i++)
+    if (r->pid[i] == pid && !r->known[i] && strcmp(r->cfg->kinds[r->ids[i].kind].name, kind) == 0)
+      (*out)++;
+  if (pid == NEW_PROFILE) return PX_OK;
   px_key k;
   pident_key(&k, pid, kind, NULL);
   MDB_cursor *cur;
@@ -240,12 +241,11 @@ px_status px_identity_resolve(MDB_txn *txn, const px_store *st, const px_config 
                               const px_event *ev, const px_ident *ids, int n, px_resolution *out) {
   memset(out, 0, sizeof *out);
   if (n <= 0) return PX_INVALID;
-  resolver r = {txn, st, cfg, ev, ids, n < PX_MAX_EVENT_IDENTS ? n : PX_MAX_EVENT_IDENTS, {0}, out};
+  resolver r = {txn, st, cfg, ev, ids, n < PX_MAX_EVENT_IDENTS ? n : PX_MAX_EVENT_IDENTS, {0}, {0}, out};
   px_status s;
-  int known[PX_MAX_EVENT_IDENTS];
   for (int i = 0; i < r.n; i++) {
     s = lookup(&r, &ids[i], &r.pid[i]);
-    known[i] = s == PX_OK;
+    r.known[i] = s == PX_OK;
     if (s == PX_NOT_FOUND) r.pid[i] = NEW_PROFILE;
     else if (s != PX_OK) return s;
   }
@@ -300,7 +300,7 @@ px_status px_identity_resolve(MDB_txn *txn, const px_store *st, const px_config 
   /* Attach the identifiers that now belong to the target and are new to it. */
   for (int i = 0; i < r.n; i++) {
     /* Known identifiers are attached already (moved along by merges). */
-    if (r.pid[i] != target || known[i]) continue;
+    if (r.pid[i] != target || r.known[i]) continue;
     pident_val pv = {.first_seen = ev->timestamp_ms, .source_id = ev->source_id};
     if ((s = put_ident(&r, target, cfg->kinds[ids[i].kind].name, ids[i].value, &pv)) != PX_OK)
       return s;

@@ -122,6 +122,18 @@ px_status px_batch_parse(const char *body, size_t n, const px_config *cfg, const
   const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "sentAt");
   int64_t sent_ms;
   if (cJSON_IsString(bs) && px_time_parse_iso(bs->valuestring, &sent_ms) == PX_OK) ictx.batch_sent_ms = sent_ms;
+  /* The batch context is copied into every item: keep it small, so a 500 KB
+   * request cannot turn into thousands of 32 KB messages. */
+  px_buf ctxbuf;
+  px_buf_init(&ctxbuf, PX_MAX_BATCH_CONTEXT_BYTES);
+  px_status cs = bc ? px_json_write(bc, &ctxbuf) : PX_OK;
+  if (cs == PX_OK && bi) cs = px_json_write(bi, &ctxbuf);
+  px_buf_free(&ctxbuf);
+  if (cs != PX_OK) {
+    s = px_error_set(err, PX_INVALID, "context", "batch-level context and integrations exceed %d bytes",
+                     PX_MAX_BATCH_CONTEXT_BYTES);
+    goto out;
+  }
   ictx.batch_context = bc;
   ictx.batch_integrations = bi;
   out->total = (size_t)total;

@@ -336,7 +336,9 @@ px_status px_profile_events(MDB_txn *txn, const px_store *st, uint64_t pid, int 
   if (cursor && *cursor) {
     /* The cursor is the timeline key suffix of the last event shown, in hex. */
     unsigned long long ts, seq;
-    if (sscanf(cursor, "%16llx%16llx", &ts, &seq) != 2 || strlen(cursor) != 32)
+    int ok = strlen(cursor) == 32;
+    for (int i = 0; ok && i < 32; i++) ok = (cursor[i] >= '0' && cursor[i] <= '9') || (cursor[i] >= 'a' && cursor[i] <= 'f');
+    if (!ok || sscanf(cursor, "%16llx%16llx", &ts, &seq) != 2)
       return px_error_set(err, PX_INVALID, "cursor", "not a cursor this API returned");
     px_key_u64(&pos, pid);
     px_key_u64(&pos, ts);

@@ -1,0 +1,267 @@
+/* profile: survivorship rules, the rendered single customer view, the event
+ * feed, lossless merge at the module level. */
+#include "pipeline_env.h"
+#include "profile/profile_int.h"
+
+#define E ((env *)*state)
+
+static int rules_setup(void **state) {
+  return env_setup_with(state, "{\"traits\":{\"default\":\"most_recent\",\"rules\":{"
+                               "\"plan\":\"source_priority\",\"city\":\"most_frequent\","
+                               "\"signup_channel\":\"first\"}}}");
+}
+
+static void test_survivorship_rules(void **state) {
+  env *e = E;
+  /* crm (priority 10) says enterprise first; web (priority 1) says free later. */
+  PX_ASSERT_OK(env_ingest_from(e, e->crm,
+                               "{\"type\":\"identify\",\"userId\":\"u\",\"timestamp\":\"2024-01-01T00:00:00Z\","
+                               "\"traits\":{\"plan\":\"enterprise\",\"signup_channel\":\"sales\",\"city\":\"Oslo\","
+                               "\"color\":\"blue\"}}",
+                               NULL));
+  PX_ASSERT_OK(env_ingest_from(e, e->web,
+                               "{\"type\":\"identify\",\"userId\":\"u\",\"timestamp\":\"2024-02-01T00:00:00Z\","
+                               "\"traits\":{\"plan\":\"free\",\"signup_channel\":\"web\",\"city\":\"Oslo\","
+                               "\"color\":\"green\"}}",
+                               NULL));
+  PX_ASSERT_OK(env_ingest_from(e, e->web,
+                               "{\"type\":\"identify\",\"userId\":\"u\",\"timestamp\":\"2024-03-01T00:00:00Z\","
+                               "\"traits\":{\"city\":\"Bergen\"}}",
+                               NULL));
+  cJSON *p = env_render(e, env_pid(e, "user_id", "u"));
+  const cJSON *t = jget(p, "traits");
+  PX_ASSERT_STR_EQ(jstr(t, "plan"), "enterprise");   /* source_priority */
+  PX_ASSERT_STR_EQ(jstr(t, "signup_channel"), "sales"); /* first */
+  PX_ASSERT_STR_EQ(jstr(t, "city"), "Oslo");         /* most_frequent: 2 to 1 */
+  PX_ASSERT_STR_EQ(jstr(t, "color"), "green");       /* default: most recent */
+  /* History: newest first, with sources and counts. */
+  const cJSON *city = jget(jget(p, "trait_history"), "city");
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(city), 3); /* Oslo@crm, Oslo@web, Bergen@web */
+  const cJSON *h0 = cJSON_GetArrayItem(city, 0);
+  PX_ASSERT_STR_EQ(jstr(h0, "value"), "Bergen");
+  PX_ASSERT_STR_EQ(jstr(h0, "source"), "web");
+  PX_ASSERT_STR_EQ(jstr(h0, "first_observed"), "2024-03-01T00:00:00.000Z");
+  PX_ASSERT_INT_EQ(cJSON_GetNumberValue(jget(h0, "count")), 1);
+  cJSON_Delete(p);
+}
+
+static void test_most_recent_uses_event_time_not_arrival(void **state) {
+  env *e = E;
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"u\",\"timestamp\":\"2024-05-01T00:00:00Z\",\"traits\":{\"tier\":\"gold\"}}");
+  /* Arrives later, happened earlier (a late mobile batch). */
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"u\",\"timestamp\":\"2024-04-01T00:00:00Z\",\"traits\":{\"tier\":\"silver\"}}");
+  cJSON *p = env_render(e, env_pid(e, "user_id", "u"));
+  PX_ASSERT_STR_EQ(jstr(jget(p, "traits"), "tier"), "gold");
+  PX_ASSERT_STR_EQ(jstr(p, "first_seen"), "2024-04-01T00:00:00.000Z");
+  PX_ASSERT_STR_EQ(jstr(p, "last_seen"), "2024-05-01T00:00:00.000Z");
+  PX_ASSERT_STR_EQ(jstr(p, "created_at"), "2024-05-01T10:00:00.000Z");
+  cJSON_Delete(p);
+  /* Same event time: the later event (higher seq) wins. */
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"v\",\"timestamp\":\"2024-05-01T00:00:00Z\",\"traits\":{\"tier\":\"a\"}}");
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"v\",\"timestamp\":\"2024-05-01T00:00:00Z\",\"traits\":{\"tier\":\"b\"}}");
+  p = env_render(e, env_pid(e, "user_id", "v"));
+  PX_ASSERT_STR_EQ(jstr(jget(p, "traits"), "tier"), "b");
+  cJSON_Delete(p);
+}
+
+static void test_context_traits_and_identify_traits(void **state) {
+  env *e = E;
+  /* identify traits win over context.traits for the same key in one event. */
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"u\",\"traits\":{\"name\":\"Ann\"},"
+                "\"context\":{\"traits\":{\"name\":\"Old\",\"lang\":\"nb\"}}}");
+  /* track events contribute context.traits only. */
+  env_ingest(e, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\",\"properties\":{\"name\":\"prop\"},"
+                "\"context\":{\"traits\":{\"device\":\"ios\"}}}");
+  cJSON *p = env_render(e, env_pid(e, "user_id", "u"));
+  const cJSON *t = jget(p, "traits");
+  PX_ASSERT_STR_EQ(jstr(t, "name"), "Ann");
+  PX_ASSERT_STR_EQ(jstr(t, "lang"), "nb");
+  PX_ASSERT_STR_EQ(jstr(t, "device"), "ios");
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(jget(jget(p, "trait_history"), "name")), 1);
+  cJSON_Delete(p);
+}
+
+static void test_render_is_valid_json_for_awkward_values(void **state) {
+  env *e = E;
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"q\\\"uote\\\\\",\"traits\":{\"we\\\"ird\\nkey\":\"v\\u0001\\\"\","
+                "\"emoji\":\"\xf0\x9f\x98\x80\",\"nested\":{\"a\":[1,null,true,{\"b\":\"c\"}]},\"n\":-1.5e3,\"nul\":null}}");
+  env_ingest(e, "{\"type\":\"group\",\"userId\":\"q\\\"uote\\\\\",\"groupId\":\"g\\\"1\",\"traits\":{\"x\\\\\":1}}");
+  env_ingest(e, "{\"type\":\"track\",\"userId\":\"q\\\"uote\\\\\",\"event\":\"ev\\\"\\n\"}");
+  uint64_t pid = env_pid(e, "user_id", "q\"uote\\");
+  PX_ASSERT_INT_NE(pid, 0);
+  cJSON *p = env_render(e, pid); /* fails the test when not JSON */
+  PX_ASSERT_INT_EQ(has_ident(p, "user_id", "q\"uote\\"), 1);
+  PX_ASSERT_STR_EQ(jstr(jget(p, "traits"), "we\"ird\nkey"), "v\x01\"");
+  PX_ASSERT_STR_EQ(jstr(jget(p, "traits"), "emoji"), "\xf0\x9f\x98\x80");
+  PX_ASSERT_INT_EQ(cJSON_GetNumberValue(jget(jget(p, "traits"), "n")), -1500);
+  PX_ASSERT_INT_EQ(cJSON_GetNumberValue(jget(jget(jget(p, "counts"), "by_event"), "ev\"\n")), 1);
+  PX_ASSERT_STR_EQ(jstr(cJSON_GetArrayItem(jget(p, "accounts"), 0), "group_id"), "g\"1");
+  char id[17];
+  px_profile_id_format(pid, id);
+  PX_ASSERT_STR_EQ(jstr(p, "id"), id);
+  cJSON_Delete(p);
+}
+
+static void test_render_unknown_profile(void **state) {
+  env *e = E;
+  MDB_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+  px_buf b;
+  px_buf_init(&b, 0);
+  PX_ASSERT_STATUS(px_profile_render(txn, e->st, &e->cfg, 42, NULL, &b), PX_NOT_FOUND);
+  px_buf_free(&b);
+  px_store_abort(txn);
+}
+
+/* The feed of a profile's events, newest first, in pages. */
+static void test_events_feed_pages(void **state) {
+  env *e = E;
+  for (int i = 0; i < 5; i++) {
+    char json[256];
+    snprintf(json, sizeof json,
+             "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E%d\",\"timestamp\":\"2024-01-0%dT00:00:00Z\"}", i,
+             i + 1);
+    env_ingest(e, json);
+  }
+  env_ingest(e, "{\"type\":\"track\",\"userId\":\"other\",\"event\":\"X\"}");
+  uint64_t pid = env_pid(e, "user_id", "u");
+  char cursor[64] = "";
+  char order[64] = "";
+  int pages = 0;
+  for (;;) {
+    MDB_txn *txn;
+    PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+    px_buf b;
+    px_buf_init(&b, 0);
+    px_error err;
+    px_error_clear(&err);
+    PX_ASSERT_OK(px_profile_events(txn, e->st, pid, 2, cursor, &b, &err));
+    px_store_abort(txn);
+    cJSON *j = cJSON_Parse(b.data);
+    if (!j) fail_msg("events page is not JSON: %s", b.data);
+    px_buf_free(&b);
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, jget(j, "events")) {
+      const char *name = jstr(ev, "event");
+      strcat(order, name ? name : "?");
+    }
+    pages++;
+    const cJSON *next = jget(j, "next_cursor");
+    if (cJSON_IsNull(next)) {
+      cJSON_Delete(j);
+      break;
+    }
+    assert_true(cJSON_IsString(next));
+    snprintf(cursor, sizeof cursor, "%s", next->valuestring);
+    cJSON_Delete(j);
+    if (pages > 5) fail_msg("paging does not end: %s", order);
+  }
+  PX_ASSERT_STR_EQ(order, "E4E3E2E1E0");
+  PX_ASSERT_INT_EQ(pages, 3);
+}
+
+static void test_events_feed_bad_cursor(void **state) {
+  env *e = E;
+  env_ingest(e, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\"}");
+  MDB_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+  static const char *bad[] = {"xyz", "00", "000000000000000000000000000000000", "zz000000000000000000000000000000"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    px_buf b;
+    px_buf_init(&b, 0);
+    px_error err;
+    px_error_clear(&err);
+    px_status s = px_profile_events(txn, e->st, env_pid(e, "user_id", "u"), 10, bad[i], &b, &err);
+    px_buf_free(&b);
+    if (s != PX_INVALID) fail_msg("cursor \"%s\": %s", bad[i], px_status_str(s));
+    PX_ASSERT_STR_EQ(err.field, "cursor");
+  }
+  px_store_abort(txn);
+}
+
+/* Regression (fixed; src/profile/render.c, px_profile_events): the cursor is checked with
+ * sscanf("%16llx%16llx") plus a length test, so 32-character strings that
+ * this API never returns are accepted: trailing junk after 15 hex digits,
+ * signs, "0x" prefixes, spaces. Now exactly 32 characters of [0-9a-f] are
+ * required before parsing. */
+static void test_events_feed_rejects_malformed_cursor(void **state) {
+  env *e = E;
+  env_ingest(e, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\"}");
+  MDB_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+  static const char *bad[] = {"0000000000000000000000000000000g", "0x000000000000000x00000000000000",
+                              " 000000000000000 000000000000000", "-000000000000000+000000000000000"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    px_buf b;
+    px_buf_init(&b, 0);
+    px_error err;
+    px_error_clear(&err);
+    px_status s = px_profile_events(txn, e->st, env_pid(e, "user_id", "u"), 10, bad[i], &b, &err);
+    px_buf_free(&b);
+    if (s != PX_INVALID) {
+      px_store_abort(txn);
+      fail_msg("cursor \"%s\": %s, want invalid input", bad[i], px_status_str(s));
+    }
+  }
+  px_store_abort(txn);
+}
+
+static void test_obs_observe_and_combine(void **state) {
+  (void)state;
+  px_obs a = {0}, b = {0};
+  px_obs_observe(&a, 100, 1);
+  px_obs_observe(&a, 50, 2);
+  px_obs_observe(&a, 200, 3);
+  PX_ASSERT_INT_EQ(a.first, 50);
+  PX_ASSERT_INT_EQ(a.last, 200);
+  PX_ASSERT_UINT_EQ(a.last_seq, 3);
+  PX_ASSERT_UINT_EQ(a.count, 3);
+  px_obs_observe(&b, 200, 9);
+  px_obs_observe(&b, 10, 10);
+  px_obs_combine(&a, &b);
+  PX_ASSERT_INT_EQ(a.first, 10);
+  PX_ASSERT_INT_EQ(a.last, 200);
+  PX_ASSERT_UINT_EQ(a.last_seq, 9); /* same time, later event */
+  PX_ASSERT_UINT_EQ(a.count, 5);
+}
+
+static void test_merge_module_level(void **state) {
+  env *e = E;
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"a\",\"traits\":{\"x\":1,\"shared\":\"same\"}}");
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"b\",\"traits\":{\"y\":2,\"shared\":\"same\"}}");
+  uint64_t pa = env_pid(e, "user_id", "a"), pb = env_pid(e, "user_id", "b");
+  MDB_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(px_profile_merge(txn, e->st, pa, pb));
+  PX_ASSERT_STATUS(px_profile_merge(txn, e->st, pa, 777), PX_NOT_FOUND);
+  PX_ASSERT_OK(px_store_commit(txn));
+  cJSON *p = env_render(e, pa);
+  PX_ASSERT_INT_EQ(cJSON_GetNumberValue(jget(jget(p, "traits"), "x")), 1);
+  PX_ASSERT_INT_EQ(cJSON_GetNumberValue(jget(jget(p, "traits"), "y")), 2);
+  /* Same value from the same source: one observation seen twice. */
+  const cJSON *shared = jget(jget(p, "trait_history"), "shared");
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(shared), 1);
+  PX_ASSERT_INT_EQ(cJSON_GetNumberValue(jget(cJSON_GetArrayItem(shared, 0), "count")), 2);
+  PX_ASSERT_INT_EQ(cJSON_GetNumberValue(jget(jget(jget(p, "counts"), "by_type"), "identify")), 2);
+  cJSON_Delete(p);
+  /* The loser renders empty. */
+  cJSON *l = env_render(e, pb);
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(jget(l, "timeline")), 0);
+  PX_ASSERT_NULL(jget(jget(l, "traits"), "y"));
+  cJSON_Delete(l);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_survivorship_rules, rules_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_most_recent_uses_event_time_not_arrival, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_context_traits_and_identify_traits, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_render_is_valid_json_for_awkward_values, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_render_unknown_profile, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_events_feed_pages, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_events_feed_bad_cursor, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_events_feed_rejects_malformed_cursor, env_setup, env_teardown),
+    cmocka_unit_test(test_obs_observe_and_combine),
+    cmocka_unit_test_setup_teardown(test_merge_module_level, env_setup, env_teardown),
+};
+
+PX_TEST_MAIN(tests)
