@@ -51,6 +51,10 @@ typedef struct px_event {
   const cJSON *properties;     /* track/page/screen properties, or NULL */
   char *rec;             /* the encoded record (px_event_rec + JSON), owned */
   size_t rec_len;
+  void *idents;          /* identifiers extracted by a higher layer (malloc'd, owned), or NULL */
+  int nidents;
+  int nblocked;            /* identifier values dropped as junk while extracting them */
+  uint64_t idents_version; /* configuration version they were extracted under */
 } px_event;
 
 /* What the collector knows about a message besides its body. */

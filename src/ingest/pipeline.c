@@ -1,5 +1,6 @@
 #include "ingest/pipeline.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "identity/identity.h"
@@ -10,13 +11,23 @@ px_status px_pipeline_prepare(const px_config *cfg, cJSON *item, const px_event_
                               px_event *ev, px_error *err) {
   px_status s = px_event_from_json(item, ctx, ev, err);
   if (s != PX_OK) return s;
-  px_ident id;
+  /* Extracted here, on the request's thread, so the writer need not. */
+  px_ident ids[PX_MAX_EVENT_IDENTS];
   int blocked;
-  if (px_identity_extract(cfg, ev, &id, 1, &blocked) == 0) {
+  int n = px_identity_extract(cfg, ev, ids, PX_MAX_EVENT_IDENTS, &blocked);
+  if (n == 0) {
     px_event_free(ev);
     return px_error_set(err, PX_INVALID, "userId",
                         "no usable identifier: userId/anonymousId are blocked or invalid values");
   }
+  if (!(ev->idents = malloc((size_t)n * sizeof *ids))) {
+    px_event_free(ev);
+    return PX_NOMEM;
+  }
+  memcpy(ev->idents, ids, (size_t)n * sizeof *ids);
+  ev->nidents = n;
+  ev->nblocked = blocked;
+  ev->idents_version = cfg->version;
   return PX_OK;
 }
 
@@ -31,9 +42,14 @@ static void add_counter(MDB_txn *txn, const px_store *st, const char *name, int6
 px_status px_pipeline_derive(MDB_txn *txn, const px_store *st, const px_config *cfg,
                              const px_event *ev, px_metrics *m) {
   px_ident ids[PX_MAX_EVENT_IDENTS];
-  int blocked;
-  int n = px_identity_extract(cfg, ev, ids, PX_MAX_EVENT_IDENTS, &blocked);
-  if (n == 0 && ev->type == PX_EV_NONE) return PX_INVALID;
+  int blocked = 0, n;
+  if (ev->idents && ev->idents_version == cfg->version) {
+    n = ev->nidents; /* extracted by prepare under the same configuration */
+    blocked = ev->nblocked;
+    memcpy(ids, ev->idents, (size_t)n * sizeof *ids);
+  } else {
+    n = px_identity_extract(cfg, ev, ids, PX_MAX_EVENT_IDENTS, &blocked);
+  }
   if (ev->type == PX_EV_ALIAS && ev->previous_id && n < PX_MAX_EVENT_IDENTS) {
     /* Segment's alias: previousId is an earlier userId or an anonymousId. */
     uint64_t pid;
@@ -63,29 +79,43 @@ px_status px_pipeline_derive(MDB_txn *txn, const px_store *st, const px_config *
   return s;
 }
 
+px_status px_pipeline_ingest_many(MDB_txn *txn, const px_store *st, const px_config *cfg,
+                                  px_event *evs, size_t n, uint8_t *dup, px_metrics *m) {
+  uint64_t seq;
+  px_status s = px_store_counter(txn, st, "seq", &seq);
+  for (size_t i = 0; i < n && s == PX_OK; i++) {
+    px_event *ev = &evs[i];
+    px_key dk, sk;
+    px_key_init(&dk);
+    px_key_u32(&dk, ev->source_id);
+    px_key_bytes(&dk, ev->message_id, strlen(ev->message_id));
+    if (dk.overflow) return PX_INVALID;
+    ev->seq = seq + 1;
+    px_key_init(&sk);
+    px_key_u64(&sk, ev->seq);
+    /* One put both checks and records the (source, messageId) pair. */
+    s = px_store_put(txn, st, PX_DB_DEDUP, dk.b, dk.n, sk.b, sk.n, MDB_NOOVERWRITE);
+    dup[i] = s == PX_EXISTS;
+    if (dup[i]) {
+      s = PX_OK;
+      continue;
+    }
+    if (s != PX_OK) break;
+    seq++;
+    if ((s = px_store_put(txn, st, PX_DB_EVENTS, sk.b, sk.n, ev->rec, ev->rec_len, MDB_APPEND)) != PX_OK)
+      break;
+    s = px_pipeline_derive(txn, st, cfg, ev, m);
+  }
+  if (s == PX_OK) s = px_store_set_counter(txn, st, "seq", seq);
+  return s;
+}
+
 px_status px_pipeline_ingest(MDB_txn *txn, const px_store *st, const px_config *cfg, px_event *ev,
                              int *duplicate, px_metrics *m) {
-  *duplicate = 0;
-  px_key dk;
-  px_key_init(&dk);
-  px_key_u32(&dk, ev->source_id);
-  px_key_bytes(&dk, ev->message_id, strlen(ev->message_id));
-  if (dk.overflow) return PX_INVALID;
-  MDB_val v;
-  px_status s = px_store_get(txn, st, PX_DB_DEDUP, dk.b, dk.n, &v);
-  if (s == PX_OK) {
-    *duplicate = 1;
-    return PX_OK;
-  }
-  if (s != PX_NOT_FOUND) return s;
-  if ((s = px_store_next_id(txn, st, "seq", &ev->seq)) != PX_OK) return s;
-  px_key sk;
-  px_key_init(&sk);
-  px_key_u64(&sk, ev->seq);
-  if ((s = px_store_put(txn, st, PX_DB_DEDUP, dk.b, dk.n, sk.b, sk.n, 0)) != PX_OK) return s;
-  if ((s = px_store_put(txn, st, PX_DB_EVENTS, sk.b, sk.n, ev->rec, ev->rec_len, MDB_APPEND)) != PX_OK)
-    return s;
-  return px_pipeline_derive(txn, st, cfg, ev, m);
+  uint8_t dup = 0;
+  px_status s = px_pipeline_ingest_many(txn, st, cfg, ev, 1, &dup, m);
+  *duplicate = dup;
+  return s;
 }
 
 px_status px_pipeline_replay(px_store *st, px_progress_fn progress, void *arg, px_error *err) {

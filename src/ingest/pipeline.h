@@ -23,6 +23,11 @@ px_status px_pipeline_prepare(const px_config *cfg, cJSON *item, const px_event_
 px_status px_pipeline_ingest(MDB_txn *txn, const px_store *st, const px_config *cfg, px_event *ev,
                              int *duplicate, px_metrics *m);
 
+/* The same for n events in order, reading the log position once: dup[i] is
+ * set for each event the source had already sent. */
+px_status px_pipeline_ingest_many(MDB_txn *txn, const px_store *st, const px_config *cfg,
+                                  px_event *evs, size_t n, uint8_t *dup, px_metrics *m);
+
 /* Identity resolution and profile application for a logged event. */
 px_status px_pipeline_derive(MDB_txn *txn, const px_store *st, const px_config *cfg,
                              const px_event *ev, px_metrics *m);

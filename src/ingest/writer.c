@@ -61,14 +61,11 @@ static px_status commit_jobs(px_writer *w, job *first, job *stop) {
   if (s != PX_OK) return s;
   if ((s = load_config(w, txn)) != PX_OK) goto fail;
   uint64_t accepted = 0, dups = 0;
-  for (job *j = first; j != stop; j = j->next)
-    for (size_t i = 0; i < j->n; i++) {
-      int dup;
-      if ((s = px_pipeline_ingest(txn, w->st, &w->cfg, &j->events[i], &dup, w->m)) != PX_OK)
-        goto fail;
-      j->dup[i] = (uint8_t)dup;
-      dup ? dups++ : accepted++;
-    }
+  for (job *j = first; j != stop; j = j->next) {
+    if ((s = px_pipeline_ingest_many(txn, w->st, &w->cfg, j->events, j->n, j->dup, w->m)) != PX_OK)
+      goto fail;
+    for (size_t i = 0; i < j->n; i++) j->dup[i] ? dups++ : accepted++;
+  }
   if ((s = px_store_commit(txn)) != PX_OK) return s;
   if (w->m) {
     atomic_fetch_add(&w->m->events_accepted, accepted);

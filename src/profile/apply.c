@@ -108,6 +108,14 @@ static px_status observe_traits(MDB_txn *txn, const px_store *st, uint64_t entit
   return PX_OK;
 }
 
+static void add_one(void *value, int existed, void *arg) {
+  (void)existed, (void)arg;
+  uint64_t n;
+  memcpy(&n, value, 8);
+  n++;
+  memcpy(value, &n, 8);
+}
+
 static px_status bump_count(MDB_txn *txn, const px_store *st, uint64_t pid, char cls,
                             const char *name) {
   px_key k;
@@ -116,13 +124,7 @@ static px_status bump_count(MDB_txn *txn, const px_store *st, uint64_t pid, char
   px_key_u8(&k, (uint8_t)cls);
   px_key_bytes(&k, name, strlen(name));
   if (k.overflow) return PX_INVALID;
-  MDB_val v;
-  uint64_t n = 0;
-  px_status s = px_store_get(txn, st, PX_DB_COUNTS, k.b, k.n, &v);
-  if (s == PX_OK && v.mv_size == 8) memcpy(&n, v.mv_data, 8);
-  else if (s != PX_NOT_FOUND) return s;
-  n++;
-  return px_store_put(txn, st, PX_DB_COUNTS, k.b, k.n, &n, 8, 0);
+  return px_store_update(txn, st, PX_DB_COUNTS, k.b, k.n, 8, add_one, NULL);
 }
 
 static px_status link_account(MDB_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
@@ -163,23 +165,30 @@ static px_status link_account(MDB_txn *txn, const px_store *st, uint64_t pid, co
   return px_store_put(txn, st, PX_DB_LINKS, lk.b, lk.n, &o, sizeof o, 0);
 }
 
-px_status px_profile_apply(MDB_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
+static void apply_to_record(void *value, int existed, void *arg) {
+  const px_event *ev = arg;
   px_profile_rec r;
-  px_status s = px_profile_get(txn, st, pid, &r);
-  if (s == PX_NOT_FOUND) {
-    memset(&r, 0, sizeof r);
+  memcpy(&r, value, sizeof r);
+  if (!existed) {
     r.version = 1;
     r.created_ms = ev->received_ms;
     r.first_seen = r.last_seen = ev->timestamp_ms;
-  } else if (s != PX_OK) {
-    return s;
   }
   if (ev->timestamp_ms < r.first_seen) r.first_seen = ev->timestamp_ms;
   if (ev->timestamp_ms > r.last_seen) r.last_seen = ev->timestamp_ms;
   r.events++;
-  if ((s = px_profile_put(txn, st, pid, &r)) != PX_OK) return s;
+  if ((unsigned)ev->type < 8) r.by_type[ev->type]++;
+  memcpy(value, &r, sizeof r);
+}
 
+px_status px_profile_apply(MDB_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
   px_key k;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  px_status s = px_store_update(txn, st, PX_DB_PROFILES, k.b, k.n, sizeof(px_profile_rec),
+                                apply_to_record, (void *)ev);
+  if (s != PX_OK) return s;
+
   px_key_init(&k);
   px_key_u64(&k, pid);
   px_key_i64(&k, ev->timestamp_ms);
@@ -187,7 +196,6 @@ px_status px_profile_apply(MDB_txn *txn, const px_store *st, uint64_t pid, const
   uint8_t type = (uint8_t)ev->type;
   if ((s = px_store_put(txn, st, PX_DB_TIMELINE, k.b, k.n, &type, 1, 0)) != PX_OK) return s;
 
-  if ((s = bump_count(txn, st, pid, 't', px_event_type_name(ev->type))) != PX_OK) return s;
   if (ev->name) {
     char cls = ev->type == PX_EV_TRACK ? 'e' : ev->type == PX_EV_PAGE ? 'p' : 's';
     if ((s = bump_count(txn, st, pid, cls, ev->name)) != PX_OK) return s;

@@ -82,6 +82,7 @@ px_status px_profile_merge(MDB_txn *txn, const px_store *st, uint64_t survivor, 
   if (b.first_seen < a.first_seen) a.first_seen = b.first_seen;
   if (b.last_seen > a.last_seen) a.last_seen = b.last_seen;
   a.events += b.events;
+  for (int t = 0; t < 8; t++) a.by_type[t] += b.by_type[t];
   b.merged_into = survivor;
   if ((s = px_profile_put(txn, st, survivor, &a)) != PX_OK) return s;
   return px_profile_put(txn, st, loser, &b);

@@ -25,6 +25,7 @@ typedef struct px_profile_rec {
   int64_t first_seen;   /* earliest event timestamp */
   int64_t last_seen;    /* latest event timestamp */
   uint64_t events;
+  uint64_t by_type[8]; /* events per px_event_type (index 0 unused) */
 } px_profile_rec;
 
 px_status px_profile_get(MDB_txn *txn, const px_store *st, uint64_t pid, px_profile_rec *out);

@@ -201,12 +201,22 @@ static px_status render_traits(ctx *c, uint64_t entity, int history) {
   return s;
 }
 
-static px_status render_counts(ctx *c, uint64_t pid, uint64_t events) {
+static px_status render_counts(ctx *c, uint64_t pid, const px_profile_rec *r) {
   static const struct {
     char cls;
     const char *name;
-  } classes[] = {{'t', "by_type"}, {'e', "by_event"}, {'p', "by_page"}, {'s', "by_screen"}};
-  px_buf_printf(c->out, "\"counts\":{\"events\":%llu", (unsigned long long)events);
+  } classes[] = {{'e', "by_event"}, {'p', "by_page"}, {'s', "by_screen"}};
+  px_buf_printf(c->out, "\"counts\":{\"events\":%llu,\"by_type\":{", (unsigned long long)r->events);
+  int first_type = 1;
+  for (int t = PX_EV_IDENTIFY; t <= PX_EV_ALIAS; t++) { /* alphabetical order, as before */
+    static const int order[] = {PX_EV_ALIAS, PX_EV_GROUP, PX_EV_IDENTIFY, PX_EV_PAGE, PX_EV_SCREEN, PX_EV_TRACK};
+    int ty = order[t - PX_EV_IDENTIFY];
+    if (!r->by_type[ty]) continue;
+    px_buf_printf(c->out, "%s\"%s\":%llu", first_type ? "" : ",", px_event_type_name((px_event_type)ty),
+                  (unsigned long long)r->by_type[ty]);
+    first_type = 0;
+  }
+  px_buf_putc(c->out, '}');
   for (size_t i = 0; i < sizeof classes / sizeof *classes; i++) {
     px_buf_printf(c->out, ",\"%s\":{", classes[i].name);
     MDB_cursor *cur;
@@ -319,7 +329,7 @@ px_status px_profile_render(MDB_txn *txn, const px_store *st, const px_config *c
   px_buf_puts(out, "],");
   if ((s = render_traits(&c, pid, 1)) != PX_OK) goto out;
   px_buf_putc(out, ',');
-  if ((s = render_counts(&c, pid, r.events)) != PX_OK) goto out;
+  if ((s = render_counts(&c, pid, &r)) != PX_OK) goto out;
   px_buf_putc(out, ',');
   if ((s = render_accounts(&c, pid)) != PX_OK) goto out;
   if (opts && opts->with_timeline && (s = render_timeline(&c, pid)) != PX_OK) goto out;

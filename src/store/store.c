@@ -124,6 +124,29 @@ px_status px_store_del(MDB_txn *txn, const px_store *st, px_db db, const void *k
   return px_store_status(mdb_del(txn, st->dbi[db], &key, NULL));
 }
 
+px_status px_store_update(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
+                          size_t vsize, px_store_update_fn fn, void *arg) {
+  unsigned char buf[512];
+  if (vsize > sizeof buf) return PX_INVALID;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, st->dbi[db], &cur);
+  if (rc) return px_store_status(rc);
+  MDB_val key = {kn, (void *)k}, v;
+  rc = mdb_cursor_get(cur, &key, &v, MDB_SET_KEY);
+  int existed = rc == 0 && v.mv_size == vsize;
+  if (rc != 0 && rc != MDB_NOTFOUND) goto out;
+  memset(buf, 0, vsize);
+  if (existed) memcpy(buf, v.mv_data, vsize);
+  fn(buf, existed, arg);
+  MDB_val nv = {vsize, buf};
+  key.mv_size = kn;
+  key.mv_data = (void *)k;
+  rc = mdb_cursor_put(cur, &key, &nv, existed ? MDB_CURRENT : 0);
+out:
+  mdb_cursor_close(cur);
+  return px_store_status(rc);
+}
+
 px_status px_store_counter(MDB_txn *txn, const px_store *st, const char *name, uint64_t *out) {
   MDB_val v;
   px_status s = px_store_get(txn, st, PX_DB_META, name, strlen(name), &v);

@@ -56,6 +56,12 @@ px_status px_store_put(MDB_txn *txn, const px_store *st, px_db db, const void *k
                        const void *v, size_t vn, unsigned flags);
 px_status px_store_del(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn);
 
+/* Read-modify-write of a fixed-size record with one tree descent: fn gets
+ * the current value (zeroed when absent, *existed 0) to change in place. */
+typedef void (*px_store_update_fn)(void *value, int existed, void *arg);
+px_status px_store_update(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
+                          size_t vsize, px_store_update_fn fn, void *arg);
+
 /* Meta counters: *out = ++counter (first value is 1). */
 px_status px_store_next_id(MDB_txn *txn, const px_store *st, const char *name, uint64_t *out);
 /* Reads a counter without changing it (0 when never set). */
