@@ -9,6 +9,7 @@
 
 #include "base/timeutil.h"
 #include "cli/cli.h"
+#include "event/arena.h"
 #include "ingest/pipeline.h"
 #include "ingest/writer.h"
 #include "source/source.h"
@@ -31,6 +32,7 @@ static const char help[] =
  * the writer to make the other durable. */
 typedef struct chunk {
   px_writer *w;
+  px_arena *arena; /* the chunk's JSON trees */
   px_event events[CHUNK];
   uint8_t dup[CHUNK];
   size_t n;
@@ -79,7 +81,9 @@ static px_status settle(import_state *s, chunk *c) {
     px_event_free(&c->events[i]);
   }
   c->n = 0;
-  return c->status;
+  px_arena_destroy(c->arena);
+  c->arena = px_arena_create();
+  return c->arena ? c->status : PX_NOMEM;
 }
 
 /* Hands the current chunk to a submitter thread and switches to the other. */
@@ -142,6 +146,8 @@ int px_cmd_import(int argc, char **argv) {
     rc = px_cli_fail(PX_EXIT_USAGE, "import: no source named %s (create it: pickaxe source add %s)", source, source);
     goto out;
   }
+  for (int i = 0; i < 2 && ps == PX_OK; i++)
+    if (!(s->chunks[i].arena = px_arena_create())) ps = PX_NOMEM;
   if (ps != PX_OK || px_writer_start(st, NULL, NULL, &s->w) != PX_OK) {
     px_cli_fail(PX_EXIT_FAIL, "import: %s", px_status_str(ps));
     goto out;
@@ -167,14 +173,18 @@ int px_cmd_import(int argc, char **argv) {
       reject(s, lineno, "", "\\u0000 (NUL) in a string is not allowed");
       continue;
     }
+    chunk *c = &s->chunks[s->cur];
+    px_arena *prev = px_arena_enter(c->arena);
     cJSON *item = cJSON_ParseWithLength(line, (size_t)len);
     if (!item) {
+      px_arena_enter(prev);
       reject(s, lineno, "", "malformed JSON");
       continue;
     }
     px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = s->source_id, .received_ms = px_time_now_ms()};
-    chunk *c = &s->chunks[s->cur];
-    if (px_pipeline_prepare(&s->cfg, item, &ctx, &c->events[c->n], &err) != PX_OK) {
+    px_status prep = px_pipeline_prepare(&s->cfg, item, &ctx, &c->events[c->n], &err);
+    px_arena_enter(prev);
+    if (prep != PX_OK) {
       reject(s, lineno, err.field, err.reason);
       continue;
     }
@@ -212,6 +222,7 @@ int px_cmd_import(int argc, char **argv) {
   }
   rc = s->rejected ? 4 : PX_EXIT_OK;
 out:
+  for (int i = 0; i < 2; i++) px_arena_destroy(s->chunks[i].arena);
   if (in != stdin) fclose(in);
   px_config_free(&s->cfg);
   px_buf_free(&s->errors);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "event/arena.h"
 
 static const char usage[] =
     "pickaxe: customer data platform\n"
@@ -93,6 +94,7 @@ char *px_cli_read_file(const char *path, size_t max, size_t *n) {
 }
 
 int main(int argc, char **argv) {
+  px_arena_install(); /* request and import JSON trees come from arenas */
   static const struct {
     const char *name;
     int (*fn)(int, char **);

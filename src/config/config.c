@@ -252,7 +252,9 @@ char *px_config_to_json(const px_config *c) {
   cJSON *rules = cJSON_AddObjectToObject(tr, "rules");
   for (int i = 0; i < c->ntrait_rules; i++)
     cJSON_AddStringToObject(rules, c->trait_rules[i].name, surv_names[c->trait_rules[i].rule]);
-  char *out = cJSON_Print(root);
+  char *printed = cJSON_Print(root);
+  char *out = printed ? strdup(printed) : NULL; /* plain heap memory for the caller's free() */
+  cJSON_free(printed);
   cJSON_Delete(root);
   return out;
 }

@@ -6,11 +6,13 @@
 
 #include "base/timeutil.h"
 #include "base/utf8.h"
+#include "event/arena.h"
 #include "ingest/pipeline.h"
 
 void px_batch_free(px_batch *b) {
   if (!b) return;
   for (size_t i = 0; i < b->n; i++) px_event_free(&b->events[i]);
+  px_arena_destroy(b->arena);
   free(b->events);
   free(b->index);
   free(b->rejects);
@@ -38,6 +40,9 @@ static void add_item(cJSON *item, int index, const px_config *cfg, const px_even
   }
 }
 
+static px_status parse_body(const char *body, size_t n, const px_config *cfg, const px_event_ctx *ctx,
+                            px_batch *out, px_error *err);
+
 px_status px_batch_parse(const char *body, size_t n, const px_config *cfg, const px_event_ctx *ctx,
                          px_batch *out, px_error *err) {
   memset(out, 0, sizeof *out);
@@ -62,6 +67,17 @@ px_status px_batch_parse(const char *body, size_t n, const px_config *cfg, const
     if (err) err->offset = esc;
     return PX_BAD_JSON;
   }
+  /* Every tree of this request lives in the batch's arena. */
+  if (!(out->arena = px_arena_create())) return PX_NOMEM;
+  px_arena *prev = px_arena_enter(out->arena);
+  px_status s = parse_body(body, n, cfg, ctx, out, err);
+  px_arena_enter(prev);
+  if (s != PX_OK) px_batch_free(out);
+  return s;
+}
+
+static px_status parse_body(const char *body, size_t n, const px_config *cfg, const px_event_ctx *ctx,
+                            px_batch *out, px_error *err) {
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(body, n, &end, 0);
   if (root) {
@@ -151,6 +167,5 @@ px_status px_batch_parse(const char *body, size_t n, const px_config *cfg, const
   }
 out:
   cJSON_Delete(root);
-  if (s != PX_OK) px_batch_free(out);
   return s;
 }

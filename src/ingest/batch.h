@@ -24,6 +24,7 @@ typedef struct px_batch {
   size_t nrejects;
   size_t total;           /* messages in the request */
   char write_key[80];     /* "writeKey" from the body, if any */
+  struct px_arena *arena; /* holds the events' JSON trees */
 } px_batch;
 
 /* ctx->type PX_EV_NONE means a batch body ({"batch":[...]}); otherwise the

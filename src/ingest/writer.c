@@ -81,6 +81,7 @@ fail:
 
 static void *run(void *arg) {
   px_writer *w = arg;
+  pthread_setname_np(pthread_self(), "px-writer");
   pthread_mutex_lock(&w->mu);
   for (;;) {
     while (!w->head && w->running) pthread_cond_wait(&w->work, &w->mu);
