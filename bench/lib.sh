@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the run-*.sh scripts (sourced, not run). Starts and stops a
 # throwaway pickaxe server on a temporary data directory and does the
 # arithmetic. Every process it starts is stopped by its own pid on exit.
@@ -64,11 +65,11 @@ px_token_create() { # DATA_DIR -> admin token on stdout
 
 # Starts `pickaxe serve` on a free loopback port; sets SERVER_PID and SERVER_URL.
 px_start_server() { # DATA_DIR
-  local out="$WORK/serve.out" err="$WORK/serve.err" i
+  local out="$WORK/serve.out" err="$WORK/serve.err" _
   : >"$out"
   "$PICKAXE_BIN" serve --data "$1" --listen 127.0.0.1:0 >"$out" 2>"$err" &
   SERVER_PID=$!
-  for i in $(seq 1 200); do
+  for _ in $(seq 1 200); do
     SERVER_URL=$(sed -n 's/^pickaxe listening on \(http:\/\/127\.0\.0\.1:[0-9][0-9]*\).*/\1/p' "$out" | head -n 1)
     [ -n "$SERVER_URL" ] && return 0
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -82,9 +83,9 @@ px_start_server() { # DATA_DIR
 
 px_stop_server() {
   [ -n "$SERVER_PID" ] || return 0
-  local i
+  local _
   kill -TERM "$SERVER_PID" 2>/dev/null || true
-  for i in $(seq 1 150); do
+  for _ in $(seq 1 150); do
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
   done
