@@ -7,25 +7,6 @@
 #include "identity/identity.h"
 #include "profile/profile.h"
 
-/* ref is a profile id or kind:value. Follows merges to the live profile. */
-static px_status resolve_ref(px_api *api, MDB_txn *txn, const px_config *cfg, const char *ref,
-                             uint64_t *pid) {
-  const char *colon = strchr(ref, ':');
-  px_status s;
-  if (colon) {
-    char kind[PX_KIND_NAME_MAX];
-    size_t kn = (size_t)(colon - ref);
-    if (kn == 0 || kn >= sizeof kind) return PX_NOT_FOUND;
-    memcpy(kind, ref, kn);
-    kind[kn] = 0;
-    s = px_identity_lookup(txn, api->st, cfg, kind, colon + 1, pid);
-  } else {
-    s = px_profile_id_parse(ref, pid) ? PX_OK : PX_NOT_FOUND;
-  }
-  if (s != PX_OK) return s;
-  return px_profile_live(txn, api->st, *pid, pid);
-}
-
 /* Digits only, no sign or space. */
 static int all_digits(const char *s) {
   if (!*s) return 0;
@@ -98,7 +79,7 @@ void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_h
   uint64_t pid = 0;
   px_error err;
   px_error_clear(&err);
-  px_status s = resolve_ref(api, txn, cfg, ref, &pid);
+  px_status s = px_profile_find(txn, api->st, cfg, ref, &pid);
   if (s == PX_NOT_FOUND) {
     px_error_set(&err, s, "ref", "no profile has id or identifier \"%.200s\"", ref);
     px_api_error(resp, 404, "profile not found", &err);

@@ -48,15 +48,7 @@ int px_cmd_profile(int argc, char **argv) {
   px_status s = px_store_begin(st, 0, &txn);
   if (s != PX_OK) goto out;
   if ((s = px_config_load(txn, st, &cfg, NULL)) != PX_OK) goto abort;
-  const char *ref = pos[1], *colon = strchr(ref, ':');
-  if (colon) {
-    char kind[PX_KIND_NAME_MAX];
-    snprintf(kind, sizeof kind, "%.*s", (int)(colon - ref), ref);
-    s = px_identity_lookup(txn, st, &cfg, kind, colon + 1, &pid);
-  } else {
-    s = px_profile_id_parse(ref, &pid) ? PX_OK : PX_NOT_FOUND;
-  }
-  if (s == PX_OK) s = px_profile_live(txn, st, pid, &pid);
+  s = px_profile_find(txn, st, &cfg, pos[1], &pid);
   if (s == PX_OK) s = px_profile_render(txn, st, &cfg, pid, NULL, &out);
   px_config_free(&cfg);
 abort:

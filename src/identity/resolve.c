@@ -171,56 +171,30 @@ static px_status put_ident(resolver *r, uint64_t pid, const char *kind, const ch
   return s;
 }
 
+typedef struct repoint {
+  resolver *r;
+  uint64_t survivor;
+} repoint;
+
+/* A moving identifier row (rest = kind NUL value): its ident entry follows. */
+static px_status repoint_ident(void *arg, const void *rest, size_t rn, void *value, size_t vn,
+                               const MDB_val *existing) {
+  (void)value, (void)vn, (void)existing;
+  repoint *rp = arg;
+  px_key ik, idv;
+  px_key_init(&ik);
+  px_key_bytes(&ik, rest, rn);
+  px_key_init(&idv);
+  px_key_u64(&idv, rp->survivor);
+  return px_store_put(rp->r->txn, rp->r->st, PX_DB_IDENT, ik.b, ik.n, idv.b, 8, 0);
+}
+
 /* Moves the loser's identifiers and merge index to the survivor. */
 static px_status move_identity(resolver *r, uint64_t survivor, uint64_t loser) {
-  px_db dbs[2] = {PX_DB_PIDENTS, PX_DB_PMERGES};
-  for (int d = 0; d < 2; d++) {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(r->txn, px_store_dbi(r->st, dbs[d]), &cur);
-    if (rc) return px_store_status(rc);
-    px_key pre;
-    px_key_init(&pre);
-    px_key_u64(&pre, loser);
-    MDB_val k = {pre.n, pre.b}, v;
-    px_status s = PX_OK;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
-      if (k.mv_size < 8 || px_get_u64(k.mv_data) != loser) break;
-      px_key ok, nk;
-      px_key_init(&ok);
-      px_key_bytes(&ok, k.mv_data, k.mv_size);
-      pident_val pv;
-      size_t vn = v.mv_size < sizeof pv ? v.mv_size : sizeof pv;
-      memset(&pv, 0, sizeof pv);
-      memcpy(&pv, v.mv_data, vn);
-      px_key_init(&nk);
-      px_key_u64(&nk, survivor);
-      px_key_bytes(&nk, ok.b + 8, ok.n - 8);
-      if (d == 0) {
-        const char *kind = (const char *)ok.b + 8;
-        const char *value = kind + strlen(kind) + 1;
-        size_t vlen = ok.n - (size_t)(value - (const char *)ok.b);
-        px_key ik;
-        px_key_init(&ik);
-        px_key_str(&ik, kind, strlen(kind));
-        px_key_bytes(&ik, value, vlen);
-        px_key idk;
-        px_key_init(&idk);
-        px_key_u64(&idk, survivor);
-        if ((s = px_store_put(r->txn, r->st, PX_DB_IDENT, ik.b, ik.n, idk.b, 8, 0)) != PX_OK) break;
-      }
-      if ((s = px_store_put(r->txn, r->st, dbs[d], nk.b, nk.n, &pv, vn, 0)) != PX_OK) break;
-      k.mv_size = ok.n;
-      k.mv_data = ok.b;
-      if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET)) != 0 || (rc = mdb_cursor_del(cur, 0)) != 0) break;
-      k.mv_size = pre.n;
-      k.mv_data = pre.b;
-    }
-    mdb_cursor_close(cur);
-    if (s != PX_OK) return s;
-    if (rc && rc != MDB_NOTFOUND) return px_store_status(rc);
-  }
-  return PX_OK;
+  repoint rp = {r, survivor};
+  px_status s = px_store_move_prefix(r->txn, r->st, PX_DB_PIDENTS, loser, survivor, repoint_ident, &rp);
+  if (s == PX_OK) s = px_store_move_prefix(r->txn, r->st, PX_DB_PMERGES, loser, survivor, NULL, NULL);
+  return s;
 }
 
 static void redirect(resolver *r, uint64_t from, uint64_t to) {

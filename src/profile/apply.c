@@ -2,6 +2,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "identity/identity.h"
 #include "profile/profile.h"
 #include "profile/profile_int.h"
 #include "store/key.h"
@@ -37,6 +38,23 @@ px_status px_profile_live(MDB_txn *txn, const px_store *st, uint64_t pid, uint64
     pid = r.merged_into;
   }
   return PX_STORE;
+}
+
+px_status px_profile_find(MDB_txn *txn, const px_store *st, const px_config *cfg, const char *ref,
+                          uint64_t *pid) {
+  const char *colon = strchr(ref, ':');
+  px_status s;
+  if (colon) {
+    char kind[PX_KIND_NAME_MAX];
+    size_t kn = (size_t)(colon - ref);
+    if (kn == 0 || kn >= sizeof kind) return PX_NOT_FOUND;
+    memcpy(kind, ref, kn);
+    kind[kn] = 0;
+    s = px_identity_lookup(txn, st, cfg, kind, colon + 1, pid);
+  } else {
+    s = px_profile_id_parse(ref, pid) ? PX_OK : PX_NOT_FOUND;
+  }
+  return s == PX_OK ? px_profile_live(txn, st, *pid, pid) : s;
 }
 
 void px_obs_observe(px_obs *o, int64_t ts, uint64_t seq) {

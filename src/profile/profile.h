@@ -32,6 +32,11 @@ px_status px_profile_get(MDB_txn *txn, const px_store *st, uint64_t pid, px_prof
 /* Follows merges to the live profile that holds pid's data now. */
 px_status px_profile_live(MDB_txn *txn, const px_store *st, uint64_t pid, uint64_t *live);
 
+/* Finds the live profile a reference names: a profile id (16 hex digits) or
+ * kind:value (value normalized like the identifier). PX_NOT_FOUND if none. */
+px_status px_profile_find(MDB_txn *txn, const px_store *st, const px_config *cfg, const char *ref,
+                          uint64_t *pid);
+
 /* Applies an event to the profile it resolved to. */
 px_status px_profile_apply(MDB_txn *txn, const px_store *st, uint64_t pid, const px_event *ev);
 

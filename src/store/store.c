@@ -147,6 +147,56 @@ out:
   return px_store_status(rc);
 }
 
+px_status px_store_move_prefix(MDB_txn *txn, const px_store *st, px_db db, uint64_t from, uint64_t to,
+                               px_store_move_fn fn, void *arg) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, st->dbi[db], &cur);
+  if (rc) return px_store_status(rc);
+  px_key pre;
+  px_key_init(&pre);
+  px_key_u64(&pre, from);
+  MDB_val k = {pre.n, pre.b}, v;
+  px_status s = PX_OK;
+  char *buf = NULL;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
+    if (k.mv_size < 8 || px_get_u64(k.mv_data) != from) break;
+    /* Copies first: writes below may move the pages k and v point into. */
+    px_key old, nk;
+    px_key_init(&old);
+    px_key_bytes(&old, k.mv_data, k.mv_size);
+    px_key_init(&nk);
+    px_key_u64(&nk, to);
+    px_key_bytes(&nk, old.b + 8, old.n - 8);
+    size_t vn = v.mv_size;
+    free(buf);
+    if (!(buf = malloc(vn ? vn : 1))) {
+      s = PX_NOMEM;
+      break;
+    }
+    memcpy(buf, v.mv_data, vn);
+    if (fn) {
+      MDB_val existing;
+      s = px_store_get(txn, st, db, nk.b, nk.n, &existing);
+      if (s != PX_OK && s != PX_NOT_FOUND) break;
+      if ((s = fn(arg, old.b + 8, old.n - 8, buf, vn, s == PX_OK ? &existing : NULL)) != PX_OK) break;
+    }
+    if ((s = px_store_put(txn, st, db, nk.b, nk.n, buf, vn, 0)) != PX_OK) break;
+    k.mv_size = old.n;
+    k.mv_data = old.b;
+    if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET)) != 0 || (rc = mdb_cursor_del(cur, 0)) != 0) {
+      s = px_store_status(rc);
+      break;
+    }
+    k.mv_size = pre.n;
+    k.mv_data = pre.b;
+  }
+  free(buf);
+  mdb_cursor_close(cur);
+  if (s != PX_OK) return s;
+  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+}
+
 px_status px_store_counter(MDB_txn *txn, const px_store *st, const char *name, uint64_t *out) {
   MDB_val v;
   px_status s = px_store_get(txn, st, PX_DB_META, name, strlen(name), &v);

@@ -62,6 +62,15 @@ typedef void (*px_store_update_fn)(void *value, int existed, void *arg);
 px_status px_store_update(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                           size_t vsize, px_store_update_fn fn, void *arg);
 
+/* Moving an entity's rows (keys that start with its 8-byte id) to another id,
+ * as merges do. fn (may be NULL) sees each row before it moves: rest is the
+ * key after the id, value a private copy to change in place, existing the
+ * destination's current value or NULL; fn may also write elsewhere. */
+typedef px_status (*px_store_move_fn)(void *arg, const void *rest, size_t rn, void *value, size_t vn,
+                                      const MDB_val *existing);
+px_status px_store_move_prefix(MDB_txn *txn, const px_store *st, px_db db, uint64_t from, uint64_t to,
+                               px_store_move_fn fn, void *arg);
+
 /* Meta counters: *out = ++counter (first value is 1). */
 px_status px_store_next_id(MDB_txn *txn, const px_store *st, const char *name, uint64_t *out);
 /* Reads a counter without changing it (0 when never set). */

@@ -350,9 +350,9 @@ static void expect_events_within_limits(fx *f) {
  * the batch-level "context"/"integrations" are merged into each item AFTER
  * px_event_check_tree ran on the item, and are never checked themselves, so a
  * batch context nested 40 deep or holding a 20,000-byte string is copied into
- * every accepted event, bypassing PX_MAX_DEPTH / PX_MAX_STRING_BYTES. Left
- * Fix: run px_event_check_tree on the merged item (or on
- * the batch context once, rejecting the request with field "context"). */
+ * every accepted event, bypassing PX_MAX_DEPTH / PX_MAX_STRING_BYTES.
+ * Fixed: the limits are checked on the merged message, and
+ * the batch context is capped at PX_MAX_BATCH_CONTEXT_BYTES. */
 static void test_batch_context_obeys_limits(void **state) {
   fx *f = *state;
   char deep[1024] = "{\"context\":{\"x\":";

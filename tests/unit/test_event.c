@@ -278,9 +278,7 @@ static void test_depth_limit(void **state) {
 /* Regression (fixed; src/event/event.c, check_node): PX_MAX_DEPTH is the "nesting of
  * objects/arrays in a message", but scalar leaves are counted as a level too,
  * so a message with 32 nested objects is rejected as soon as the innermost one
- * holds a value ({"a":1} at level 32 fails, {} passes). Left failing on
- * purpose. Fix: only count containers, e.g. test `depth > PX_MAX_DEPTH` after
- * the `!cJSON_IsObject(n) && !cJSON_IsArray(n)` early return. */
+ * holds a value ({"a":1} at level 32 fails, {} passes). Fixed: only objects and arrays count as a level. */
 static void test_depth_limit_allows_32_levels(void **state) {
   (void)state;
   px_event ev;
@@ -461,8 +459,8 @@ static int count_key(const cJSON *obj, const char *name) {
  * key ends up in the event log, and a client "receivedAt"/"timestamp" (even
  * an invalid one) comes BEFORE the server's value, so whoever reads the
  * stored JSON (the events feed) sees the client's. 
- * Fix: reject duplicate keys in px_event_check_tree (field = the key), or
- * delete in a loop until none is left before adding the server's value. */
+ * Fixed: every copy of a server-owned key is deleted before the server's
+ * value is added. */
 static void test_duplicate_keys_cannot_smuggle_fields(void **state) {
   (void)state;
   px_event ev;
@@ -488,9 +486,8 @@ static void test_duplicate_keys_cannot_smuggle_fields(void **state) {
  * not bounded, so it can land outside years 0000-9999; px_time_format_iso
  * then clamps the year and the stored "timestamp" string names another
  * instant than ev->timestamp_ms (here year ~12024 is written as 9999-...;
- * Feb 29 of such a year is even written as the impossible 9999-02-29). Left
- * Fix: reject the message (field "sentAt") or skip the
- * correction when the corrected time falls outside 0000-01-01..9999-12-31. */
+ * Feb 29 of such a year is even written as the impossible 9999-02-29).
+ * Fixed: such a message is rejected (field "sentAt"). */
 static void test_skew_correction_stays_representable(void **state) {
   (void)state;
   px_event ev;

@@ -287,8 +287,8 @@ static void test_extract_custom_paths(void **state) {
  * (and cut to 31 characters), so distinct values collide: crm_id 12.6 and 13
  * become the same identifier and would merge two customers. userId and
  * anonymousId numbers are kept exactly (event.c id_field uses %lld / %.17g).
- *  Fix: format like id_field (integers exactly, other
- * numbers with %.17g) or treat non-integral numbers as invalid. */
+ *  Fixed: both use px_event_number_str (integers exactly,
+ * other numbers with %.17g). */
 static void test_extract_numbers_are_not_rounded(void **state) {
   (void)state;
   px_config c;

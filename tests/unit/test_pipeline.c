@@ -274,9 +274,8 @@ static void test_merge_loses_no_trait_values(void **state) {
  * the next allowed(P1, P2) check counts P1's user_id identifiers from the
  * store only and misses the pending one. Here u2 (new) joins P1 (via the
  * e-mail), then P1 is merged with P2 (via a3) which already holds u3: the
- * result holds two user_ids despite max_per_profile 1. Left failing on
- * purpose. Fix: in count_kind for a stored profile, also count the event's
- * identifiers with r->pid[i] == pid that are not stored yet (!known[i]). */
+ * result holds two user_ids despite max_per_profile 1. Fixed: count_kind also counts the event's identifiers
+ * heading to that profile that are not stored yet. */
 static void test_max_per_profile_holds_across_joins(void **state) {
   env *e = E;
   env_ingest(e, "{\"type\":\"identify\",\"anonymousId\":\"a0\",\"traits\":{\"email\":\"e1@x.io\"}}");
