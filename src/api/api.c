@@ -25,7 +25,7 @@ void px_api_destroy(px_api *api) {
   pthread_rwlock_destroy(&api->cfg_lock);
 }
 
-const px_config *px_api_config_acquire(px_api *api, MDB_txn *txn) {
+const px_config *px_api_config_acquire(px_api *api, px_txn *txn) {
   uint64_t v = 0;
   px_config_version(txn, api->st, &v);
   pthread_rwlock_rdlock(&api->cfg_lock);
@@ -62,7 +62,7 @@ void px_api_error(px_http_resp *resp, int status, const char *error, const px_er
   px_buf_putc(&resp->body, '}');
 }
 
-int px_api_auth(px_api *api, MDB_txn *txn, const char *secret, size_t n, px_key_kind want,
+int px_api_auth(px_api *api, px_txn *txn, const char *secret, size_t n, px_key_kind want,
                 px_http_resp *resp, px_principal *who) {
   if (!secret || !n) {
     px_api_error(resp, 401, want == PX_KEY_WRITE

@@ -13,11 +13,11 @@ void px_api_error(px_http_resp *resp, int status, const char *error, const px_er
 size_t px_api_credential(const char *auth, char *out, size_t outn);
 
 /* Authenticates the request; on failure fills resp (401/403) and returns 0. */
-int px_api_auth(px_api *api, MDB_txn *txn, const char *secret, size_t n, px_key_kind want,
+int px_api_auth(px_api *api, px_txn *txn, const char *secret, size_t n, px_key_kind want,
                 px_http_resp *resp, px_principal *who);
 
 /* Takes the configuration for reading (reloading it first when it changed). */
-const px_config *px_api_config_acquire(px_api *api, MDB_txn *txn);
+const px_config *px_api_config_acquire(px_api *api, px_txn *txn);
 void px_api_config_release(px_api *api);
 
 void px_api_collect(px_api *api, const px_http_req *req, const char *what, px_http_resp *resp);

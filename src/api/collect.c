@@ -43,7 +43,7 @@ void px_api_collect(px_api *api, const px_http_req *req, const char *what, px_ht
     px_api_error(resp, 400, "corrupt gzip body", &err);
     return;
   }
-  MDB_txn *txn;
+  px_txn *txn;
   if (px_store_begin(api->st, 0, &txn) != PX_OK) {
     px_api_error(resp, 500, "store unavailable", NULL);
     return;

@@ -61,7 +61,7 @@ static const char *split_ref(const char *rest, char *ref, size_t n) {
 }
 
 void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp) {
-  MDB_txn *txn;
+  px_txn *txn;
   if (px_store_begin(api->st, 0, &txn) != PX_OK) {
     px_api_error(resp, 500, "store unavailable", NULL);
     return;
@@ -128,7 +128,7 @@ void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_h
 
 void px_api_metrics(px_api *api, px_http_resp *resp) {
   uint64_t profiles = 0, merges = 0;
-  MDB_txn *txn;
+  px_txn *txn;
   if (px_store_begin(api->st, 0, &txn) == PX_OK) {
     px_store_counter(txn, api->st, "profiles", &profiles);
     px_store_counter(txn, api->st, "merges", &merges);

@@ -40,7 +40,7 @@ int px_cmd_profile(int argc, char **argv) {
   if (n != 2 || strcmp(pos[0], "get")) return fputs(profile_help, stderr), PX_EXIT_USAGE;
   px_store *st = px_cli_open(data);
   if (!st) return PX_EXIT_FAIL;
-  MDB_txn *txn;
+  px_txn *txn;
   px_config cfg;
   px_buf out;
   px_buf_init(&out, 0);
@@ -75,7 +75,7 @@ int px_cmd_export(int argc, char **argv) {
   if (n != 1 || strcmp(pos[0], "profiles")) return fputs(export_help, stderr), PX_EXIT_USAGE;
   px_store *st = px_cli_open(data);
   if (!st) return PX_EXIT_FAIL;
-  MDB_txn *txn;
+  px_txn *txn;
   MDB_cursor *cur = NULL;
   px_config cfg;
   int have_cfg = 0;
@@ -83,7 +83,7 @@ int px_cmd_export(int argc, char **argv) {
   if (s != PX_OK) goto out;
   if ((s = px_config_load(txn, st, &cfg, NULL)) != PX_OK) goto done;
   have_cfg = 1;
-  if ((s = px_store_status(mdb_cursor_open(txn, px_store_dbi(st, PX_DB_PROFILES), &cur))) != PX_OK)
+  if ((s = px_store_status(mdb_cursor_open(px_txn_mdb(txn, PX_DB_PROFILES), px_store_dbi(st, PX_DB_PROFILES), &cur))) != PX_OK)
     goto done;
   MDB_val k, v;
   px_buf line;
@@ -159,7 +159,7 @@ int px_cmd_config(int argc, char **argv) {
   if (set && !json) return PX_EXIT_FAIL;
   px_store *st = px_cli_open(data);
   if (!st) return free(json), PX_EXIT_FAIL;
-  MDB_txn *txn;
+  px_txn *txn;
   px_error err;
   px_error_clear(&err);
   px_config cfg;

@@ -134,7 +134,7 @@ int px_cmd_import(int argc, char **argv) {
   px_buf_init(&s->errors, 0);
   s->json = json;
   int rc = PX_EXIT_FAIL;
-  MDB_txn *txn;
+  px_txn *txn;
   px_source src;
   px_status ps = px_store_begin(st, 0, &txn);
   if (ps == PX_OK) {

@@ -40,7 +40,7 @@ int px_cmd_source(int argc, char **argv) {
   if (!strcmp(verb, "add") && !name) return px_cli_fail(PX_EXIT_USAGE, "source add: NAME is required");
   px_store *st = px_cli_open(data);
   if (!st) return PX_EXIT_FAIL;
-  MDB_txn *txn;
+  px_txn *txn;
   int rc = PX_EXIT_FAIL;
   px_status s = px_store_begin(st, !strcmp(verb, "add"), &txn);
   if (s != PX_OK) goto out;
@@ -93,7 +93,7 @@ int px_cmd_token(int argc, char **argv) {
   if (!verb || strcmp(verb, "create")) return fputs(token_help, stderr), PX_EXIT_USAGE;
   px_store *st = px_cli_open(data);
   if (!st) return PX_EXIT_FAIL;
-  MDB_txn *txn;
+  px_txn *txn;
   char tok[PX_SECRET_MAX];
   px_status s = px_store_begin(st, 1, &txn);
   if (s == PX_OK && (s = px_token_create(txn, st, tok)) == PX_OK) s = px_store_commit(txn);

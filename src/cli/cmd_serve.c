@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "cli/cli.h"
 #include "http/server.h"
+#include "ingest/pipeline.h"
 #include "ingest/writer.h"
 #include "source/source.h"
 
@@ -23,7 +24,7 @@ static const char help[] =
     "Stops cleanly on SIGINT or SIGTERM.\n";
 
 static void bootstrap(px_store *st) {
-  MDB_txn *txn;
+  px_txn *txn;
   if (px_store_begin(st, 1, &txn) != PX_OK) return;
   px_source *all;
   size_t n = 0;
@@ -61,6 +62,18 @@ int px_cmd_serve(int argc, char **argv) {
   px_store *st = px_cli_open(data);
   if (!st) return PX_EXIT_FAIL;
   if (boot) bootstrap(st);
+  if (px_store_state_was_reset(st))
+    px_log(PX_LOG_WARN, "msg=\"the machine restarted since the state was written; rebuilding it from the event log\"");
+  /* Apply whatever the log holds that the state has not seen (after a crash
+   * or a reboot) before serving reads. */
+  px_error cerr;
+  px_error_clear(&cerr);
+  px_status cs = px_pipeline_catch_up_all(st, NULL, NULL, &cerr);
+  if (cs != PX_OK) {
+    px_store_close(st);
+    return px_cli_fail(PX_EXIT_FAIL, "cannot bring the state up to date with the log: %s %s", px_status_str(cs),
+                       cerr.reason);
+  }
 
   /* Signals are taken by sigwait below, not by the worker threads. */
   sigset_t sigs;

@@ -259,11 +259,11 @@ char *px_config_to_json(const px_config *c) {
   return out;
 }
 
-px_status px_config_version(MDB_txn *txn, const px_store *st, uint64_t *out) {
+px_status px_config_version(px_txn *txn, const px_store *st, uint64_t *out) {
   return px_store_counter(txn, st, "config", out);
 }
 
-px_status px_config_load(MDB_txn *txn, const px_store *st, px_config *c, px_error *err) {
+px_status px_config_load(px_txn *txn, const px_store *st, px_config *c, px_error *err) {
   MDB_val v;
   px_status s = px_store_get(txn, st, PX_DB_CONFIG, "current", 7, &v);
   if (s == PX_NOT_FOUND) {
@@ -275,7 +275,7 @@ px_status px_config_load(MDB_txn *txn, const px_store *st, px_config *c, px_erro
   return px_config_version(txn, st, &c->version);
 }
 
-px_status px_config_store(MDB_txn *txn, const px_store *st, const char *json, size_t n,
+px_status px_config_store(px_txn *txn, const px_store *st, const char *json, size_t n,
                           px_error *err) {
   px_config c;
   px_status s = px_config_parse(json, n, &c, err);

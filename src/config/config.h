@@ -70,12 +70,12 @@ px_status px_config_parse(const char *json, size_t n, px_config *c, px_error *er
 void px_config_free(px_config *c);
 
 /* Loads the stored configuration (the default when none was set). */
-px_status px_config_load(MDB_txn *txn, const px_store *st, px_config *c, px_error *err);
+px_status px_config_load(px_txn *txn, const px_store *st, px_config *c, px_error *err);
 /* Validates and stores a configuration; bumps the version. */
-px_status px_config_store(MDB_txn *txn, const px_store *st, const char *json, size_t n,
+px_status px_config_store(px_txn *txn, const px_store *st, const char *json, size_t n,
                           px_error *err);
 /* The stored configuration's version (0 when none was set). */
-px_status px_config_version(MDB_txn *txn, const px_store *st, uint64_t *out);
+px_status px_config_version(px_txn *txn, const px_store *st, uint64_t *out);
 /* Renders the effective configuration as JSON (caller frees). */
 char *px_config_to_json(const px_config *c);
 

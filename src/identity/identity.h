@@ -50,22 +50,22 @@ typedef struct px_resolution {
 } px_resolution;
 
 /* Resolves ev's identifiers (from px_identity_extract) within a write txn. */
-px_status px_identity_resolve(MDB_txn *txn, const px_store *st, const px_config *cfg,
+px_status px_identity_resolve(px_txn *txn, const px_store *st, const px_config *cfg,
                               const px_event *ev, const px_ident *ids, int n, px_resolution *out);
 
 /* Finds the profile holding kind:value (value normalized for the kind). */
-px_status px_identity_lookup(MDB_txn *txn, const px_store *st, const px_config *cfg,
+px_status px_identity_lookup(px_txn *txn, const px_store *st, const px_config *cfg,
                              const char *kind, const char *value, uint64_t *pid);
 
 /* Calls fn for each identifier of a profile, in key order. */
 typedef int (*px_ident_fn)(void *arg, const char *kind, const char *value, int64_t first_seen,
                            uint32_t source_id);
-px_status px_identity_each(MDB_txn *txn, const px_store *st, uint64_t pid, px_ident_fn fn,
+px_status px_identity_each(px_txn *txn, const px_store *st, uint64_t pid, px_ident_fn fn,
                            void *arg);
 
 /* Calls fn with each merge audit record (JSON) touching a profile, newest first. */
 typedef int (*px_merge_fn)(void *arg, uint64_t merge_id, const char *json, size_t n);
-px_status px_identity_merges(MDB_txn *txn, const px_store *st, uint64_t pid, px_merge_fn fn,
+px_status px_identity_merges(px_txn *txn, const px_store *st, uint64_t pid, px_merge_fn fn,
                              void *arg);
 
 #endif

@@ -16,7 +16,7 @@ typedef struct pident_val {
 } pident_val;
 
 typedef struct resolver {
-  MDB_txn *txn;
+  px_txn *txn;
   const px_store *st;
   const px_config *cfg;
   const px_event *ev;
@@ -61,7 +61,7 @@ static px_status count_kind(resolver *r, uint64_t pid, const char *kind, uint32_
   px_key k;
   pident_key(&k, pid, kind, NULL);
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(r->txn, px_store_dbi(r->st, PX_DB_PIDENTS), &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(r->txn, PX_DB_PIDENTS), px_store_dbi(r->st, PX_DB_PIDENTS), &cur);
   if (rc) return px_store_status(rc);
   MDB_val key = {k.n, k.b}, v;
   for (rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE); rc == 0 && *out <= max;
@@ -211,7 +211,7 @@ static px_status new_profile(resolver *r, uint64_t *pid) {
   return s;
 }
 
-px_status px_identity_resolve(MDB_txn *txn, const px_store *st, const px_config *cfg,
+px_status px_identity_resolve(px_txn *txn, const px_store *st, const px_config *cfg,
                               const px_event *ev, const px_ident *ids, int n, px_resolution *out) {
   memset(out, 0, sizeof *out);
   if (n <= 0) return PX_INVALID;
@@ -283,7 +283,7 @@ px_status px_identity_resolve(MDB_txn *txn, const px_store *st, const px_config 
   return PX_OK;
 }
 
-px_status px_identity_lookup(MDB_txn *txn, const px_store *st, const px_config *cfg,
+px_status px_identity_lookup(px_txn *txn, const px_store *st, const px_config *cfg,
                              const char *kind, const char *value, uint64_t *pid) {
   const px_kind *k = px_config_kind(cfg, kind, NULL);
   if (!k) return PX_NOT_FOUND;
@@ -298,10 +298,10 @@ px_status px_identity_lookup(MDB_txn *txn, const px_store *st, const px_config *
   return s;
 }
 
-px_status px_identity_each(MDB_txn *txn, const px_store *st, uint64_t pid, px_ident_fn fn,
+px_status px_identity_each(px_txn *txn, const px_store *st, uint64_t pid, px_ident_fn fn,
                            void *arg) {
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(txn, px_store_dbi(st, PX_DB_PIDENTS), &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_PIDENTS), px_store_dbi(st, PX_DB_PIDENTS), &cur);
   if (rc) return px_store_status(rc);
   px_key pre;
   px_key_init(&pre);
@@ -325,10 +325,10 @@ px_status px_identity_each(MDB_txn *txn, const px_store *st, uint64_t pid, px_id
   return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
 }
 
-px_status px_identity_merges(MDB_txn *txn, const px_store *st, uint64_t pid, px_merge_fn fn,
+px_status px_identity_merges(px_txn *txn, const px_store *st, uint64_t pid, px_merge_fn fn,
                              void *arg) {
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(txn, px_store_dbi(st, PX_DB_PMERGES), &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_PMERGES), px_store_dbi(st, PX_DB_PMERGES), &cur);
   if (rc) return px_store_status(rc);
   px_key pre;
   px_key_init(&pre);

@@ -31,7 +31,7 @@ px_status px_pipeline_prepare(const px_config *cfg, cJSON *item, const px_event_
   return PX_OK;
 }
 
-static void add_counter(MDB_txn *txn, const px_store *st, const char *name, int64_t delta,
+static void add_counter(px_txn *txn, const px_store *st, const char *name, int64_t delta,
                         px_status *s) {
   if (*s != PX_OK || delta == 0) return;
   uint64_t v;
@@ -39,7 +39,7 @@ static void add_counter(MDB_txn *txn, const px_store *st, const char *name, int6
     *s = px_store_set_counter(txn, st, name, (uint64_t)((int64_t)v + delta));
 }
 
-px_status px_pipeline_derive(MDB_txn *txn, const px_store *st, const px_config *cfg,
+px_status px_pipeline_derive(px_txn *txn, const px_store *st, const px_config *cfg,
                              const px_event *ev, px_metrics *m) {
   px_ident ids[PX_MAX_EVENT_IDENTS];
   int blocked = 0, n;
@@ -79,16 +79,47 @@ px_status px_pipeline_derive(MDB_txn *txn, const px_store *st, const px_config *
   return s;
 }
 
-px_status px_pipeline_ingest_many(MDB_txn *txn, const px_store *st, const px_config *cfg,
+static void dedup_key(px_key *k, const px_event *ev) {
+  px_key_init(k);
+  px_key_u32(k, ev->source_id);
+  px_key_bytes(k, ev->message_id, strlen(ev->message_id));
+}
+
+px_status px_pipeline_catch_up(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t max,
+                               uint64_t *done) {
+  uint64_t applied, last, n = 0;
+  px_status s = px_store_counter(txn, st, "applied", &applied);
+  if (s == PX_OK) s = px_store_counter(txn, st, "seq", &last);
+  while (s == PX_OK && applied < last && (!max || n < max)) {
+    px_key sk;
+    px_key_init(&sk);
+    px_key_u64(&sk, applied + 1);
+    MDB_val rec;
+    px_event ev;
+    if ((s = px_store_get(txn, st, PX_DB_EVENTS, sk.b, sk.n, &rec)) != PX_OK) break;
+    if ((s = px_event_decode(rec.mv_data, rec.mv_size, applied + 1, &ev)) != PX_OK) break;
+    px_key dk;
+    dedup_key(&dk, &ev);
+    s = dk.overflow ? PX_INVALID : px_store_put(txn, st, PX_DB_DEDUP, dk.b, dk.n, sk.b, sk.n, 0);
+    if (s == PX_OK) s = px_pipeline_derive(txn, st, cfg, &ev, NULL);
+    px_event_free(&ev);
+    if (s == PX_OK) applied++, n++;
+  }
+  if (s == PX_OK && n) s = px_store_set_counter(txn, st, "applied", applied);
+  if (done) *done = n;
+  return s;
+}
+
+px_status px_pipeline_ingest_many(px_txn *txn, const px_store *st, const px_config *cfg,
                                   px_event *evs, size_t n, uint8_t *dup, px_metrics *m) {
-  uint64_t seq;
-  px_status s = px_store_counter(txn, st, "seq", &seq);
+  /* Another process may have logged events this state has not applied yet. */
+  px_status s = px_pipeline_catch_up(txn, st, cfg, 0, NULL);
+  uint64_t seq = 0;
+  if (s == PX_OK) s = px_store_counter(txn, st, "seq", &seq);
   for (size_t i = 0; i < n && s == PX_OK; i++) {
     px_event *ev = &evs[i];
     px_key dk, sk;
-    px_key_init(&dk);
-    px_key_u32(&dk, ev->source_id);
-    px_key_bytes(&dk, ev->message_id, strlen(ev->message_id));
+    dedup_key(&dk, ev);
     if (dk.overflow) return PX_INVALID;
     ev->seq = seq + 1;
     px_key_init(&sk);
@@ -107,10 +138,11 @@ px_status px_pipeline_ingest_many(MDB_txn *txn, const px_store *st, const px_con
     s = px_pipeline_derive(txn, st, cfg, ev, m);
   }
   if (s == PX_OK) s = px_store_set_counter(txn, st, "seq", seq);
+  if (s == PX_OK) s = px_store_set_counter(txn, st, "applied", seq);
   return s;
 }
 
-px_status px_pipeline_ingest(MDB_txn *txn, const px_store *st, const px_config *cfg, px_event *ev,
+px_status px_pipeline_ingest(px_txn *txn, const px_store *st, const px_config *cfg, px_event *ev,
                              int *duplicate, px_metrics *m) {
   uint8_t dup = 0;
   px_status s = px_pipeline_ingest_many(txn, st, cfg, ev, 1, &dup, m);
@@ -118,45 +150,41 @@ px_status px_pipeline_ingest(MDB_txn *txn, const px_store *st, const px_config *
   return s;
 }
 
-px_status px_pipeline_replay(px_store *st, px_progress_fn progress, void *arg, px_error *err) {
-  MDB_txn *txn;
+px_status px_pipeline_catch_up_all(px_store *st, px_progress_fn progress, void *arg, px_error *err) {
   px_config cfg;
-  uint64_t total = 0, done = 0;
+  uint64_t total = 0, done = 0, n;
+  px_txn *txn;
+  px_status s = px_store_begin(st, 0, &txn);
+  if (s != PX_OK) return s;
+  uint64_t applied = 0, last = 0;
+  if ((s = px_config_load(txn, st, &cfg, err)) == PX_OK) {
+    px_store_counter(txn, st, "applied", &applied);
+    px_store_counter(txn, st, "seq", &last);
+    total = last > applied ? last - applied : 0;
+  }
+  px_store_abort(txn);
+  if (s != PX_OK) return s;
+  /* In chunks: each commit lets other writers in, and they catch up too. */
+  do {
+    if ((s = px_store_begin(st, 1, &txn)) != PX_OK) break;
+    s = px_pipeline_catch_up(txn, st, &cfg, 50000, &n);
+    if (s == PX_OK) s = px_store_commit(txn);
+    else px_store_abort(txn);
+    done += n;
+    if (s == PX_OK && progress) progress(arg, done, total);
+  } while (s == PX_OK && n > 0);
+  px_config_free(&cfg);
+  return s;
+}
+
+px_status px_pipeline_replay(px_store *st, px_progress_fn progress, void *arg, px_error *err) {
+  px_txn *txn;
   px_status s = px_store_begin(st, 1, &txn);
   if (s != PX_OK) return s;
-  if ((s = px_config_load(txn, st, &cfg, err)) != PX_OK) {
+  if ((s = px_store_clear_derived(txn, st)) != PX_OK) {
     px_store_abort(txn);
     return s;
   }
-  MDB_cursor *cur = NULL;
-  int rc = 0;
-  if ((s = px_store_count(txn, st, PX_DB_EVENTS, &total)) != PX_OK ||
-      (s = px_store_clear_derived(txn, st)) != PX_OK ||
-      (s = px_store_status(mdb_cursor_open(txn, px_store_dbi(st, PX_DB_EVENTS), &cur))) != PX_OK)
-    goto out;
-  MDB_val key, val;
-  for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-    px_event ev;
-    if ((s = px_event_decode(val.mv_data, val.mv_size, px_get_u64(key.mv_data), &ev)) != PX_OK)
-      goto out;
-    s = px_pipeline_derive(txn, st, &cfg, &ev, NULL);
-    px_event_free(&ev);
-    if (s != PX_OK) goto out;
-    if (++done % 10000 == 0 && progress) progress(arg, done, total);
-  }
-  if (rc != MDB_NOTFOUND) {
-    s = px_store_status(rc);
-    goto out;
-  }
-  mdb_cursor_close(cur);
-  cur = NULL;
-  s = px_store_commit(txn);
-  txn = NULL;
-  if (s == PX_OK && progress) progress(arg, done, total);
-out:
-  if (cur) mdb_cursor_close(cur);
-  px_store_abort(txn);
-  px_config_free(&cfg);
-  return s;
+  if ((s = px_store_commit(txn)) != PX_OK) return s;
+  return px_pipeline_catch_up_all(st, progress, arg, err);
 }

@@ -20,22 +20,32 @@ px_status px_pipeline_prepare(const px_config *cfg, cJSON *item, const px_event_
 
 /* Deduplicates and logs ev (setting ev->seq), then derives. *duplicate is
  * set when the source already sent this messageId; nothing is written then. */
-px_status px_pipeline_ingest(MDB_txn *txn, const px_store *st, const px_config *cfg, px_event *ev,
+px_status px_pipeline_ingest(px_txn *txn, const px_store *st, const px_config *cfg, px_event *ev,
                              int *duplicate, px_metrics *m);
 
 /* The same for n events in order, reading the log position once: dup[i] is
  * set for each event the source had already sent. */
-px_status px_pipeline_ingest_many(MDB_txn *txn, const px_store *st, const px_config *cfg,
+px_status px_pipeline_ingest_many(px_txn *txn, const px_store *st, const px_config *cfg,
                                   px_event *evs, size_t n, uint8_t *dup, px_metrics *m);
 
 /* Identity resolution and profile application for a logged event. */
-px_status px_pipeline_derive(MDB_txn *txn, const px_store *st, const px_config *cfg,
+px_status px_pipeline_derive(px_txn *txn, const px_store *st, const px_config *cfg,
                              const px_event *ev, px_metrics *m);
 
-/* Rebuilds every derived database by replaying the event log in order, in
- * one write transaction: atomic, and other writers (a running server) wait
- * for it. progress (may be NULL) is called every 10,000 events. */
+/* Applies to the state, in log order, the logged events it has not applied
+ * yet (at most max; 0 = all), recording them in the dedup index as well;
+ * *done (may be NULL) receives how many. Writers call it first, so events
+ * logged by another process are applied before theirs. */
+px_status px_pipeline_catch_up(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t max,
+                               uint64_t *done);
+
 typedef void (*px_progress_fn)(void *arg, uint64_t done, uint64_t total);
+/* Catches the state up with the whole log, in transactions of 50,000 events;
+ * progress (may be NULL) is called after each. */
+px_status px_pipeline_catch_up_all(px_store *st, px_progress_fn progress, void *arg, px_error *err);
+
+/* Rebuilds the state from the log: empties it (one transaction), then
+ * catches up. Readers see it fill; other writers interleave safely. */
 px_status px_pipeline_replay(px_store *st, px_progress_fn progress, void *arg, px_error *err);
 
 #endif

@@ -35,7 +35,7 @@ struct px_writer {
   int have_cfg;
 };
 
-static px_status load_config(px_writer *w, MDB_txn *txn) {
+static px_status load_config(px_writer *w, px_txn *txn) {
   uint64_t v;
   px_status s = px_config_version(txn, w->st, &v);
   if (s != PX_OK) return s;
@@ -56,7 +56,7 @@ static px_status load_config(px_writer *w, MDB_txn *txn) {
 /* Applies jobs [first, stop) in one transaction. */
 static px_status commit_jobs(px_writer *w, job *first, job *stop) {
   uint64_t t0 = px_time_mono_ns();
-  MDB_txn *txn;
+  px_txn *txn;
   px_status s = px_store_begin(w->st, 1, &txn);
   if (s != PX_OK) return s;
   if ((s = load_config(w, txn)) != PX_OK) goto fail;

@@ -7,7 +7,7 @@
 #include "profile/profile_int.h"
 #include "store/key.h"
 
-px_status px_profile_get(MDB_txn *txn, const px_store *st, uint64_t pid, px_profile_rec *out) {
+px_status px_profile_get(px_txn *txn, const px_store *st, uint64_t pid, px_profile_rec *out) {
   px_key k;
   px_key_init(&k);
   px_key_u64(&k, pid);
@@ -19,14 +19,14 @@ px_status px_profile_get(MDB_txn *txn, const px_store *st, uint64_t pid, px_prof
   return PX_OK;
 }
 
-px_status px_profile_put(MDB_txn *txn, const px_store *st, uint64_t pid, const px_profile_rec *r) {
+px_status px_profile_put(px_txn *txn, const px_store *st, uint64_t pid, const px_profile_rec *r) {
   px_key k;
   px_key_init(&k);
   px_key_u64(&k, pid);
   return px_store_put(txn, st, PX_DB_PROFILES, k.b, k.n, r, sizeof *r, 0);
 }
 
-px_status px_profile_live(MDB_txn *txn, const px_store *st, uint64_t pid, uint64_t *live) {
+px_status px_profile_live(px_txn *txn, const px_store *st, uint64_t pid, uint64_t *live) {
   for (int hops = 0; hops < 10000; hops++) {
     px_profile_rec r;
     px_status s = px_profile_get(txn, st, pid, &r);
@@ -40,7 +40,7 @@ px_status px_profile_live(MDB_txn *txn, const px_store *st, uint64_t pid, uint64
   return PX_STORE;
 }
 
-px_status px_profile_find(MDB_txn *txn, const px_store *st, const px_config *cfg, const char *ref,
+px_status px_profile_find(px_txn *txn, const px_store *st, const px_config *cfg, const char *ref,
                           uint64_t *pid) {
   const char *colon = strchr(ref, ':');
   px_status s;
@@ -88,7 +88,7 @@ void px_trait_key(px_key *k, uint64_t entity, const char *name, uint64_t hash, u
   px_key_u32(k, source);
 }
 
-static px_status observe_trait(MDB_txn *txn, const px_store *st, uint64_t entity, const cJSON *t,
+static px_status observe_trait(px_txn *txn, const px_store *st, uint64_t entity, const cJSON *t,
                                const px_event *ev) {
   px_buf rec;
   px_buf_init(&rec, 0);
@@ -115,7 +115,7 @@ out:
 }
 
 /* Observes every trait of obj; keys also present in skip were seen already. */
-static px_status observe_traits(MDB_txn *txn, const px_store *st, uint64_t entity,
+static px_status observe_traits(px_txn *txn, const px_store *st, uint64_t entity,
                                 const cJSON *obj, const cJSON *skip, const px_event *ev) {
   if (!obj) return PX_OK;
   for (const cJSON *t = obj->child; t; t = t->next) {
@@ -134,7 +134,7 @@ static void add_one(void *value, int existed, void *arg) {
   memcpy(value, &n, 8);
 }
 
-static px_status bump_count(MDB_txn *txn, const px_store *st, uint64_t pid, char cls,
+static px_status bump_count(px_txn *txn, const px_store *st, uint64_t pid, char cls,
                             const char *name) {
   px_key k;
   px_key_init(&k);
@@ -145,7 +145,7 @@ static px_status bump_count(MDB_txn *txn, const px_store *st, uint64_t pid, char
   return px_store_update(txn, st, PX_DB_COUNTS, k.b, k.n, 8, add_one, NULL);
 }
 
-static px_status link_account(MDB_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
+static px_status link_account(px_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
   px_key gk;
   px_key_init(&gk);
   px_key_u8(&gk, 'g');
@@ -199,7 +199,7 @@ static void apply_to_record(void *value, int existed, void *arg) {
   memcpy(value, &r, sizeof r);
 }
 
-px_status px_profile_apply(MDB_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
+px_status px_profile_apply(px_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
   px_key k;
   px_key_init(&k);
   px_key_u64(&k, pid);

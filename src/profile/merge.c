@@ -32,7 +32,7 @@ static px_status combine_counter(void *arg, const void *rest, size_t rn, void *v
   return PX_OK;
 }
 
-px_status px_profile_merge(MDB_txn *txn, const px_store *st, uint64_t survivor, uint64_t loser) {
+px_status px_profile_merge(px_txn *txn, const px_store *st, uint64_t survivor, uint64_t loser) {
   px_profile_rec a, b;
   px_status s = px_profile_get(txn, st, survivor, &a);
   if (s != PX_OK) return s;

@@ -28,33 +28,33 @@ typedef struct px_profile_rec {
   uint64_t by_type[8]; /* events per px_event_type (index 0 unused) */
 } px_profile_rec;
 
-px_status px_profile_get(MDB_txn *txn, const px_store *st, uint64_t pid, px_profile_rec *out);
+px_status px_profile_get(px_txn *txn, const px_store *st, uint64_t pid, px_profile_rec *out);
 /* Follows merges to the live profile that holds pid's data now. */
-px_status px_profile_live(MDB_txn *txn, const px_store *st, uint64_t pid, uint64_t *live);
+px_status px_profile_live(px_txn *txn, const px_store *st, uint64_t pid, uint64_t *live);
 
 /* Finds the live profile a reference names: a profile id (16 hex digits) or
  * kind:value (value normalized like the identifier). PX_NOT_FOUND if none. */
-px_status px_profile_find(MDB_txn *txn, const px_store *st, const px_config *cfg, const char *ref,
+px_status px_profile_find(px_txn *txn, const px_store *st, const px_config *cfg, const char *ref,
                           uint64_t *pid);
 
 /* Applies an event to the profile it resolved to. */
-px_status px_profile_apply(MDB_txn *txn, const px_store *st, uint64_t pid, const px_event *ev);
+px_status px_profile_apply(px_txn *txn, const px_store *st, uint64_t pid, const px_event *ev);
 
 /* Moves everything of loser onto survivor (traits, timeline, counts, account
  * links) and marks loser as merged into survivor. Nothing is lost. */
-px_status px_profile_merge(MDB_txn *txn, const px_store *st, uint64_t survivor, uint64_t loser);
+px_status px_profile_merge(px_txn *txn, const px_store *st, uint64_t survivor, uint64_t loser);
 
 typedef struct px_render_opts {
   int with_timeline; /* add "timeline": [seq...] oldest first (exports, replay checks) */
 } px_render_opts;
 
 /* Appends the profile as JSON (the single customer view). */
-px_status px_profile_render(MDB_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid,
+px_status px_profile_render(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid,
                             const px_render_opts *opts, px_buf *out);
 
 /* Appends {"events":[...],"next_cursor":...}: the profile's events newest
  * first, at most limit, starting after cursor (NULL or "" for the newest). */
-px_status px_profile_events(MDB_txn *txn, const px_store *st, uint64_t pid, int limit,
+px_status px_profile_events(px_txn *txn, const px_store *st, uint64_t pid, int limit,
                             const char *cursor, px_buf *out, px_error *err);
 
 #endif

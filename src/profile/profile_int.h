@@ -17,6 +17,6 @@ typedef struct px_obs {
 void px_obs_observe(px_obs *o, int64_t ts, uint64_t seq);
 void px_obs_combine(px_obs *into, const px_obs *from);
 void px_trait_key(px_key *k, uint64_t entity, const char *name, uint64_t hash, uint32_t source);
-px_status px_profile_put(MDB_txn *txn, const px_store *st, uint64_t pid, const px_profile_rec *r);
+px_status px_profile_put(px_txn *txn, const px_store *st, uint64_t pid, const px_profile_rec *r);
 
 #endif

@@ -10,7 +10,7 @@
 #include "store/key.h"
 
 typedef struct ctx {
-  MDB_txn *txn;
+  px_txn *txn;
   const px_store *st;
   const px_config *cfg;
   px_buf *out;
@@ -111,7 +111,7 @@ static int by_last_desc(const void *a, const void *b) {
 /* Renders "traits":{...} and, when history, "trait_history":{...}. */
 static px_status render_traits(ctx *c, uint64_t entity, int history) {
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(c->txn, px_store_dbi(c->st, PX_DB_TRAITS), &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(c->txn, PX_DB_TRAITS), px_store_dbi(c->st, PX_DB_TRAITS), &cur);
   if (rc) return px_store_status(rc);
   trait_rows *traits = NULL;
   size_t nt = 0, capt = 0;
@@ -220,7 +220,7 @@ static px_status render_counts(ctx *c, uint64_t pid, const px_profile_rec *r) {
   for (size_t i = 0; i < sizeof classes / sizeof *classes; i++) {
     px_buf_printf(c->out, ",\"%s\":{", classes[i].name);
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(c->txn, px_store_dbi(c->st, PX_DB_COUNTS), &cur);
+    int rc = mdb_cursor_open(px_txn_mdb(c->txn, PX_DB_COUNTS), px_store_dbi(c->st, PX_DB_COUNTS), &cur);
     if (rc) return px_store_status(rc);
     px_key pre;
     px_key_init(&pre);
@@ -249,7 +249,7 @@ static px_status render_counts(ctx *c, uint64_t pid, const px_profile_rec *r) {
 static px_status render_accounts(ctx *c, uint64_t pid) {
   px_buf_puts(c->out, "\"accounts\":[");
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(c->txn, px_store_dbi(c->st, PX_DB_LINKS), &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(c->txn, PX_DB_LINKS), px_store_dbi(c->st, PX_DB_LINKS), &cur);
   if (rc) return px_store_status(rc);
   px_key pre;
   px_key_init(&pre);
@@ -290,7 +290,7 @@ static px_status render_accounts(ctx *c, uint64_t pid) {
 static px_status render_timeline(ctx *c, uint64_t pid) {
   px_buf_puts(c->out, ",\"timeline\":[");
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(c->txn, px_store_dbi(c->st, PX_DB_TIMELINE), &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(c->txn, PX_DB_TIMELINE), px_store_dbi(c->st, PX_DB_TIMELINE), &cur);
   if (rc) return px_store_status(rc);
   px_key pre;
   px_key_init(&pre);
@@ -309,7 +309,7 @@ static px_status render_timeline(ctx *c, uint64_t pid) {
   return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
 }
 
-px_status px_profile_render(MDB_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid,
+px_status px_profile_render(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid,
                             const px_render_opts *opts, px_buf *out) {
   px_profile_rec r;
   px_status s = px_profile_get(txn, st, pid, &r);
@@ -339,7 +339,7 @@ out:
   return s;
 }
 
-px_status px_profile_events(MDB_txn *txn, const px_store *st, uint64_t pid, int limit,
+px_status px_profile_events(px_txn *txn, const px_store *st, uint64_t pid, int limit,
                             const char *cursor, px_buf *out, px_error *err) {
   px_key pos;
   px_key_init(&pos);
@@ -357,7 +357,7 @@ px_status px_profile_events(MDB_txn *txn, const px_store *st, uint64_t pid, int 
     px_key_u64(&pos, pid + 1);
   }
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(txn, px_store_dbi(st, PX_DB_TIMELINE), &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_TIMELINE), px_store_dbi(st, PX_DB_TIMELINE), &cur);
   if (rc) return px_store_status(rc);
   MDB_val k = {pos.n, pos.b}, v;
   rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);

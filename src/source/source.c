@@ -21,7 +21,7 @@ static void hash_secret(const char *secret, size_t n, unsigned char out[32]) {
   crypto_generichash(out, 32, (const unsigned char *)secret, n, NULL, 0);
 }
 
-static px_status put_secret(MDB_txn *txn, const px_store *st, const char *prefix, size_t len,
+static px_status put_secret(px_txn *txn, const px_store *st, const char *prefix, size_t len,
                             px_key_kind kind, uint32_t source_id, char out[PX_SECRET_MAX]) {
   size_t pl = strlen(prefix);
   memcpy(out, prefix, pl);
@@ -45,11 +45,11 @@ static px_status decode(const MDB_val *k, const MDB_val *v, px_source *out) {
   return PX_OK;
 }
 
-px_status px_source_list(MDB_txn *txn, const px_store *st, px_source **out, size_t *n) {
+px_status px_source_list(px_txn *txn, const px_store *st, px_source **out, size_t *n) {
   *out = NULL;
   *n = 0;
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(txn, px_store_dbi(st, PX_DB_SOURCES), &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_SOURCES), px_store_dbi(st, PX_DB_SOURCES), &cur);
   if (rc) return px_store_status(rc);
   MDB_val k, v;
   size_t cap = 0;
@@ -77,7 +77,7 @@ px_status px_source_list(MDB_txn *txn, const px_store *st, px_source **out, size
   return s;
 }
 
-px_status px_source_get(MDB_txn *txn, const px_store *st, uint32_t id, px_source *out) {
+px_status px_source_get(px_txn *txn, const px_store *st, uint32_t id, px_source *out) {
   px_key k;
   px_key_init(&k);
   px_key_u32(&k, id);
@@ -87,7 +87,7 @@ px_status px_source_get(MDB_txn *txn, const px_store *st, uint32_t id, px_source
   return decode(&key, &v, out);
 }
 
-px_status px_source_find(MDB_txn *txn, const px_store *st, const char *name, px_source *out) {
+px_status px_source_find(px_txn *txn, const px_store *st, const char *name, px_source *out) {
   px_source *all;
   size_t n;
   px_status s = px_source_list(txn, st, &all, &n);
@@ -115,7 +115,7 @@ static int valid_name(const char *s) {
   return 1;
 }
 
-px_status px_source_add(MDB_txn *txn, const px_store *st, const char *name, int32_t priority,
+px_status px_source_add(px_txn *txn, const px_store *st, const char *name, int32_t priority,
                         px_source *out, char key_out[PX_SECRET_MAX], px_error *err) {
   if (!valid_name(name))
     return px_error_set(err, PX_INVALID, "name", "1-%d characters of A-Z a-z 0-9 _ - .",
@@ -141,11 +141,11 @@ px_status px_source_add(MDB_txn *txn, const px_store *st, const char *name, int3
   return put_secret(txn, st, "pkw_", 32, PX_KEY_WRITE, out->id, key_out);
 }
 
-px_status px_token_create(MDB_txn *txn, const px_store *st, char token_out[PX_SECRET_MAX]) {
+px_status px_token_create(px_txn *txn, const px_store *st, char token_out[PX_SECRET_MAX]) {
   return put_secret(txn, st, "pka_", 40, PX_KEY_ADMIN, 0, token_out);
 }
 
-px_status px_auth_lookup(MDB_txn *txn, const px_store *st, const char *secret, size_t n,
+px_status px_auth_lookup(px_txn *txn, const px_store *st, const char *secret, size_t n,
                          px_principal *out) {
   if (n == 0 || n >= PX_SECRET_MAX) return PX_NOT_FOUND;
   unsigned char h[32];

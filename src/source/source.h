@@ -30,18 +30,18 @@ typedef struct px_principal {
 
 /* Creates a source and its first write key (written to key_out). PX_EXISTS
  * when the name is taken; PX_INVALID for a bad name. */
-px_status px_source_add(MDB_txn *txn, const px_store *st, const char *name, int32_t priority,
+px_status px_source_add(px_txn *txn, const px_store *st, const char *name, int32_t priority,
                         px_source *out, char key_out[PX_SECRET_MAX], px_error *err);
-px_status px_source_get(MDB_txn *txn, const px_store *st, uint32_t id, px_source *out);
-px_status px_source_find(MDB_txn *txn, const px_store *st, const char *name, px_source *out);
+px_status px_source_get(px_txn *txn, const px_store *st, uint32_t id, px_source *out);
+px_status px_source_find(px_txn *txn, const px_store *st, const char *name, px_source *out);
 /* All sources in id order; *out is malloc'd. */
-px_status px_source_list(MDB_txn *txn, const px_store *st, px_source **out, size_t *n);
+px_status px_source_list(px_txn *txn, const px_store *st, px_source **out, size_t *n);
 
 /* Creates an admin token (written to token_out). */
-px_status px_token_create(MDB_txn *txn, const px_store *st, char token_out[PX_SECRET_MAX]);
+px_status px_token_create(px_txn *txn, const px_store *st, char token_out[PX_SECRET_MAX]);
 
 /* Who holds this secret? PX_NOT_FOUND when nobody. */
-px_status px_auth_lookup(MDB_txn *txn, const px_store *st, const char *secret, size_t n,
+px_status px_auth_lookup(px_txn *txn, const px_store *st, const char *secret, size_t n,
                          px_principal *out);
 
 #endif

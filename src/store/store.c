@@ -5,26 +5,45 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/key.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+
+enum { ENV_LOG = 0, ENV_STATE = 1 };
 
 struct px_store {
-  MDB_env *env;
+  MDB_env *env[2];
   MDB_dbi dbi[PX_DB__COUNT];
   char path[4096];
+  int state_reset;
+};
+
+struct px_txn {
+  px_store *st;
+  MDB_txn *t[2];
+  int write;
+  int failed; /* a part could not be begun */
 };
 
 static const char *db_names[PX_DB__COUNT] = {
-    "meta",     "events",  "dedup",    "ident", "profiles", "pidents", "traits", "timeline",
-    "counts",   "merges",  "pmerges",  "accounts", "links",  "sources", "keys",   "config",
+    "meta",   "events",  "dedup",   "ident",    "profiles", "pidents", "traits",  "timeline", "counts",
+    "merges", "pmerges", "accounts", "links",   "sources",  "keys",    "config",  "meta",
 };
 
-static const px_db derived[] = {PX_DB_IDENT,  PX_DB_PROFILES, PX_DB_PIDENTS, PX_DB_TRAITS,
-                                PX_DB_TIMELINE, PX_DB_COUNTS, PX_DB_MERGES,  PX_DB_PMERGES,
-                                PX_DB_ACCOUNTS, PX_DB_LINKS};
-static const char *derived_counters[] = {"pid", "merge", "account", "profiles", "merges"};
+static const int db_env[PX_DB__COUNT] = {
+    ENV_LOG,   ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
+    ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_LOG,   ENV_LOG,   ENV_LOG,   ENV_STATE,
+};
+
+static const char *state_counters[] = {"applied", "pid", "merge", "account", "profiles", "merges"};
+
+static px_db counter_db(const char *name) {
+  for (size_t i = 0; i < sizeof state_counters / sizeof *state_counters; i++)
+    if (strcmp(name, state_counters[i]) == 0) return PX_DB_SMETA;
+  return PX_DB_META;
+}
 
 px_status px_store_status(int rc) {
   switch (rc) {
@@ -39,97 +58,194 @@ px_status px_store_status(int rc) {
   }
 }
 
+/* The state is written without fsync: a process crash loses nothing (the
+ * kernel holds the pages), a machine crash may damage it. So it records the
+ * boot it was opened in; opened in a later boot, it is emptied and rebuilt
+ * from the log. */
+static int check_boot(const char *state_dir, int *reset) {
+  char boot[64] = "", seen[64] = "", path[4400];
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+  if (f) {
+    if (!fgets(boot, sizeof boot, f)) boot[0] = 0;
+    fclose(f);
+  }
+  snprintf(path, sizeof path, "%s/boot_id", state_dir);
+  if ((f = fopen(path, "r"))) {
+    if (!fgets(seen, sizeof seen, f)) seen[0] = 0;
+    fclose(f);
+  }
+  *reset = 0;
+  if (!boot[0] || strcmp(boot, seen) == 0) return 0;
+  if (seen[0]) { /* written in another boot: start the state afresh */
+    char db[4400];
+    snprintf(db, sizeof db, "%s/data.mdb", state_dir);
+    if (unlink(db) == 0) *reset = 1;
+    snprintf(db, sizeof db, "%s/lock.mdb", state_dir);
+    unlink(db);
+  }
+  char tmp[4500];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (!(f = fopen(tmp, "w"))) return errno;
+  fputs(boot, f);
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    fclose(f);
+    return errno;
+  }
+  fclose(f);
+  return rename(tmp, path) == 0 ? 0 : errno;
+}
+
+static int open_env(MDB_env **env, const char *dir, size_t map, unsigned flags) {
+  int rc = mdb_env_create(env);
+  if (!rc) rc = mdb_env_set_mapsize(*env, map);
+  if (!rc) rc = mdb_env_set_maxdbs(*env, PX_DB__COUNT + 8);
+  if (!rc) rc = mdb_env_set_maxreaders(*env, 512);
+  /* MDB_NOTLS: read transactions are not tied to threads (HTTP worker pools). */
+  if (!rc) rc = mdb_env_open(*env, dir, flags | MDB_NOTLS, 0640);
+  return rc;
+}
+
 px_status px_store_open(const char *dir, const px_store_opts *opts, px_store **out) {
   *out = NULL;
   px_store_opts def = {0};
   if (!opts) opts = &def;
-  if (mkdir(dir, 0750) != 0 && errno != EEXIST) return PX_IO;
+  char sub[2][4200];
+  if (strlen(dir) > 4000) return PX_INVALID;
+  snprintf(sub[ENV_LOG], sizeof sub[0], "%s/log", dir);
+  snprintf(sub[ENV_STATE], sizeof sub[1], "%s/state", dir);
+  if ((mkdir(dir, 0750) != 0 && errno != EEXIST) || (mkdir(sub[0], 0750) != 0 && errno != EEXIST) ||
+      (mkdir(sub[1], 0750) != 0 && errno != EEXIST))
+    return PX_IO;
   px_store *st = calloc(1, sizeof *st);
   if (!st) return PX_NOMEM;
   snprintf(st->path, sizeof st->path, "%s", dir);
   MDB_txn *txn = NULL;
-  int rc = mdb_env_create(&st->env);
+  int rc = opts->read_only ? 0 : check_boot(sub[ENV_STATE], &st->state_reset);
   if (rc) goto fail;
   size_t map = opts->map_size ? opts->map_size : (size_t)64 << 30;
-  if ((rc = mdb_env_set_mapsize(st->env, map))) goto fail;
-  if ((rc = mdb_env_set_maxdbs(st->env, PX_DB__COUNT + 8))) goto fail;
-  if ((rc = mdb_env_set_maxreaders(st->env, 512))) goto fail;
-  /* MDB_NOTLS: read transactions are not tied to threads (HTTP worker pools). */
-  unsigned flags = MDB_NOTLS | (opts->read_only ? MDB_RDONLY : 0);
-  if ((rc = mdb_env_open(st->env, dir, flags, 0640))) goto fail;
-  if ((rc = mdb_txn_begin(st->env, NULL, opts->read_only ? MDB_RDONLY : 0, &txn))) goto fail;
-  for (int i = 0; i < PX_DB__COUNT; i++) {
-    rc = mdb_dbi_open(txn, db_names[i], opts->read_only ? 0 : MDB_CREATE, &st->dbi[i]);
-    if (rc) goto fail;
-  }
-  if (!opts->read_only) {
-    MDB_val k = {6, "schema"}, v;
-    rc = mdb_get(txn, st->dbi[PX_DB_META], &k, &v);
-    if (rc == MDB_NOTFOUND) {
-      uint32_t ver = SCHEMA_VERSION;
-      v.mv_data = &ver;
-      v.mv_size = sizeof ver;
-      rc = mdb_put(txn, st->dbi[PX_DB_META], &k, &v, 0);
-    } else if (rc == 0 && (v.mv_size != 4 || *(uint32_t *)v.mv_data != SCHEMA_VERSION)) {
-      rc = EINVAL;
+  unsigned ro = opts->read_only ? MDB_RDONLY : 0;
+  if ((rc = open_env(&st->env[ENV_LOG], sub[ENV_LOG], map, ro))) goto fail;
+  if ((rc = open_env(&st->env[ENV_STATE], sub[ENV_STATE], map, ro | MDB_NOSYNC))) goto fail;
+  for (int e = 0; e < 2; e++) {
+    if ((rc = mdb_txn_begin(st->env[e], NULL, ro, &txn))) goto fail;
+    for (int i = 0; i < PX_DB__COUNT; i++) {
+      if (db_env[i] != e) continue;
+      if ((rc = mdb_dbi_open(txn, db_names[i], ro ? 0 : MDB_CREATE, &st->dbi[i]))) goto fail;
     }
+    if (e == ENV_LOG && !ro) {
+      MDB_val k = {6, "schema"}, v;
+      rc = mdb_get(txn, st->dbi[PX_DB_META], &k, &v);
+      if (rc == MDB_NOTFOUND) {
+        uint32_t ver = SCHEMA_VERSION;
+        v.mv_data = &ver;
+        v.mv_size = sizeof ver;
+        rc = mdb_put(txn, st->dbi[PX_DB_META], &k, &v, 0);
+      } else if (rc == 0 && (v.mv_size != 4 || *(uint32_t *)v.mv_data != SCHEMA_VERSION)) {
+        rc = EINVAL;
+      }
+      if (rc) goto fail;
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
     if (rc) goto fail;
   }
-  rc = mdb_txn_commit(txn);
-  txn = NULL;
-  if (rc) goto fail;
   *out = st;
   return PX_OK;
 fail:
   if (txn) mdb_txn_abort(txn);
-  if (st->env) mdb_env_close(st->env);
+  for (int e = 0; e < 2; e++)
+    if (st->env[e]) mdb_env_close(st->env[e]);
   free(st);
   return px_store_status(rc);
 }
 
 void px_store_close(px_store *st) {
   if (!st) return;
-  mdb_env_close(st->env);
+  if (st->env[ENV_STATE]) mdb_env_sync(st->env[ENV_STATE], 1); /* a clean stop leaves it on disk */
+  for (int e = 0; e < 2; e++) mdb_env_close(st->env[e]);
   free(st);
 }
 
 const char *px_store_path(const px_store *st) { return st->path; }
 
+int px_store_state_was_reset(const px_store *st) { return st->state_reset; }
+
 MDB_dbi px_store_dbi(const px_store *st, px_db db) { return st->dbi[db]; }
 
-px_status px_store_begin(px_store *st, int write, MDB_txn **out) {
-  return px_store_status(mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, out));
+px_status px_store_begin(px_store *st, int write, px_txn **out) {
+  px_txn *t = calloc(1, sizeof *t);
+  if (!t) return PX_NOMEM;
+  t->st = st;
+  t->write = write;
+  /* Writers always lock the log before the state: no lock-order deadlock
+   * between processes. Readers begin each part on first use. */
+  if (write) {
+    int rc = mdb_txn_begin(st->env[ENV_LOG], NULL, 0, &t->t[ENV_LOG]);
+    if (rc) {
+      free(t);
+      return px_store_status(rc);
+    }
+  }
+  *out = t;
+  return PX_OK;
 }
 
-px_status px_store_commit(MDB_txn *txn) { return px_store_status(mdb_txn_commit(txn)); }
-
-void px_store_abort(MDB_txn *txn) {
-  if (txn) mdb_txn_abort(txn);
+MDB_txn *px_txn_mdb(px_txn *t, px_db db) {
+  int e = db_env[db];
+  if (!t->t[e] && !t->failed &&
+      mdb_txn_begin(t->st->env[e], NULL, t->write ? 0 : MDB_RDONLY, &t->t[e]) != 0) {
+    t->t[e] = NULL;
+    t->failed = 1;
+  }
+  return t->t[e];
 }
 
-px_status px_store_get(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
+px_status px_store_commit(px_txn *t) {
+  int rc = 0;
+  if (t->t[ENV_LOG]) rc = mdb_txn_commit(t->t[ENV_LOG]);
+  if (rc) {
+    if (t->t[ENV_STATE]) mdb_txn_abort(t->t[ENV_STATE]);
+  } else if (t->t[ENV_STATE]) {
+    rc = mdb_txn_commit(t->t[ENV_STATE]);
+  }
+  px_status s = t->failed ? PX_STORE : px_store_status(rc);
+  free(t);
+  return s;
+}
+
+void px_store_abort(px_txn *t) {
+  if (!t) return;
+  for (int e = 1; e >= 0; e--)
+    if (t->t[e]) mdb_txn_abort(t->t[e]);
+  free(t);
+}
+
+px_status px_store_get(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        MDB_val *out) {
   MDB_val key = {kn, (void *)k};
-  return px_store_status(mdb_get(txn, st->dbi[db], &key, out));
+  MDB_txn *t = px_txn_mdb(txn, db);
+  return t ? px_store_status(mdb_get(t, st->dbi[db], &key, out)) : PX_STORE;
 }
 
-px_status px_store_put(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
+px_status px_store_put(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        const void *v, size_t vn, unsigned flags) {
   MDB_val key = {kn, (void *)k}, val = {vn, (void *)v};
-  return px_store_status(mdb_put(txn, st->dbi[db], &key, &val, flags));
+  MDB_txn *t = px_txn_mdb(txn, db);
+  return t ? px_store_status(mdb_put(t, st->dbi[db], &key, &val, flags)) : PX_STORE;
 }
 
-px_status px_store_del(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn) {
+px_status px_store_del(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn) {
   MDB_val key = {kn, (void *)k};
-  return px_store_status(mdb_del(txn, st->dbi[db], &key, NULL));
+  MDB_txn *t = px_txn_mdb(txn, db);
+  return t ? px_store_status(mdb_del(t, st->dbi[db], &key, NULL)) : PX_STORE;
 }
 
-px_status px_store_update(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
+px_status px_store_update(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                           size_t vsize, px_store_update_fn fn, void *arg) {
   unsigned char buf[512];
   if (vsize > sizeof buf) return PX_INVALID;
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(txn, st->dbi[db], &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(txn, db), st->dbi[db], &cur);
   if (rc) return px_store_status(rc);
   MDB_val key = {kn, (void *)k}, v;
   rc = mdb_cursor_get(cur, &key, &v, MDB_SET_KEY);
@@ -147,10 +263,10 @@ out:
   return px_store_status(rc);
 }
 
-px_status px_store_move_prefix(MDB_txn *txn, const px_store *st, px_db db, uint64_t from, uint64_t to,
+px_status px_store_move_prefix(px_txn *txn, const px_store *st, px_db db, uint64_t from, uint64_t to,
                                px_store_move_fn fn, void *arg) {
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(txn, st->dbi[db], &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(txn, db), st->dbi[db], &cur);
   if (rc) return px_store_status(rc);
   px_key pre;
   px_key_init(&pre);
@@ -197,9 +313,9 @@ px_status px_store_move_prefix(MDB_txn *txn, const px_store *st, px_db db, uint6
   return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
 }
 
-px_status px_store_counter(MDB_txn *txn, const px_store *st, const char *name, uint64_t *out) {
+px_status px_store_counter(px_txn *txn, const px_store *st, const char *name, uint64_t *out) {
   MDB_val v;
-  px_status s = px_store_get(txn, st, PX_DB_META, name, strlen(name), &v);
+  px_status s = px_store_get(txn, st, counter_db(name), name, strlen(name), &v);
   *out = 0;
   if (s == PX_NOT_FOUND) return PX_OK;
   if (s != PX_OK) return s;
@@ -208,14 +324,14 @@ px_status px_store_counter(MDB_txn *txn, const px_store *st, const char *name, u
   return PX_OK;
 }
 
-px_status px_store_set_counter(MDB_txn *txn, const px_store *st, const char *name, uint64_t v) {
+px_status px_store_set_counter(px_txn *txn, const px_store *st, const char *name, uint64_t v) {
   px_key k;
   px_key_init(&k);
   px_key_u64(&k, v);
-  return px_store_put(txn, st, PX_DB_META, name, strlen(name), k.b, 8, 0);
+  return px_store_put(txn, st, counter_db(name), name, strlen(name), k.b, 8, 0);
 }
 
-px_status px_store_next_id(MDB_txn *txn, const px_store *st, const char *name, uint64_t *out) {
+px_status px_store_next_id(px_txn *txn, const px_store *st, const char *name, uint64_t *out) {
   uint64_t cur;
   px_status s = px_store_counter(txn, st, name, &cur);
   if (s != PX_OK) return s;
@@ -223,21 +339,20 @@ px_status px_store_next_id(MDB_txn *txn, const px_store *st, const char *name, u
   return px_store_set_counter(txn, st, name, cur + 1);
 }
 
-px_status px_store_clear_derived(MDB_txn *txn, const px_store *st) {
-  for (size_t i = 0; i < sizeof derived / sizeof *derived; i++) {
-    int rc = mdb_drop(txn, st->dbi[derived[i]], 0);
+px_status px_store_clear_derived(px_txn *txn, const px_store *st) {
+  for (int i = 0; i < PX_DB__COUNT; i++) {
+    if (db_env[i] != ENV_STATE) continue;
+    MDB_txn *t = px_txn_mdb(txn, (px_db)i);
+    int rc = t ? mdb_drop(t, st->dbi[i], 0) : EINVAL;
     if (rc) return px_store_status(rc);
-  }
-  for (size_t i = 0; i < sizeof derived_counters / sizeof *derived_counters; i++) {
-    px_status s = px_store_del(txn, st, PX_DB_META, derived_counters[i], strlen(derived_counters[i]));
-    if (s != PX_OK && s != PX_NOT_FOUND) return s;
   }
   return PX_OK;
 }
 
-px_status px_store_count(MDB_txn *txn, const px_store *st, px_db db, uint64_t *out) {
+px_status px_store_count(px_txn *txn, const px_store *st, px_db db, uint64_t *out) {
   MDB_stat ms;
-  int rc = mdb_stat(txn, st->dbi[db], &ms);
+  MDB_txn *t = px_txn_mdb(txn, db);
+  int rc = t ? mdb_stat(t, st->dbi[db], &ms) : EINVAL;
   if (rc) return px_store_status(rc);
   *out = ms.ms_entries;
   return PX_OK;

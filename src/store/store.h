@@ -1,6 +1,13 @@
-/* The embedded store: one LMDB environment in the data directory, with a
- * named database per concern. One writer at a time (across processes too),
- * lock-free readers on committed snapshots. See docs/internals/store.md. */
+/* The embedded store: two LMDB environments in the data directory.
+ *   DIR/log    the durable record: the event log, sources, keys, configuration.
+ *              Every commit is fsynced; the log is only appended to.
+ *   DIR/state  everything derived from the log (dedup index, identifiers,
+ *              profiles, timelines, merges...): committed without fsync, a
+ *              cache that the log can always rebuild (it records how far it
+ *              has applied the log; see px_pipeline_catch_up).
+ * A px_txn spans both: write transactions take the log's lock first, then
+ * the state's, and commit the log first. One writer at a time (across
+ * processes too), lock-free readers. See docs/internals/store.md. */
 #ifndef PX_STORE_STORE_H
 #define PX_STORE_STORE_H
 
@@ -11,9 +18,9 @@
 #include "base/status.h"
 
 typedef enum px_db {
-  PX_DB_META,      /* name -> value: counters ("seq", "pid", ...), schema version */
-  PX_DB_EVENTS,    /* seq u64be -> event record (px_event_rec header + JSON) */
-  PX_DB_DEDUP,     /* source u32be + messageId -> seq u64be */
+  PX_DB_META,      /* log: counters ("seq", "source", "config"), schema version */
+  PX_DB_EVENTS,    /* log: seq u64be -> event record (px_event_rec header + JSON) */
+  PX_DB_DEDUP,     /* state: source u32be + messageId -> seq u64be */
   PX_DB_IDENT,     /* kind NUL value -> profile id u64be */
   PX_DB_PROFILES,  /* profile id u64be -> px_profile_rec */
   PX_DB_PIDENTS,   /* profile id + kind NUL value -> px_obs (first/last seen, source) */
@@ -26,11 +33,13 @@ typedef enum px_db {
   PX_DB_LINKS,     /* profile id + account id -> px_obs */
   PX_DB_SOURCES,   /* source id u32be -> JSON {name, priority, created} */
   PX_DB_KEYS,      /* blake2b(secret) -> px_key_rec */
-  PX_DB_CONFIG,    /* "current" -> JSON configuration */
+  PX_DB_CONFIG,    /* log: "current" -> JSON configuration */
+  PX_DB_SMETA,     /* state: counters ("applied", "pid", "merge", ...) */
   PX_DB__COUNT
 } px_db;
 
 typedef struct px_store px_store;
+typedef struct px_txn px_txn; /* a transaction over both environments */
 
 typedef struct px_store_opts {
   size_t map_size;  /* bytes of address space for the map; 0 = default (64 GiB) */
@@ -42,24 +51,32 @@ void px_store_close(px_store *st);
 const char *px_store_path(const px_store *st);
 
 MDB_dbi px_store_dbi(const px_store *st, px_db db);
-px_status px_store_begin(px_store *st, int write, MDB_txn **out);
-px_status px_store_commit(MDB_txn *txn);
-void px_store_abort(MDB_txn *txn);
+px_status px_store_begin(px_store *st, int write, px_txn **out);
+/* Commits the log part (fsync), then the state part; frees txn either way. */
+px_status px_store_commit(px_txn *txn);
+/* Aborts and frees; accepts NULL. */
+void px_store_abort(px_txn *txn);
+/* The LMDB transaction holding db, for cursors (begun on first use; NULL if
+ * it cannot be). Valid until the px_txn ends. */
+MDB_txn *px_txn_mdb(px_txn *txn, px_db db);
+/* 1 when opening found the state written before the machine restarted (it
+ * may be damaged: it was emptied, to be rebuilt from the log). */
+int px_store_state_was_reset(const px_store *st);
 
 /* Maps an LMDB return code to a px_status (MDB_NOTFOUND -> PX_NOT_FOUND). */
 px_status px_store_status(int rc);
 
 /* Thin wrappers: out is valid until the transaction ends or the next write. */
-px_status px_store_get(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
+px_status px_store_get(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        MDB_val *out);
-px_status px_store_put(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
+px_status px_store_put(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        const void *v, size_t vn, unsigned flags);
-px_status px_store_del(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn);
+px_status px_store_del(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn);
 
 /* Read-modify-write of a fixed-size record with one tree descent: fn gets
  * the current value (zeroed when absent, *existed 0) to change in place. */
 typedef void (*px_store_update_fn)(void *value, int existed, void *arg);
-px_status px_store_update(MDB_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
+px_status px_store_update(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                           size_t vsize, px_store_update_fn fn, void *arg);
 
 /* Moving an entity's rows (keys that start with its 8-byte id) to another id,
@@ -68,21 +85,22 @@ px_status px_store_update(MDB_txn *txn, const px_store *st, px_db db, const void
  * destination's current value or NULL; fn may also write elsewhere. */
 typedef px_status (*px_store_move_fn)(void *arg, const void *rest, size_t rn, void *value, size_t vn,
                                       const MDB_val *existing);
-px_status px_store_move_prefix(MDB_txn *txn, const px_store *st, px_db db, uint64_t from, uint64_t to,
+px_status px_store_move_prefix(px_txn *txn, const px_store *st, px_db db, uint64_t from, uint64_t to,
                                px_store_move_fn fn, void *arg);
 
-/* Meta counters: *out = ++counter (first value is 1). */
-px_status px_store_next_id(MDB_txn *txn, const px_store *st, const char *name, uint64_t *out);
+/* Counters: *out = ++counter (first value is 1). Counters of derived data
+ * ("applied", "pid", "merge", "account", "profiles", "merges") live in the
+ * state, the others ("seq", "source", "config") in the log. */
+px_status px_store_next_id(px_txn *txn, const px_store *st, const char *name, uint64_t *out);
 /* Reads a counter without changing it (0 when never set). */
-px_status px_store_counter(MDB_txn *txn, const px_store *st, const char *name, uint64_t *out);
-px_status px_store_set_counter(MDB_txn *txn, const px_store *st, const char *name, uint64_t v);
+px_status px_store_counter(px_txn *txn, const px_store *st, const char *name, uint64_t *out);
+px_status px_store_set_counter(px_txn *txn, const px_store *st, const char *name, uint64_t v);
 
-/* Empties every database derived from the event log (profiles, identifiers,
- * traits, timeline, counts, merges, accounts, links) and their counters, so a
- * replay of the event log rebuilds them. */
-px_status px_store_clear_derived(MDB_txn *txn, const px_store *st);
+/* Empties the whole state (every database derived from the event log and
+ * its counters, "applied" included), so catching up rebuilds it. */
+px_status px_store_clear_derived(px_txn *txn, const px_store *st);
 
 /* Number of entries in a database. */
-px_status px_store_count(MDB_txn *txn, const px_store *st, px_db db, uint64_t *out);
+px_status px_store_count(px_txn *txn, const px_store *st, px_db db, uint64_t *out);
 
 #endif

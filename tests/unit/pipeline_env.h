@@ -33,7 +33,7 @@ static inline int env_setup_with(void **state, const char *config_json) {
   snprintf(e->dir, sizeof e->dir, "%s", px_test_tmpdir());
   px_store_opts o = {.map_size = (size_t)256 << 20};
   if (px_store_open(e->dir, &o, &e->st) != PX_OK) return -1;
-  MDB_txn *txn;
+  px_txn *txn;
   px_source s;
   char key[PX_SECRET_MAX];
   px_error err;
@@ -83,7 +83,7 @@ static inline px_status env_ingest_from(env *e, uint32_t source, const char *jso
     print_error("prepare %.300s: %s %s %s\n", json, px_status_str(s), err.field, err.reason);
     return s;
   }
-  MDB_txn *txn;
+  px_txn *txn;
   if ((s = px_store_begin(e->st, 1, &txn)) != PX_OK) {
     px_event_free(&ev);
     return s;
@@ -107,7 +107,7 @@ static inline void env_ingest(env *e, const char *json) {
 
 /* The profile holding kind:value, or 0. */
 static inline uint64_t env_pid(env *e, const char *kind, const char *value) {
-  MDB_txn *txn;
+  px_txn *txn;
   uint64_t pid = 0;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
   px_status s = px_identity_lookup(txn, e->st, &e->cfg, kind, value, &pid);
@@ -119,7 +119,7 @@ static inline uint64_t env_pid(env *e, const char *kind, const char *value) {
 
 /* The single customer view of pid as text (malloc'd), with the timeline. */
 static inline char *env_render_text(env *e, uint64_t pid) {
-  MDB_txn *txn;
+  px_txn *txn;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
   px_buf b;
   px_buf_init(&b, 0);
@@ -143,7 +143,7 @@ static inline cJSON *env_render(env *e, uint64_t pid) {
 }
 
 static inline uint64_t env_counter(env *e, const char *name) {
-  MDB_txn *txn;
+  px_txn *txn;
   uint64_t v = 0;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
   PX_ASSERT_OK(px_store_counter(txn, e->st, name, &v));
@@ -152,7 +152,7 @@ static inline uint64_t env_counter(env *e, const char *name) {
 }
 
 static inline uint64_t env_count(env *e, px_db db) {
-  MDB_txn *txn;
+  px_txn *txn;
   uint64_t v = 0;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
   PX_ASSERT_OK(px_store_count(txn, e->st, db, &v));
@@ -162,10 +162,10 @@ static inline uint64_t env_count(env *e, px_db db) {
 
 /* All profile ids (live and merged), ascending; *n set. Caller frees. */
 static inline uint64_t *env_profiles(env *e, size_t *n) {
-  MDB_txn *txn;
+  px_txn *txn;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
   MDB_cursor *cur;
-  PX_ASSERT_INT_EQ(mdb_cursor_open(txn, px_store_dbi(e->st, PX_DB_PROFILES), &cur), 0);
+  PX_ASSERT_INT_EQ(mdb_cursor_open(px_txn_mdb(txn, PX_DB_PROFILES), px_store_dbi(e->st, PX_DB_PROFILES), &cur), 0);
   size_t cap = 16;
   uint64_t *ids = malloc(cap * sizeof *ids);
   *n = 0;

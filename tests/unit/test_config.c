@@ -300,7 +300,7 @@ static void test_to_json_round_trip(void **state) {
 
 static void test_store_and_load(void **state) {
   px_store *st = FX->st;
-  MDB_txn *txn;
+  px_txn *txn;
   px_config c;
   px_error e;
   uint64_t v;

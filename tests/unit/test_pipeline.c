@@ -84,7 +84,7 @@ static void test_merge_survivor_is_older_profile(void **state) {
   PX_ASSERT_UINT_EQ(env_counter(e, "profiles"), 1);
   PX_ASSERT_UINT_EQ(env_counter(e, "merges"), 1);
 
-  MDB_txn *txn;
+  px_txn *txn;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
   px_profile_rec a, b;
   PX_ASSERT_OK(px_profile_get(txn, e->st, older, &a));
@@ -122,7 +122,7 @@ static int merge_cb(void *arg, uint64_t id, const char *json, size_t n) {
 
 static merges env_merges(env *e, uint64_t pid) {
   merges m = {0};
-  MDB_txn *txn;
+  px_txn *txn;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
   PX_ASSERT_OK(px_identity_merges(txn, e->st, pid, merge_cb, &m));
   px_store_abort(txn);

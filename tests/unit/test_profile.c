@@ -104,7 +104,7 @@ static void test_render_is_valid_json_for_awkward_values(void **state) {
 
 static void test_render_unknown_profile(void **state) {
   env *e = E;
-  MDB_txn *txn;
+  px_txn *txn;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
   px_buf b;
   px_buf_init(&b, 0);
@@ -129,7 +129,7 @@ static void test_events_feed_pages(void **state) {
   char order[64] = "";
   int pages = 0;
   for (;;) {
-    MDB_txn *txn;
+    px_txn *txn;
     PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
     px_buf b;
     px_buf_init(&b, 0);
@@ -163,7 +163,7 @@ static void test_events_feed_pages(void **state) {
 static void test_events_feed_bad_cursor(void **state) {
   env *e = E;
   env_ingest(e, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\"}");
-  MDB_txn *txn;
+  px_txn *txn;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
   static const char *bad[] = {"xyz", "00", "000000000000000000000000000000000", "zz000000000000000000000000000000"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -187,7 +187,7 @@ static void test_events_feed_bad_cursor(void **state) {
 static void test_events_feed_rejects_malformed_cursor(void **state) {
   env *e = E;
   env_ingest(e, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\"}");
-  MDB_txn *txn;
+  px_txn *txn;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
   static const char *bad[] = {"0000000000000000000000000000000g", "0x000000000000000x00000000000000",
                               " 000000000000000 000000000000000", "-000000000000000+000000000000000"};
@@ -230,7 +230,7 @@ static void test_merge_module_level(void **state) {
   env_ingest(e, "{\"type\":\"identify\",\"userId\":\"a\",\"traits\":{\"x\":1,\"shared\":\"same\"}}");
   env_ingest(e, "{\"type\":\"identify\",\"userId\":\"b\",\"traits\":{\"y\":2,\"shared\":\"same\"}}");
   uint64_t pa = env_pid(e, "user_id", "a"), pb = env_pid(e, "user_id", "b");
-  MDB_txn *txn;
+  px_txn *txn;
   PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
   PX_ASSERT_OK(px_profile_merge(txn, e->st, pa, pb));
   PX_ASSERT_STATUS(px_profile_merge(txn, e->st, pa, 777), PX_NOT_FOUND);

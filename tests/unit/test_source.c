@@ -9,7 +9,7 @@
 
 static void test_add_and_authenticate(void **state) {
   px_store *st = FX->st;
-  MDB_txn *txn;
+  px_txn *txn;
   px_source src;
   char key[PX_SECRET_MAX];
   px_error e;
@@ -43,7 +43,7 @@ static void test_add_and_authenticate(void **state) {
 
 static void test_admin_token(void **state) {
   px_store *st = FX->st;
-  MDB_txn *txn;
+  px_txn *txn;
   char tok[PX_SECRET_MAX], tok2[PX_SECRET_MAX];
   PX_ASSERT_OK(px_store_begin(st, 1, &txn));
   PX_ASSERT_OK(px_token_create(txn, st, tok));
@@ -61,7 +61,7 @@ static void test_admin_token(void **state) {
 
 static void test_names(void **state) {
   px_store *st = FX->st;
-  MDB_txn *txn;
+  px_txn *txn;
   px_source src;
   char key[PX_SECRET_MAX];
   px_error e;
@@ -85,7 +85,7 @@ static void test_names(void **state) {
 
 static void test_list_get_find(void **state) {
   px_store *st = FX->st;
-  MDB_txn *txn;
+  px_txn *txn;
   px_source src;
   char key[PX_SECRET_MAX];
   px_error e;

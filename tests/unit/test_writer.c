@@ -169,7 +169,7 @@ static void test_overload(void **state) {
     snprintf(json, sizeof json, "{\"type\":\"identify\",\"userId\":\"c%d\"}", i);
     prepare(e, json, &c[i]);
   }
-  MDB_txn *blocker;
+  px_txn *blocker;
   PX_ASSERT_OK(px_store_begin(e->st, 1, &blocker));
   submit_arg sa = {.w = w, .ev = a, .n = 5}, sb = {.w = w, .ev = b, .n = 5};
   pthread_t ta, tb;
@@ -230,7 +230,7 @@ static void test_config_change_is_picked_up(void **state) {
   px_event_free(&ev);
   PX_ASSERT_UINT_EQ(env_pid(e, "anonymous_id", "a1") != 0, 1);
 
-  MDB_txn *txn;
+  px_txn *txn;
   px_error err;
   px_error_clear(&err);
   const char *cfg = "{\"identity\":{\"kinds\":[{\"kind\":\"crm_id\"}]}}";
