@@ -117,6 +117,9 @@ void px_api_collect(px_api *api, const px_http_req *req, const char *what, px_ht
     px_buf_printf(&resp->body, "{\"success\":true,\"accepted\":%zu,\"duplicates\":%zu,", batch.n - dups, dups);
     rejects_json(&resp->body, &batch);
     px_buf_putc(&resp->body, '}');
+  } else if (s == PX_DISK_FULL || s == PX_STORE_FULL) {
+    px_api_error(resp, 507, "insufficient storage: the server cannot store events now", NULL);
+    resp->retry_after = 30;
   } else if (s == PX_OVERLOADED || s == PX_SHUTDOWN) {
     px_api_error(resp, 503, s == PX_OVERLOADED ? "overloaded: retry later" : "shutting down", NULL);
     resp->retry_after = 1;

@@ -20,7 +20,8 @@
   X(BLOCKED, 14, "blocked by a rule")                                        \
   X(SHUTDOWN, 15, "shutting down")                                           \
   X(STORE_FULL, 16, "store map full")                                        \
-  X(USAGE, 17, "bad command-line usage")
+  X(USAGE, 17, "bad command-line usage")                                    \
+  X(DISK_FULL, 18, "free disk space below the reserve")
 
 typedef enum px_status {
 #define PX_STATUS_ENUM(name, num, text) PX_##name = num,

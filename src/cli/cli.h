@@ -29,6 +29,8 @@ int px_cli_opt(int argc, char **argv, int *i, const char *opt, const char **val)
 int px_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Opens the data directory's store, or prints why not. */
 px_store *px_cli_open(const char *dir);
+/* PICKAXE_MIN_FREE (bytes, K/M/G suffixes): the free-disk reserve; 0 = default. */
+uint64_t px_cli_min_free(void);
 /* Reads a whole file (max bytes); NULL with a message on failure. */
 char *px_cli_read_file(const char *path, size_t max, size_t *n);
 

@@ -148,7 +148,8 @@ int px_cmd_import(int argc, char **argv) {
   }
   for (int i = 0; i < 2 && ps == PX_OK; i++)
     if (!(s->chunks[i].arena = px_arena_create())) ps = PX_NOMEM;
-  if (ps != PX_OK || px_writer_start(st, NULL, NULL, &s->w) != PX_OK) {
+  px_writer_opts wo = {.min_free_bytes = px_cli_min_free()};
+  if (ps != PX_OK || px_writer_start(st, NULL, &wo, &s->w) != PX_OK) {
     px_cli_fail(PX_EXIT_FAIL, "import: %s", px_status_str(ps));
     goto out;
   }

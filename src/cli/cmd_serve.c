@@ -85,7 +85,8 @@ int px_cmd_serve(int argc, char **argv) {
 
   px_metrics metrics;
   px_metrics_init(&metrics);
-  px_writer_opts wo = {.max_queue_events = queue ? strtoul(queue, NULL, 10) : 0};
+  px_writer_opts wo = {.max_queue_events = queue ? strtoul(queue, NULL, 10) : 0,
+                      .min_free_bytes = px_cli_min_free()};
   px_writer *w = NULL;
   px_api api;
   px_http *http = NULL;

@@ -49,9 +49,8 @@ int px_cli_opt(int argc, char **argv, int *i, const char *opt, const char **val)
   return 1;
 }
 
-/* PICKAXE_MAP_SIZE: address space reserved for the store, e.g. "4G", "512M". */
-static size_t map_size_from_env(void) {
-  const char *v = getenv("PICKAXE_MAP_SIZE");
+static uint64_t bytes_from_env(const char *name) {
+  const char *v = getenv(name);
   if (!v || !*v) return 0;
   char *end;
   unsigned long long n = strtoull(v, &end, 10);
@@ -59,14 +58,18 @@ static size_t map_size_from_env(void) {
     case 'G': case 'g': n <<= 30; break;
     case 'M': case 'm': n <<= 20; break;
     case 'K': case 'k': n <<= 10; break;
+    case 'T': case 't': n <<= 40; break;
     default: break;
   }
-  return (size_t)n;
+  return n;
 }
+
+uint64_t px_cli_min_free(void) { return bytes_from_env("PICKAXE_MIN_FREE"); }
 
 px_store *px_cli_open(const char *dir) {
   px_store *st;
-  px_store_opts opts = {.map_size = map_size_from_env()};
+  /* PICKAXE_MAP_SIZE: address space reserved for each environment, e.g. "4G". */
+  px_store_opts opts = {.map_size = (size_t)bytes_from_env("PICKAXE_MAP_SIZE")};
   px_status s = px_store_open(dir, &opts, &st);
   if (s != PX_OK) {
     px_cli_fail(PX_EXIT_FAIL, "cannot open data directory %s: %s", dir, px_status_str(s));

@@ -56,6 +56,11 @@ static px_status load_config(px_writer *w, px_txn *txn) {
 /* Applies jobs [first, stop) in one transaction. */
 static px_status commit_jobs(px_writer *w, job *first, job *stop) {
   uint64_t t0 = px_time_mono_ns();
+  if (px_store_free_bytes(w->st) < w->o.min_free_bytes) {
+    px_log(PX_LOG_ERROR, "msg=\"free disk space below the reserve; refusing writes\" reserve=%llu",
+           (unsigned long long)w->o.min_free_bytes);
+    return PX_DISK_FULL;
+  }
   px_txn *txn;
   px_status s = px_store_begin(w->st, 1, &txn);
   if (s != PX_OK) return s;
@@ -137,6 +142,7 @@ px_status px_writer_start(px_store *st, px_metrics *m, const px_writer_opts *opt
   if (!w->o.max_queue_events) w->o.max_queue_events = 50000;
   if (!w->o.max_wait_ms) w->o.max_wait_ms = 2000;
   if (!w->o.max_txn_events) w->o.max_txn_events = 20000;
+  if (!w->o.min_free_bytes) w->o.min_free_bytes = (uint64_t)64 << 20;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->work, NULL);
   pthread_cond_init(&w->done, NULL);

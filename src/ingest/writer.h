@@ -18,6 +18,7 @@ typedef struct px_writer_opts {
   size_t max_queue_events; /* events waiting for the writer; default 50,000 */
   int max_wait_ms;         /* how long a submitter waits for room; default 2,000 */
   size_t max_txn_events;   /* events per transaction; default 20,000 */
+  uint64_t min_free_bytes; /* refuse writes (PX_DISK_FULL) below this much free disk; default 64 MiB */
 } px_writer_opts;
 
 px_status px_writer_start(px_store *st, px_metrics *m, const px_writer_opts *opts,
@@ -25,7 +26,10 @@ px_status px_writer_start(px_store *st, px_metrics *m, const px_writer_opts *opt
 /* Drains the queue, stops the thread, frees. Accepts NULL. */
 void px_writer_stop(px_writer *w);
 
-/* Blocks until events[0..n) are durable. dup[i] is set to 1 for events the
+/* The state is memory-mapped and grows into a sparse file: running out of
+ * disk there would fault, so the writer keeps a reserve of free space.
+ *
+ * Blocks until events[0..n) are durable. dup[i] is set to 1 for events the
  * source had already sent. PX_OVERLOADED: nothing was queued. Any other
  * failure: nothing was stored. */
 px_status px_writer_submit(px_writer *w, px_event *events, size_t n, uint8_t *dup);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store/key.h"
@@ -125,7 +126,7 @@ px_status px_store_open(const char *dir, const px_store_opts *opts, px_store **o
   size_t map = opts->map_size ? opts->map_size : (size_t)64 << 30;
   unsigned ro = opts->read_only ? MDB_RDONLY : 0;
   if ((rc = open_env(&st->env[ENV_LOG], sub[ENV_LOG], map, ro))) goto fail;
-  if ((rc = open_env(&st->env[ENV_STATE], sub[ENV_STATE], map, ro | MDB_NOSYNC))) goto fail;
+  if ((rc = open_env(&st->env[ENV_STATE], sub[ENV_STATE], map, ro | MDB_NOSYNC | MDB_WRITEMAP))) goto fail;
   for (int e = 0; e < 2; e++) {
     if ((rc = mdb_txn_begin(st->env[e], NULL, ro, &txn))) goto fail;
     for (int i = 0; i < PX_DB__COUNT; i++) {
@@ -347,6 +348,12 @@ px_status px_store_clear_derived(px_txn *txn, const px_store *st) {
     if (rc) return px_store_status(rc);
   }
   return PX_OK;
+}
+
+uint64_t px_store_free_bytes(const px_store *st) {
+  struct statvfs v;
+  if (statvfs(st->path, &v) != 0) return UINT64_MAX; /* unknown: do not block writes */
+  return (uint64_t)v.f_bavail * v.f_frsize;
 }
 
 px_status px_store_count(px_txn *txn, const px_store *st, px_db db, uint64_t *out) {

@@ -100,6 +100,9 @@ px_status px_store_set_counter(px_txn *txn, const px_store *st, const char *name
  * its counters, "applied" included), so catching up rebuilds it. */
 px_status px_store_clear_derived(px_txn *txn, const px_store *st);
 
+/* Free bytes available to the store's file system. */
+uint64_t px_store_free_bytes(const px_store *st);
+
 /* Number of entries in a database. */
 px_status px_store_count(px_txn *txn, const px_store *st, px_db db, uint64_t *out);
 

@@ -50,7 +50,7 @@ const BATCHES = ['batch', 'import'];
 const COLLECT = [...SINGLE, ...BATCHES];
 const PROFILE_OPS = ['getProfile', 'listProfileEvents', 'listProfileMerges'];
 // Statuses that cannot be provoked from outside: a failing store, a full queue.
-const NOT_PROVOKED = new Set(['500', '503']);
+const NOT_PROVOKED = new Set(['500', '503', '507']); // 507 is provoked by tests/integration (disk reserve)
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
 // ---------------------------------------------------------------------------

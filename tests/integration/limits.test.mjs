@@ -453,3 +453,27 @@ describe('overload', { timeout: 60000 }, () => {
     assert.equal(saw503.json?.success, false, saw503.text);
   });
 });
+
+describe('disk-space reserve', { timeout: 60000 }, () => {
+  it('answers 507 with Retry-After, and stores nothing, when free disk is below the reserve', T, async () => {
+    const px = await startPickaxe({ serve: false });
+    try {
+      // A reserve larger than any disk: every write must be refused, cleanly.
+      px.server = await startServer(px.dir, { env: { PICKAXE_MIN_FREE: '1000000T' } });
+      const u = uniq('full');
+      const r = await px.collect('/v1/track', { userId: u, event: 'Refused' });
+      assert.equal(r.status, 507, r.text);
+      assert.equal(r.json.success, false, r.text);
+      assert.ok(r.headers.get('retry-after'), 'Retry-After is set');
+      const p = await px.read(`/v1/profiles/${encodeURIComponent(`user_id:${u}`)}`);
+      assert.equal(p.status, 404, 'nothing was stored');
+      await px.server.stop();
+      // With the default reserve the same event lands.
+      px.server = await startServer(px.dir);
+      const ok = await px.collect('/v1/track', { userId: u, event: 'Accepted' });
+      assert.equal(ok.status, 200, ok.text);
+    } finally {
+      await px.cleanup();
+    }
+  });
+});
