@@ -4,6 +4,7 @@ DATA       ?= ./pickaxe-data
 LISTEN     ?= 127.0.0.1:8080
 CMAKE_ARGS ?=
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+MAKEFLAGS  += --no-print-directory
 
 .PHONY: all deps build run test test-asan fuzz bench clean
 
