@@ -202,16 +202,21 @@ MDB_txn *px_txn_mdb(px_txn *t, px_db db) {
 }
 
 px_status px_store_commit(px_txn *t) {
+  if (t->failed) { /* a part could not be begun: commit neither */
+    px_store_abort(t);
+    return PX_STORE;
+  }
   int rc = 0;
   if (t->t[ENV_LOG]) rc = mdb_txn_commit(t->t[ENV_LOG]);
   if (rc) {
     if (t->t[ENV_STATE]) mdb_txn_abort(t->t[ENV_STATE]);
   } else if (t->t[ENV_STATE]) {
+    /* The log is durable now; if this fails, the next writer's catch-up
+     * applies what the state missed. */
     rc = mdb_txn_commit(t->t[ENV_STATE]);
   }
-  px_status s = t->failed ? PX_STORE : px_store_status(rc);
   free(t);
-  return s;
+  return px_store_status(rc);
 }
 
 void px_store_abort(px_txn *t) {
