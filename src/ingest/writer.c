@@ -30,6 +30,7 @@ struct px_writer {
   pthread_cond_t work, done, space;
   job *head, *tail;
   size_t queued;
+  size_t in_flight;
   int running;
   px_config cfg;
   int have_cfg;
@@ -100,6 +101,7 @@ static void *run(void *arg) {
     w->head = stop;
     if (!stop) w->tail = NULL;
     w->queued -= n;
+    w->in_flight = n;
     if (w->m) atomic_store(&w->m->queue_events, (int64_t)w->queued);
     pthread_cond_broadcast(&w->space);
     pthread_mutex_unlock(&w->mu);
@@ -119,6 +121,7 @@ static void *run(void *arg) {
       }
     }
     pthread_mutex_lock(&w->mu);
+    w->in_flight = 0;
     uint64_t now = px_time_mono_ns();
     for (job *j = first; j != stop;) {
       job *next = j->next;
@@ -175,6 +178,13 @@ void px_writer_stop(px_writer *w) {
 size_t px_writer_queued(px_writer *w) {
   pthread_mutex_lock(&w->mu);
   size_t n = w->queued;
+  pthread_mutex_unlock(&w->mu);
+  return n;
+}
+
+size_t px_writer_in_flight(px_writer *w) {
+  pthread_mutex_lock(&w->mu);
+  size_t n = w->in_flight;
   pthread_mutex_unlock(&w->mu);
   return n;
 }

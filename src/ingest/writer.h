@@ -36,5 +36,7 @@ px_status px_writer_submit(px_writer *w, px_event *events, size_t n, uint8_t *du
 
 /* Events currently queued. */
 size_t px_writer_queued(px_writer *w);
+/* Events the writer has taken and not yet finished (its current transaction). */
+size_t px_writer_in_flight(px_writer *w);
 
 #endif

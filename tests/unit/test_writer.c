@@ -151,6 +151,14 @@ static int wait_queued(px_writer *w, size_t want) {
   return 0;
 }
 
+static int wait_in_flight(px_writer *w, size_t want) {
+  for (int i = 0; i < 5000; i++) {
+    if (px_writer_in_flight(w) == want) return 1;
+    sleep_ms(1);
+  }
+  return 0;
+}
+
 /* With the store's write lock held elsewhere the writer stalls; a full queue
  * turns submitters away after max_wait_ms, and all is applied once the lock
  * is released. */
@@ -174,9 +182,8 @@ static void test_overload(void **state) {
   submit_arg sa = {.w = w, .ev = a, .n = 5}, sb = {.w = w, .ev = b, .n = 5};
   pthread_t ta, tb;
   PX_ASSERT_INT_EQ(pthread_create(&ta, NULL, submit_thread, &sa), 0);
-  /* Give the idle writer time to take job A; it then waits for the lock. */
-  sleep_ms(200);
-  int taken = wait_queued(w, 0);
+  /* The writer takes job A and then waits for the lock. */
+  int taken = wait_in_flight(w, 5) && px_writer_queued(w) == 0;
   PX_ASSERT_INT_EQ(pthread_create(&tb, NULL, submit_thread, &sb), 0);
   int queued = wait_queued(w, 5); /* B waits in the queue (only one job of 5 fits) */
   uint8_t dup[5];
