@@ -119,7 +119,8 @@ static const char rebuild_help[] =
     "\n"
     "Clears every profile, identifier, merge and account, and rebuilds them by\n"
     "replaying the event log in order with the current configuration, in one\n"
-    "transaction (a running server's writes wait for it).\n";
+    "transaction: readers see the old profiles until it commits, and a running\n"
+    "server's writes wait for it.\n";
 
 static void progress(void *arg, uint64_t done, uint64_t total) {
   (void)arg;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/timeutil.h"
+#include "base/utf8.h"
 #include "cli/cli.h"
 #include "event/arena.h"
 #include "ingest/pipeline.h"
@@ -168,6 +169,10 @@ int px_cmd_import(int argc, char **argv) {
     px_error_clear(&err);
     if ((size_t)len > PX_MAX_MESSAGE_BYTES) {
       reject(s, lineno, "", "message larger than 32768 bytes");
+      continue;
+    }
+    if (memchr(line, 0, (size_t)len) || px_utf8_invalid_at(line, (size_t)len) >= 0) {
+      reject(s, lineno, "", "invalid UTF-8 or a NUL byte");
       continue;
     }
     if (px_json_escaped_nul_at(line, (size_t)len) >= 0) {

@@ -93,11 +93,13 @@ int px_cmd_token(int argc, char **argv) {
   if (!verb || strcmp(verb, "create")) return fputs(token_help, stderr), PX_EXIT_USAGE;
   px_store *st = px_cli_open(data);
   if (!st) return PX_EXIT_FAIL;
-  px_txn *txn;
+  px_txn *txn = NULL;
   char tok[PX_SECRET_MAX];
   px_status s = px_store_begin(st, 1, &txn);
-  if (s == PX_OK && (s = px_token_create(txn, st, tok)) == PX_OK) s = px_store_commit(txn);
-  else px_store_abort(txn);
+  if (s == PX_OK) {
+    if ((s = px_token_create(txn, st, tok)) == PX_OK) s = px_store_commit(txn);
+    else px_store_abort(txn);
+  }
   px_store_close(st);
   if (s != PX_OK) return px_cli_fail(PX_EXIT_FAIL, "token create: %s", px_status_str(s));
   printf("%s\n", tok);

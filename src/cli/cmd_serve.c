@@ -7,7 +7,6 @@
 #include "base/log.h"
 #include "cli/cli.h"
 #include "http/server.h"
-#include "ingest/pipeline.h"
 #include "ingest/writer.h"
 #include "source/source.h"
 
@@ -36,10 +35,11 @@ static void bootstrap(px_store *st) {
   px_source src;
   char key[PX_SECRET_MAX], token[PX_SECRET_MAX];
   if (px_source_add(txn, st, "default", 0, &src, key, NULL) != PX_OK ||
-      px_token_create(txn, st, token) != PX_OK || px_store_commit(txn) != PX_OK) {
+      px_token_create(txn, st, token) != PX_OK) {
     px_store_abort(txn);
     return;
   }
+  if (px_store_commit(txn) != PX_OK) return; /* commit frees txn either way */
   printf("created source \"default\"; write key: %s\n", key);
   printf("created admin token: %s\n", token);
   printf("(shown once; stored hashed. More with: pickaxe source add NAME / pickaxe token create)\n");
@@ -64,17 +64,6 @@ int px_cmd_serve(int argc, char **argv) {
   if (boot) bootstrap(st);
   if (px_store_state_was_reset(st))
     px_log(PX_LOG_WARN, "msg=\"the machine restarted since the state was written; rebuilding it from the event log\"");
-  /* Apply whatever the log holds that the state has not seen (after a crash
-   * or a reboot) before serving reads. */
-  px_error cerr;
-  px_error_clear(&cerr);
-  px_status cs = px_pipeline_catch_up_all(st, NULL, NULL, &cerr);
-  if (cs != PX_OK) {
-    px_store_close(st);
-    return px_cli_fail(PX_EXIT_FAIL, "cannot bring the state up to date with the log: %s %s", px_status_str(cs),
-                       cerr.reason);
-  }
-
   /* Signals are taken by sigwait below, not by the worker threads. */
   sigset_t sigs;
   sigemptyset(&sigs);

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "event/arena.h"
+#include "ingest/pipeline.h"
 
 static const char usage[] =
     "pickaxe: customer data platform\n"
@@ -73,6 +74,16 @@ px_store *px_cli_open(const char *dir) {
   px_status s = px_store_open(dir, &opts, &st);
   if (s != PX_OK) {
     px_cli_fail(PX_EXIT_FAIL, "cannot open data directory %s: %s", dir, px_status_str(s));
+    return NULL;
+  }
+  /* After a crash or a reboot the state may be behind the log: bring it up
+   * to date before any command reads it (nothing to do otherwise). */
+  px_error err;
+  px_error_clear(&err);
+  if ((s = px_pipeline_catch_up_all(st, NULL, NULL, &err)) != PX_OK) {
+    px_cli_fail(PX_EXIT_FAIL, "cannot bring %s up to date with its event log: %s %s", dir, px_status_str(s),
+                err.reason);
+    px_store_close(st);
     return NULL;
   }
   return st;

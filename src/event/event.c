@@ -74,6 +74,8 @@ static px_status check_node(const frame *f, int depth, px_error *err) {
     return tree_error(f, err, "nested deeper than %d levels", PX_MAX_DEPTH);
   if (cJSON_IsString(n) && strlen(n->valuestring) > PX_MAX_STRING_BYTES)
     return tree_error(f, err, "string longer than %d bytes", PX_MAX_STRING_BYTES);
+  if (cJSON_IsNumber(n) && !isfinite(n->valuedouble))
+    return tree_error(f, err, "number out of range (beyond about 1e%d)", 308);
   if (!cJSON_IsObject(n) && !cJSON_IsArray(n)) return PX_OK;
   int object = cJSON_IsObject(n), i = 0;
   for (const cJSON *c = n->child; c; c = c->next, i++) {

@@ -9,6 +9,7 @@
 #include "event/event.h"
 
 static px_status write_number(double d, px_buf *out) {
+  if (!isfinite(d)) return PX_INVALID; /* JSON has no infinities or NaN */
   char num[32];
   int n;
   if (d == floor(d) && fabs(d) < 1e15) {

@@ -8,6 +8,7 @@
 #include "store/key.h"
 
 #define NEW_PROFILE UINT64_MAX /* the profile the event's unknown identifiers would form */
+#define DROPPED (UINT64_MAX - 1) /* an identifier a new profile may not hold (over a maximum) */
 
 typedef struct pident_val {
   int64_t first_seen;
@@ -263,7 +264,27 @@ px_status px_identity_resolve(px_txn *txn, const px_store *st, const px_config *
     redirect(&r, loser, survivor);
     target = survivor;
   }
+  /* A new profile obeys the maxima too: identifiers of a kind past its
+   * maximum (the event's own, e.g. two e-mails with max 1) are not attached. */
+  char dropped_why[160] = "";
+  if (target == NEW_PROFILE) {
+    for (int k = 0; k < cfg->nkinds; k++) {
+      uint32_t max = cfg->kinds[k].max_per_profile, seen = 0;
+      if (!max) continue;
+      for (int i = 0; i < r.n; i++) {
+        if (r.pid[i] != NEW_PROFILE || ids[i].kind != k || ++seen <= max) continue;
+        r.pid[i] = DROPPED;
+        snprintf(dropped_why, sizeof dropped_why,
+                 "max_per_profile: a new profile may hold %u %s identifier%s", max, cfg->kinds[k].name,
+                 max == 1 ? "" : "s");
+      }
+    }
+  }
   if (target == NEW_PROFILE && (s = new_profile(&r, &target)) != PX_OK) return s;
+  if (dropped_why[0]) {
+    out->refused++;
+    if ((s = audit(&r, "refused", target, 0, dropped_why, DROPPED)) != PX_OK) return s;
+  }
   for (int j = 0; j < nrefused; j++) {
     uint64_t other = refused[j].pid;
     out->refused++;

@@ -178,13 +178,29 @@ px_status px_pipeline_catch_up_all(px_store *st, px_progress_fn progress, void *
 }
 
 px_status px_pipeline_replay(px_store *st, px_progress_fn progress, void *arg, px_error *err) {
+  /* One transaction: readers keep the old state until the new one is
+   * complete, and other writers wait (the state is memory-mapped, so a
+   * transaction of any size fits). */
   px_txn *txn;
+  px_config cfg;
   px_status s = px_store_begin(st, 1, &txn);
   if (s != PX_OK) return s;
-  if ((s = px_store_clear_derived(txn, st)) != PX_OK) {
+  if ((s = px_config_load(txn, st, &cfg, err)) != PX_OK) {
     px_store_abort(txn);
     return s;
   }
-  if ((s = px_store_commit(txn)) != PX_OK) return s;
-  return px_pipeline_catch_up_all(st, progress, arg, err);
+  uint64_t total = 0, done = 0, n = 0;
+  s = px_store_counter(txn, st, "seq", &total);
+  if (s == PX_OK) s = px_store_clear_derived(txn, st);
+  do {
+    if (s == PX_OK) s = px_pipeline_catch_up(txn, st, &cfg, 10000, &n);
+    done += n;
+    if (s == PX_OK && progress) progress(arg, done, total);
+  } while (s == PX_OK && n > 0);
+  px_config_free(&cfg);
+  if (s != PX_OK) {
+    px_store_abort(txn);
+    return s;
+  }
+  return px_store_commit(txn);
 }

@@ -44,8 +44,9 @@ typedef void (*px_progress_fn)(void *arg, uint64_t done, uint64_t total);
  * progress (may be NULL) is called after each. */
 px_status px_pipeline_catch_up_all(px_store *st, px_progress_fn progress, void *arg, px_error *err);
 
-/* Rebuilds the state from the log: empties it (one transaction), then
- * catches up. Readers see it fill; other writers interleave safely. */
+/* Rebuilds the state from the log in one transaction: empty it, catch up
+ * with the whole log, commit. Readers see the old state until then; other
+ * writers wait. */
 px_status px_pipeline_replay(px_store *st, px_progress_fn progress, void *arg, px_error *err);
 
 #endif

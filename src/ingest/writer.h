@@ -30,8 +30,9 @@ void px_writer_stop(px_writer *w);
  * disk there would fault, so the writer keeps a reserve of free space.
  *
  * Blocks until events[0..n) are durable. dup[i] is set to 1 for events the
- * source had already sent. PX_OVERLOADED: nothing was queued. Any other
- * failure: nothing was stored. */
+ * source had already sent. PX_OVERLOADED, PX_DISK_FULL, PX_SHUTDOWN: nothing
+ * was stored. Any other failure: nothing was acknowledged; events may be in
+ * the log (a retry then finds them as duplicates). */
 px_status px_writer_submit(px_writer *w, px_event *events, size_t n, uint8_t *dup);
 
 /* Events currently queued. */

@@ -16,6 +16,7 @@
 #include "store/store.h"
 
 #define PX_ACCOUNT_BIT (1ull << 63) /* account entity ids share the trait tables */
+#define PX_TRAIT_HISTORY_MAX 100    /* values per trait shown in trait_history (most recent) */
 
 typedef struct px_profile_rec {
   uint8_t version; /* 1 */

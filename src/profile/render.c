@@ -86,14 +86,19 @@ static int better(const ctx *c, px_survivorship rule, const obs_row *a, uint64_t
   return a->o.last_seq > b->o.last_seq;
 }
 
+/* Rows come in key order, so the rows of one value (same hash, one per
+ * source) are adjacent: value frequencies are one linear pass. */
 static const obs_row *golden(const ctx *c, const trait_rows *t) {
   px_survivorship rule = px_config_trait_rule(c->cfg, t->name);
   const obs_row *best = NULL;
   uint64_t best_freq = 0;
-  for (size_t i = 0; i < t->n; i++) {
+  for (size_t i = 0, group = 0; i < t->n; i++) {
     uint64_t freq = 0;
-    for (size_t j = 0; j < t->n; j++)
-      if (t->rows[j].hash == t->rows[i].hash) freq += t->rows[j].o.count;
+    if (rule == PX_SURV_MOST_FREQUENT) {
+      if (i == 0 || t->rows[i].hash != t->rows[i - 1].hash) group = i;
+      for (size_t j = group; j < t->n && t->rows[j].hash == t->rows[group].hash; j++)
+        freq += t->rows[j].o.count;
+    }
     if (!best || better(c, rule, &t->rows[i], freq, best, best_freq)) {
       best = &t->rows[i];
       best_freq = freq;
@@ -180,7 +185,8 @@ static px_status render_traits(ctx *c, uint64_t entity, int history) {
       px_buf_printf(c->out, "%s", i ? "," : "");
       px_buf_json_str(c->out, t->name, strlen(t->name));
       px_buf_puts(c->out, ":[");
-      for (size_t j = 0; j < t->n; j++) {
+      /* The most recent values; every value stays stored. */
+      for (size_t j = 0; j < t->n && j < PX_TRAIT_HISTORY_MAX; j++) {
         const obs_row *r = &t->rows[j];
         px_buf_printf(c->out, "%s{\"value\":", j ? "," : "");
         px_buf_append(c->out, r->json, r->json_len);

@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "store/key.h"
 
 #define SCHEMA_VERSION 2
@@ -25,7 +28,6 @@ struct px_txn {
   px_store *st;
   MDB_txn *t[2];
   int write;
-  int failed; /* a part could not be begun */
 };
 
 static const char *db_names[PX_DB__COUNT] = {
@@ -63,6 +65,8 @@ px_status px_store_status(int rc) {
  * kernel holds the pages), a machine crash may damage it. So it records the
  * boot it was opened in; opened in a later boot, it is emptied and rebuilt
  * from the log. */
+static int reset_state(const char *state_dir, const char *boot, const char *path, int *reset);
+
 static int check_boot(const char *state_dir, int *reset) {
   char boot[64] = "", seen[64] = "", path[4400];
   FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
@@ -77,6 +81,31 @@ static int check_boot(const char *state_dir, int *reset) {
   }
   *reset = 0;
   if (!boot[0] || strcmp(boot, seen) == 0) return 0;
+  /* Two processes starting together after a reboot: only one resets. */
+  char lockpath[4400];
+  snprintf(lockpath, sizeof lockpath, "%s/boot.lock", state_dir);
+  int lfd = open(lockpath, O_CREAT | O_RDWR, 0640);
+  if (lfd < 0) return errno;
+  if (flock(lfd, LOCK_EX) != 0) {
+    int e = errno;
+    close(lfd);
+    return e;
+  }
+  int rc = reset_state(state_dir, boot, path, reset);
+  close(lfd); /* releases the lock */
+  return rc;
+}
+
+/* Under the boot lock: re-read what the last opener recorded, and if it was
+ * another boot, remove the state's files and record this boot. */
+static int reset_state(const char *state_dir, const char *boot, const char *path, int *reset) {
+  char seen[64] = "";
+  FILE *f = fopen(path, "r");
+  if (f) {
+    if (!fgets(seen, sizeof seen, f)) seen[0] = 0;
+    fclose(f);
+  }
+  if (strcmp(boot, seen) == 0) return 0; /* the other process did it */
   if (seen[0]) { /* written in another boot: start the state afresh */
     char db[4400];
     snprintf(db, sizeof db, "%s/data.mdb", state_dir);
@@ -100,9 +129,39 @@ static int open_env(MDB_env **env, const char *dir, size_t map, unsigned flags) 
   int rc = mdb_env_create(env);
   if (!rc) rc = mdb_env_set_mapsize(*env, map);
   if (!rc) rc = mdb_env_set_maxdbs(*env, PX_DB__COUNT + 8);
-  if (!rc) rc = mdb_env_set_maxreaders(*env, 512);
+  if (!rc) rc = mdb_env_set_maxreaders(*env, 4096); /* above the HTTP connection limit */
   /* MDB_NOTLS: read transactions are not tied to threads (HTTP worker pools). */
   if (!rc) rc = mdb_env_open(*env, dir, flags | MDB_NOTLS, 0640);
+  int dead;
+  if (!rc) mdb_reader_check(*env, &dead); /* slots of crashed processes */
+  return rc;
+}
+
+/* A state that has applied more of the log than the log holds belongs to
+ * another history (an older log was restored): empty it, catch-up rebuilds. */
+static int reset_if_ahead(px_store *st) {
+  MDB_txn *lt, *stt;
+  int rc = mdb_txn_begin(st->env[ENV_LOG], NULL, 0, &lt);
+  if (rc) return rc;
+  if ((rc = mdb_txn_begin(st->env[ENV_STATE], NULL, 0, &stt))) {
+    mdb_txn_abort(lt);
+    return rc;
+  }
+  uint64_t seq = 0, applied = 0;
+  MDB_val k = {3, "seq"}, v;
+  if (mdb_get(lt, st->dbi[PX_DB_META], &k, &v) == 0 && v.mv_size == 8) seq = px_get_u64(v.mv_data);
+  k.mv_size = 7;
+  k.mv_data = "applied";
+  if (mdb_get(stt, st->dbi[PX_DB_SMETA], &k, &v) == 0 && v.mv_size == 8) applied = px_get_u64(v.mv_data);
+  if (applied > seq) {
+    px_log(PX_LOG_WARN, "msg=\"the state is ahead of the event log (a restored log?); rebuilding it\"");
+    for (int i = 0; i < PX_DB__COUNT && !rc; i++)
+      if (db_env[i] == ENV_STATE) rc = mdb_drop(stt, st->dbi[i], 0);
+    st->state_reset = 1;
+  }
+  mdb_txn_abort(lt);
+  if (!rc) rc = mdb_txn_commit(stt);
+  else mdb_txn_abort(stt);
   return rc;
 }
 
@@ -150,6 +209,7 @@ px_status px_store_open(const char *dir, const px_store_opts *opts, px_store **o
     txn = NULL;
     if (rc) goto fail;
   }
+  if (!opts->read_only && (rc = reset_if_ahead(st)) != 0) goto fail;
   *out = st;
   return PX_OK;
 fail:
@@ -178,12 +238,16 @@ px_status px_store_begin(px_store *st, int write, px_txn **out) {
   if (!t) return PX_NOMEM;
   t->st = st;
   t->write = write;
-  /* Writers always lock the log before the state: no lock-order deadlock
-   * between processes. Readers begin each part on first use. */
-  if (write) {
-    int rc = mdb_txn_begin(st->env[ENV_LOG], NULL, 0, &t->t[ENV_LOG]);
+  /* Writers lock the log before the state (no lock-order deadlock between
+   * processes). Readers take the state's snapshot before the log's, so the
+   * log they see holds every event the state refers to. */
+  int order[2] = {write ? ENV_LOG : ENV_STATE, write ? ENV_STATE : ENV_LOG};
+  for (int i = 0; i < 2; i++) {
+    int e = order[i];
+    int rc = mdb_txn_begin(st->env[e], NULL, write ? 0 : MDB_RDONLY, &t->t[e]);
     if (rc) {
-      free(t);
+      t->t[e] = NULL;
+      px_store_abort(t);
       return px_store_status(rc);
     }
   }
@@ -191,29 +255,17 @@ px_status px_store_begin(px_store *st, int write, px_txn **out) {
   return PX_OK;
 }
 
-MDB_txn *px_txn_mdb(px_txn *t, px_db db) {
-  int e = db_env[db];
-  if (!t->t[e] && !t->failed &&
-      mdb_txn_begin(t->st->env[e], NULL, t->write ? 0 : MDB_RDONLY, &t->t[e]) != 0) {
-    t->t[e] = NULL;
-    t->failed = 1;
-  }
-  return t->t[e];
-}
+MDB_txn *px_txn_mdb(px_txn *t, px_db db) { return t->t[db_env[db]]; }
 
 px_status px_store_commit(px_txn *t) {
-  if (t->failed) { /* a part could not be begun: commit neither */
-    px_store_abort(t);
-    return PX_STORE;
-  }
-  int rc = 0;
-  if (t->t[ENV_LOG]) rc = mdb_txn_commit(t->t[ENV_LOG]);
+  int rc = mdb_txn_commit(t->t[ENV_LOG]);
   if (rc) {
-    if (t->t[ENV_STATE]) mdb_txn_abort(t->t[ENV_STATE]);
-  } else if (t->t[ENV_STATE]) {
-    /* The log is durable now; if this fails, the next writer's catch-up
-     * applies what the state missed. */
-    rc = mdb_txn_commit(t->t[ENV_STATE]);
+    mdb_txn_abort(t->t[ENV_STATE]);
+  } else if ((rc = mdb_txn_commit(t->t[ENV_STATE])) != 0) {
+    /* The log is durable, so the transaction's events are stored: the next
+     * writer's catch-up applies what the state missed. */
+    px_log(PX_LOG_WARN, "msg=\"state commit failed after the log commit; catch-up will repair it\" rc=%d", rc);
+    rc = 0;
   }
   free(t);
   return px_store_status(rc);
@@ -229,21 +281,18 @@ void px_store_abort(px_txn *t) {
 px_status px_store_get(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        MDB_val *out) {
   MDB_val key = {kn, (void *)k};
-  MDB_txn *t = px_txn_mdb(txn, db);
-  return t ? px_store_status(mdb_get(t, st->dbi[db], &key, out)) : PX_STORE;
+  return px_store_status(mdb_get(px_txn_mdb(txn, db), st->dbi[db], &key, out));
 }
 
 px_status px_store_put(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        const void *v, size_t vn, unsigned flags) {
   MDB_val key = {kn, (void *)k}, val = {vn, (void *)v};
-  MDB_txn *t = px_txn_mdb(txn, db);
-  return t ? px_store_status(mdb_put(t, st->dbi[db], &key, &val, flags)) : PX_STORE;
+  return px_store_status(mdb_put(px_txn_mdb(txn, db), st->dbi[db], &key, &val, flags));
 }
 
 px_status px_store_del(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn) {
   MDB_val key = {kn, (void *)k};
-  MDB_txn *t = px_txn_mdb(txn, db);
-  return t ? px_store_status(mdb_del(t, st->dbi[db], &key, NULL)) : PX_STORE;
+  return px_store_status(mdb_del(px_txn_mdb(txn, db), st->dbi[db], &key, NULL));
 }
 
 px_status px_store_update(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
@@ -348,8 +397,7 @@ px_status px_store_next_id(px_txn *txn, const px_store *st, const char *name, ui
 px_status px_store_clear_derived(px_txn *txn, const px_store *st) {
   for (int i = 0; i < PX_DB__COUNT; i++) {
     if (db_env[i] != ENV_STATE) continue;
-    MDB_txn *t = px_txn_mdb(txn, (px_db)i);
-    int rc = t ? mdb_drop(t, st->dbi[i], 0) : EINVAL;
+    int rc = mdb_drop(px_txn_mdb(txn, (px_db)i), st->dbi[i], 0);
     if (rc) return px_store_status(rc);
   }
   return PX_OK;
@@ -363,8 +411,7 @@ uint64_t px_store_free_bytes(const px_store *st) {
 
 px_status px_store_count(px_txn *txn, const px_store *st, px_db db, uint64_t *out) {
   MDB_stat ms;
-  MDB_txn *t = px_txn_mdb(txn, db);
-  int rc = t ? mdb_stat(t, st->dbi[db], &ms) : EINVAL;
+  int rc = mdb_stat(px_txn_mdb(txn, db), st->dbi[db], &ms);
   if (rc) return px_store_status(rc);
   *out = ms.ms_entries;
   return PX_OK;

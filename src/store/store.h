@@ -56,8 +56,7 @@ px_status px_store_begin(px_store *st, int write, px_txn **out);
 px_status px_store_commit(px_txn *txn);
 /* Aborts and frees; accepts NULL. */
 void px_store_abort(px_txn *txn);
-/* The LMDB transaction holding db, for cursors (begun on first use; NULL if
- * it cannot be). Valid until the px_txn ends. */
+/* The LMDB transaction holding db, for cursors. Valid until the px_txn ends. */
 MDB_txn *px_txn_mdb(px_txn *txn, px_db db);
 /* 1 when opening found the state written before the machine restarted (it
  * may be damaged: it was emptied, to be rebuilt from the log). */

@@ -178,6 +178,33 @@ describe('CLI', { timeout: 120000 }, () => {
       assert.equal(after1, before1);
     });
 
+    it('after a machine restart (another boot id) the state is rebuilt from the log, identically', T, async () => {
+      const before1 = (await runCliOk(['export', 'profiles', '--data', idir])).stdout;
+      await fsp.writeFile(path.join(idir, 'state', 'boot_id'), 'a-previous-boot\n');
+      const after1 = (await runCliOk(['export', 'profiles', '--data', idir])).stdout;
+      assert.equal(after1, before1);
+      const boot = (await fsp.readFile(path.join(idir, 'state', 'boot_id'), 'utf8'));
+      assert.notEqual(boot, 'a-previous-boot\n', 'the current boot is recorded');
+    });
+
+    it('import rejects lines that are not valid UTF-8 or hold a NUL byte, and keeps the rest', T, async () => {
+      const f = path.join(idir, '..', `${path.basename(idir)}-bad-utf8.jsonl`);
+      const good = JSON.stringify({ type: 'track', userId: 'utf8-ok', event: 'Fine' });
+      const bad = Buffer.from('{"type":"track","userId":"utf8-bad","event":"\xff\xfe"}', 'latin1');
+      const nul = Buffer.from('{"type":"track","userId":"nul\u0000x","event":"E"}', 'latin1');
+      await fsp.writeFile(f, Buffer.concat([Buffer.from(good + '\n'), bad, Buffer.from('\n'), nul, Buffer.from('\n')]));
+      try {
+        const r = await runCli(['import', f, '--source', 'legacy', '--data', idir, '--json']);
+        assert.equal(r.code, 4, r.stderr);
+        const out = JSON.parse(r.stdout);
+        assert.equal(out.accepted, 1);
+        assert.equal(out.rejected, 2);
+        assert.deepEqual(out.errors.map((x) => x.line), [2, 3]);
+      } finally {
+        await fsp.rm(f, { force: true });
+      }
+    });
+
     it('the HTTP API serves the same profile as profile get', T, async () => {
       const cli = JSON.parse((await runCliOk(['profile', 'get', 'user_id:imp-1', '--data', idir])).stdout);
       const token = await createToken(idir);

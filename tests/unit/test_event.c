@@ -506,6 +506,23 @@ static void test_skew_correction_stays_representable(void **state) {
     fail_msg("timestamp_ms %lld stored as \"%s\" (= %lld)", (long long)ms, ts, (long long)back);
 }
 
+/* Regression (found in review): 1e999 parses as infinity, was stored as the
+ * non-JSON text "inf", and then no replay could decode the log. */
+static void test_non_finite_numbers_are_rejected(void **state) {
+  (void)state;
+  px_event ev;
+  px_error e;
+  px_status s = from_json("{\"type\":\"track\",\"userId\":\"u\",\"event\":\"e\","
+                          "\"properties\":{\"big\":1e999}}",
+                          PX_EV_NONE, &ev, &e);
+  PX_ASSERT_STATUS(s, PX_INVALID);
+  PX_ASSERT_STR_EQ(e.field, "properties.big");
+  s = from_json("{\"type\":\"track\",\"userId\":\"u\",\"event\":\"e\",\"properties\":{\"ok\":1e300}}",
+                PX_EV_NONE, &ev, &e);
+  PX_ASSERT_OK(s);
+  px_event_free(&ev);
+}
+
 static void test_batch_context_merged(void **state) {
   (void)state;
   cJSON *bc = cJSON_Parse("{\"ip\":\"1.1.1.1\",\"library\":{\"name\":\"batch-lib\"},\"locale\":\"en\","
@@ -635,6 +652,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_write_key_removed),
     cmocka_unit_test(test_duplicate_keys_cannot_smuggle_fields),
     cmocka_unit_test(test_skew_correction_stays_representable),
+    cmocka_unit_test(test_non_finite_numbers_are_rejected),
     cmocka_unit_test(test_batch_context_merged),
     cmocka_unit_test(test_record_round_trip),
     cmocka_unit_test(test_decode_rejects_bad_records),

@@ -293,6 +293,26 @@ static void test_max_per_profile_holds_across_joins(void **state) {
   if (n > 1 || p2 == p3) fail_msg("a profile holds %d user_ids (max 1): %s", n, idents);
 }
 
+/* Regression (found in review): an event whose identifiers were all new made
+ * a profile without checking the maxima against its own identifiers. */
+static int email_max_1(void **state) {
+  return env_setup_with(state, "{\"identity\":{\"kinds\":[{\"kind\":\"email\",\"max_per_profile\":1}]}}");
+}
+
+static void test_new_profile_obeys_maxima(void **state) {
+  env *e = E;
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"a@x.io\"},"
+                "\"context\":{\"traits\":{\"email\":\"b@x.io\"}}}");
+  uint64_t p = env_pid(e, "user_id", "u1");
+  PX_ASSERT_INT_NE(p, 0);
+  cJSON *j = env_render(e, p);
+  PX_ASSERT_INT_EQ(ident_count(j, "email"), 1);
+  cJSON_Delete(j);
+  PX_ASSERT_UINT_EQ(env_pid(e, "email", "a@x.io"), p); /* the first in priority order stays */
+  PX_ASSERT_UINT_EQ(env_pid(e, "email", "b@x.io"), 0);
+  PX_ASSERT_UINT_EQ(atomic_load(&e->m.merges_refused), 1); /* and the refusal is on record */
+}
+
 static void test_alias_links_previous_anonymous_id(void **state) {
   env *e = E;
   env_ingest(e, "{\"type\":\"track\",\"anonymousId\":\"anon9\",\"event\":\"Visited\"}");
@@ -438,6 +458,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_merges_are_recorded, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_merge_loses_no_trait_values, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_max_per_profile_holds_across_joins, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_new_profile_obeys_maxima, email_max_1, env_teardown),
     cmocka_unit_test_setup_teardown(test_alias_links_previous_anonymous_id, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_alias_merges_anonymous_profile_into_user, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_blocked_values_never_link, env_setup, env_teardown),
