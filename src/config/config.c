@@ -259,6 +259,28 @@ char *px_config_to_json(const px_config *c) {
   return out;
 }
 
+static void version_key(px_key *k, uint64_t v) {
+  px_key_init(k);
+  px_key_u8(k, 'v');
+  px_key_u64(k, v);
+}
+
+px_status px_config_load_version(px_txn *txn, const px_store *st, uint64_t version, px_config *c,
+                                 px_error *err) {
+  if (version == 0) {
+    px_config_default(c);
+    return PX_OK;
+  }
+  px_key k;
+  version_key(&k, version);
+  MDB_val v;
+  px_status s = px_store_get(txn, st, PX_DB_CONFIG, k.b, k.n, &v);
+  if (s != PX_OK) return s;
+  if ((s = px_config_parse(v.mv_data, v.mv_size, c, err)) != PX_OK) return s;
+  c->version = version;
+  return PX_OK;
+}
+
 px_status px_config_version(px_txn *txn, const px_store *st, uint64_t *out) {
   return px_store_counter(txn, st, "config", out);
 }
@@ -283,5 +305,8 @@ px_status px_config_store(px_txn *txn, const px_store *st, const char *json, siz
   if (s != PX_OK) return s;
   if ((s = px_store_put(txn, st, PX_DB_CONFIG, "current", 7, json, n, 0)) != PX_OK) return s;
   uint64_t v;
-  return px_store_next_id(txn, st, "config", &v);
+  if ((s = px_store_next_id(txn, st, "config", &v)) != PX_OK) return s;
+  px_key k;
+  version_key(&k, v);
+  return px_store_put(txn, st, PX_DB_CONFIG, k.b, k.n, json, n, 0);
 }

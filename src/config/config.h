@@ -74,6 +74,11 @@ px_status px_config_load(px_txn *txn, const px_store *st, px_config *c, px_error
 /* Validates and stores a configuration; bumps the version. */
 px_status px_config_store(px_txn *txn, const px_store *st, const char *json, size_t n,
                           px_error *err);
+/* Loads a given stored version (0: the built-in default). Every version
+ * ever stored is kept, so a replay applies to each event the configuration
+ * it was logged under. */
+px_status px_config_load_version(px_txn *txn, const px_store *st, uint64_t version, px_config *c,
+                                 px_error *err);
 /* The stored configuration's version (0 when none was set). */
 px_status px_config_version(px_txn *txn, const px_store *st, uint64_t *out);
 /* Renders the effective configuration as JSON (caller frees). */

@@ -204,7 +204,7 @@ static void bind(px_event *ev) {
 static px_status encode(px_event *ev) {
   px_buf b;
   px_buf_init(&b, sizeof(px_event_rec) + PX_MAX_MESSAGE_BYTES);
-  px_event_rec h = {.version = 1,
+  px_event_rec h = {.version = 2,
                     .type = (uint8_t)ev->type,
                     .source_id = ev->source_id,
                     .received_ms = ev->received_ms,
@@ -383,7 +383,7 @@ px_status px_event_decode(const void *rec, size_t n, uint64_t seq, px_event *ev)
   px_event_rec h;
   if (n < sizeof h) return PX_STORE;
   memcpy(&h, rec, sizeof h);
-  if (h.version != 1) return PX_STORE;
+  if (h.version != 2) return PX_STORE;
   size_t jn;
   const char *json = px_event_rec_json(rec, n, &jn);
   ev->root = cJSON_ParseWithLength(json, jn);
@@ -392,6 +392,7 @@ px_status px_event_decode(const void *rec, size_t n, uint64_t seq, px_event *ev)
   ev->source_id = h.source_id;
   ev->received_ms = h.received_ms;
   ev->timestamp_ms = h.timestamp_ms;
+  ev->config_version = h.config_version;
   ev->seq = seq;
   bind(ev);
   return PX_OK;

@@ -37,6 +37,7 @@ typedef struct px_event {
   px_event_type type;
   uint32_t source_id;
   uint64_t seq;          /* position in the event log; set when logged */
+  uint64_t config_version; /* decoded records: the configuration they were applied under */
   int64_t received_ms;   /* set by the server */
   int64_t timestamp_ms;  /* when it happened, skew-corrected */
   cJSON *root;           /* the normalized message; owns every pointer below */
@@ -91,12 +92,13 @@ px_status px_event_check_tree(const cJSON *item, px_error *err);
 
 /* The stored record: a fixed header followed by the message as compact JSON. */
 typedef struct px_event_rec {
-  uint8_t version;  /* 1 */
+  uint8_t version; /* 2 */
   uint8_t type;
   uint16_t reserved;
   uint32_t source_id;
   int64_t received_ms;
   int64_t timestamp_ms;
+  uint64_t config_version; /* the configuration it was applied under; set when logged */
 } px_event_rec;
 
 /* Decodes a stored record into ev (fresh cJSON tree). */

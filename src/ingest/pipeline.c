@@ -1,8 +1,10 @@
 #include "ingest/pipeline.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "identity/identity.h"
 #include "profile/profile.h"
 #include "store/key.h"
@@ -88,6 +90,10 @@ static void dedup_key(px_key *k, const px_event *ev) {
 px_status px_pipeline_catch_up(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t max,
                                uint64_t *done) {
   uint64_t applied, last, n = 0;
+  /* Each event is applied under the configuration it was logged under
+   * (cfg when that is the one; otherwise loaded from the log's history). */
+  px_config old;
+  int have_old = 0;
   px_status s = px_store_counter(txn, st, "applied", &applied);
   if (s == PX_OK) s = px_store_counter(txn, st, "seq", &last);
   while (s == PX_OK && applied < last && (!max || n < max)) {
@@ -101,10 +107,27 @@ px_status px_pipeline_catch_up(px_txn *txn, const px_store *st, const px_config 
     px_key dk;
     dedup_key(&dk, &ev);
     s = dk.overflow ? PX_INVALID : px_store_put(txn, st, PX_DB_DEDUP, dk.b, dk.n, sk.b, sk.n, 0);
-    if (s == PX_OK) s = px_pipeline_derive(txn, st, cfg, &ev, NULL);
+    const px_config *use = cfg;
+    if (s == PX_OK && ev.config_version != cfg->version) {
+      if (!have_old || old.version != ev.config_version) {
+        if (have_old) px_config_free(&old);
+        have_old = 0;
+        s = px_config_load_version(txn, st, ev.config_version, &old, NULL);
+        if (s == PX_OK) {
+          have_old = 1;
+        } else if (s == PX_NOT_FOUND) { /* history missing: the current rules, rather than no progress */
+          px_log(PX_LOG_WARN, "msg=\"configuration version not found; using the current one\" version=%llu",
+                 (unsigned long long)ev.config_version);
+          s = PX_OK;
+        }
+      }
+      use = have_old ? &old : cfg;
+    }
+    if (s == PX_OK) s = px_pipeline_derive(txn, st, use, &ev, NULL);
     px_event_free(&ev);
     if (s == PX_OK) applied++, n++;
   }
+  if (have_old) px_config_free(&old);
   if (s == PX_OK && n) s = px_store_set_counter(txn, st, "applied", applied);
   if (done) *done = n;
   return s;
@@ -133,6 +156,8 @@ px_status px_pipeline_ingest_many(px_txn *txn, const px_store *st, const px_conf
     }
     if (s != PX_OK) break;
     seq++;
+    /* The record says which configuration it is applied under, for replays. */
+    memcpy(ev->rec + offsetof(px_event_rec, config_version), &cfg->version, sizeof cfg->version);
     if ((s = px_store_put(txn, st, PX_DB_EVENTS, sk.b, sk.n, ev->rec, ev->rec_len, MDB_APPEND)) != PX_OK)
       break;
     s = px_pipeline_derive(txn, st, cfg, ev, m);

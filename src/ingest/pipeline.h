@@ -33,7 +33,8 @@ px_status px_pipeline_derive(px_txn *txn, const px_store *st, const px_config *c
                              const px_event *ev, px_metrics *m);
 
 /* Applies to the state, in log order, the logged events it has not applied
- * yet (at most max; 0 = all), recording them in the dedup index as well;
+ * yet (at most max; 0 = all), each under the configuration version it was
+ * logged under (cfg is the current one), recording them in the dedup index;
  * *done (may be NULL) receives how many. Writers call it first, so events
  * logged by another process are applied before theirs. */
 px_status px_pipeline_catch_up(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t max,

@@ -187,6 +187,37 @@ describe('CLI', { timeout: 120000 }, () => {
       assert.notEqual(boot, 'a-previous-boot\n', 'the current boot is recorded');
     });
 
+    it('rebuild applies each event under the configuration it was logged under', T, async () => {
+      const dir = await makeTempDir();
+      const f = path.join(dir, '..', `${path.basename(dir)}-cfg.jsonl`);
+      const cfgFile = path.join(dir, '..', `${path.basename(dir)}-cfg.json`);
+      try {
+        await createSource(dir, 'crm');
+        // Under the default rules (email max 5) these two users' profiles stay apart
+        // (user_id max 1) but both e-mails land on u1.
+        await fsp.writeFile(f, [
+          { type: 'identify', userId: 'c1', traits: { email: 'one@x.io' } },
+          { type: 'identify', userId: 'c1', traits: { email: 'two@x.io' } },
+        ].map((l) => JSON.stringify(l)).join('\n') + '\n');
+        await runCliOk(['import', f, '--source', 'crm', '--data', dir]);
+        // From now on a profile may hold one e-mail: the next event's e-mail is refused.
+        await fsp.writeFile(cfgFile, JSON.stringify({ identity: { kinds: [{ kind: 'email', max_per_profile: 1 }] } }));
+        await runCliOk(['config', 'set', cfgFile, '--data', dir]);
+        await fsp.writeFile(f, JSON.stringify({ type: 'identify', userId: 'c2', traits: { email: 'three@x.io' }, context: { traits: { email: 'four@x.io' } } }) + '\n');
+        await runCliOk(['import', f, '--source', 'crm', '--data', dir]);
+        const before1 = (await runCliOk(['export', 'profiles', '--data', dir])).stdout;
+        const c1 = JSON.parse((await runCliOk(['profile', 'get', 'user_id:c1', '--data', dir])).stdout);
+        assert.equal(c1.identifiers.filter((i) => i.kind === 'email').length, 2, 'the old rules applied to c1');
+        await runCliOk(['rebuild', '--data', dir], { timeoutMs: 30000 });
+        const after1 = (await runCliOk(['export', 'profiles', '--data', dir])).stdout;
+        assert.equal(after1, before1);
+      } finally {
+        await fsp.rm(f, { force: true });
+        await fsp.rm(cfgFile, { force: true });
+        await cleanupDir(dir);
+      }
+    });
+
     it('import rejects lines that are not valid UTF-8 or hold a NUL byte, and keeps the rest', T, async () => {
       const f = path.join(idir, '..', `${path.basename(idir)}-bad-utf8.jsonl`);
       const good = JSON.stringify({ type: 'track', userId: 'utf8-ok', event: 'Fine' });

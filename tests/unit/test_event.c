@@ -602,11 +602,11 @@ static void test_decode_rejects_bad_records(void **state) {
   char rec[sizeof(px_event_rec) + 16];
   memset(rec, 0, sizeof rec);
   PX_ASSERT_STATUS(px_event_decode(rec, sizeof(px_event_rec) - 1, 1, &ev), PX_STORE);
-  px_event_rec h = {.version = 2, .type = PX_EV_TRACK};
+  px_event_rec h = {.version = 99, .type = PX_EV_TRACK}; /* an unknown record version */
   memcpy(rec, &h, sizeof h);
   memcpy(rec + sizeof h, "{}", 2);
   PX_ASSERT_STATUS(px_event_decode(rec, sizeof h + 2, 1, &ev), PX_STORE);
-  h.version = 1;
+  h.version = 2;
   memcpy(rec, &h, sizeof h);
   memcpy(rec + sizeof h, "{\"a\":", 5);
   PX_ASSERT_STATUS(px_event_decode(rec, sizeof h + 5, 1, &ev), PX_STORE);
