@@ -162,3 +162,41 @@ describe('profile events and merges endpoints', { timeout: 90000 }, () => {
     });
   });
 });
+
+describe('reads during writes', { timeout: 60000 }, () => {
+  // Regression: reads began the log's snapshot at authentication and the
+  // state's much later, so a state naming a just-logged event could fail the
+  // events listing with a 500 (the review saw 172 in 31,000 reads). Reads now
+  // take both snapshots at once, state first. Probabilistic: it catches a wide
+  // window like that one, not a window of a few instructions.
+  it('listing a profile\'s events while it is being written never fails', { timeout: 30000 }, async () => {
+    const px = await startPickaxe();
+    try {
+      const u = uniq('rw');
+      const ref = encodeURIComponent(`user_id:${u}`);
+      assert.equal((await px.collect('/v1/track', { userId: u, event: 'First' })).status, 200);
+      const until = Date.now() + 3000;
+      const statuses = {};
+      let writes = 0;
+      const writer = async () => {
+        while (Date.now() < until) {
+          const batch = Array.from({ length: 20 }, (_, i) => ({ type: 'track', userId: u, event: `E${i}` }));
+          const r = await px.collect('/v1/batch', { batch });
+          assert.equal(r.status, 200, r.text);
+          writes++;
+        }
+      };
+      const reader = async () => {
+        while (Date.now() < until) {
+          const r = await px.read(`/v1/profiles/${ref}/events?limit=50`);
+          statuses[r.status] = (statuses[r.status] || 0) + 1;
+        }
+      };
+      await Promise.all([writer(), writer(), writer(), reader(), reader(), reader(), reader()]);
+      assert.ok(writes > 0);
+      assert.deepEqual(Object.keys(statuses), ['200'], `statuses ${JSON.stringify(statuses)}`);
+    } finally {
+      await px.cleanup();
+    }
+  });
+});
