@@ -108,15 +108,3 @@ px_status px_buf_json_str(px_buf *b, const char *s, size_t n) {
   }
   return px_buf_putc(b, '"');
 }
-
-px_status px_buf_u64be(px_buf *b, uint64_t v) {
-  unsigned char k[8];
-  for (int i = 7; i >= 0; i--, v >>= 8) k[i] = (unsigned char)(v & 0xff);
-  return px_buf_append(b, k, 8);
-}
-
-px_status px_buf_u32be(px_buf *b, uint32_t v) {
-  unsigned char k[4];
-  for (int i = 3; i >= 0; i--, v >>= 8) k[i] = (unsigned char)(v & 0xff);
-  return px_buf_append(b, k, 4);
-}

@@ -39,8 +39,5 @@ px_status px_buf_puts(px_buf *b, const char *s);
 px_status px_buf_printf(px_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal (with quotes), escaping as needed. */
 px_status px_buf_json_str(px_buf *b, const char *s, size_t n);
-/* Big-endian fixed-width integers, for sortable store keys. */
-px_status px_buf_u64be(px_buf *b, uint64_t v);
-px_status px_buf_u32be(px_buf *b, uint32_t v);
 
 #endif

@@ -5,9 +5,7 @@
 
 #include "base/timeutil.h"
 
-static px_log_level min_level = PX_LOG_INFO;
-
-void px_log_set_level(px_log_level lvl) { min_level = lvl; }
+static const px_log_level min_level = PX_LOG_INFO;
 
 void px_log(px_log_level lvl, const char *fmt, ...) {
   static const char *names[] = {"debug", "info", "warn", "error"};

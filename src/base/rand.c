@@ -5,16 +5,6 @@
 
 void px_rand_bytes(void *p, size_t n) { randombytes_buf(p, n); }
 
-void px_hex(const void *p, size_t n, char *out) {
-  static const char hx[] = "0123456789abcdef";
-  const unsigned char *b = p;
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = hx[b[i] >> 4];
-    out[2 * i + 1] = hx[b[i] & 15];
-  }
-  out[2 * n] = 0;
-}
-
 void px_rand_uuid(char out[37]) {
   unsigned char b[16];
   px_rand_bytes(b, sizeof b);

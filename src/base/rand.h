@@ -10,7 +10,5 @@ void px_rand_bytes(void *p, size_t n);
 void px_rand_uuid(char out[37]);
 /* n random characters from [A-Za-z0-9] followed by NUL. */
 void px_rand_token(char *out, size_t n);
-/* Lower-case hex of n bytes into out (2n + 1 chars). */
-void px_hex(const void *p, size_t n, char *out);
 
 #endif

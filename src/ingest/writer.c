@@ -107,8 +107,9 @@ static void *run(void *arg) {
     pthread_mutex_unlock(&w->mu);
 
     px_status s = commit_jobs(w, first, stop);
-    if (s == PX_OK) {
-      for (job *j = first; j != stop; j = j->next) j->status = PX_OK;
+    if (s == PX_OK || s == PX_DISK_FULL || s == PX_STORE_FULL) {
+      /* Success, or a failure every request would meet alike: no retries. */
+      for (job *j = first; j != stop; j = j->next) j->status = s;
     } else {
       /* Isolate the failure: one bad request must not fail its neighbours. */
       px_log(PX_LOG_WARN, "msg=\"group commit failed, retrying requests one by one\" status=\"%s\"",
