@@ -78,33 +78,63 @@ static const unsigned char needs_escape[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
 };
 
-px_status px_buf_json_str(px_buf *b, const char *s, size_t n) {
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Whether some byte of w is below 0x20, '"' or '\\' (exact: bytes of 0x80
+ * and above never match). */
+static inline int escapes_in_word(uint64_t w) {
+  uint64_t below = (w - ONES * 0x20) & ~w;
+  uint64_t quote = w ^ (ONES * '"'), slash = w ^ (ONES * '\\');
+  uint64_t zeros = ((quote - ONES) & ~quote) | ((slash - ONES) & ~slash);
+  return ((below | zeros) & HIGHS) != 0;
+}
+
+/* The escape for byte c (a control character, '"' or '\\') at o; returns its length. */
+static size_t write_escape(char *o, unsigned char c) {
   static const char hex[] = "0123456789abcdef";
-  px_status st = px_buf_reserve(b, n + 2);
+  o[0] = '\\';
+  switch (c) {
+    case '"': o[1] = '"'; return 2;
+    case '\\': o[1] = '\\'; return 2;
+    case '\n': o[1] = 'n'; return 2;
+    case '\r': o[1] = 'r'; return 2;
+    case '\t': o[1] = 't'; return 2;
+    case '\b': o[1] = 'b'; return 2;
+    case '\f': o[1] = 'f'; return 2;
+    default:
+      o[1] = 'u', o[2] = '0', o[3] = '0', o[4] = hex[c >> 4], o[5] = hex[c & 15];
+      return 6;
+  }
+}
+
+px_status px_buf_json_str(px_buf *b, const char *s, size_t n) {
+  /* Room for the worst case (every byte a six-byte escape), then one pass
+   * writing straight into the buffer. Near the cap, the exact size decides. */
+  size_t worst = n * 6 + 2;
+  if (n > (SIZE_MAX - 2) / 6 || worst > b->max - b->len) {
+    size_t exact = 2;
+    for (size_t i = 0; i < n; i++)
+      exact += needs_escape[(unsigned char)s[i]] ? (strchr("\"\\\n\r\t\b\f", s[i]) && s[i] ? 2 : 6) : 1;
+    worst = exact;
+  }
+  px_status st = reserve(b, worst);
   if (st != PX_OK) return st;
-  b->data[b->len++] = '"';
+  char *o = b->data + b->len;
+  *o++ = '"';
   size_t i = 0;
   while (i < n) {
-    size_t start = i;
-    while (i < n && !needs_escape[(unsigned char)s[i]]) i++;
-    if ((st = px_buf_append(b, s + start, i - start)) != PX_OK) return st;
-    if (i == n) break;
-    unsigned char c = (unsigned char)s[i++];
-    char e[6] = {'\\', 0};
-    size_t en = 2;
-    switch (c) {
-      case '"': e[1] = '"'; break;
-      case '\\': e[1] = '\\'; break;
-      case '\n': e[1] = 'n'; break;
-      case '\r': e[1] = 'r'; break;
-      case '\t': e[1] = 't'; break;
-      case '\b': e[1] = 'b'; break;
-      case '\f': e[1] = 'f'; break;
-      default:
-        e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
-        en = 6;
+    /* Eight bytes at a time while none needs escaping (the usual case). */
+    for (uint64_t w; i + 8 <= n; i += 8, o += 8) {
+      memcpy(&w, s + i, 8);
+      if (escapes_in_word(w)) break;
+      memcpy(o, &w, 8);
     }
-    if ((st = px_buf_append(b, e, en)) != PX_OK) return st;
+    while (i < n && !needs_escape[(unsigned char)s[i]]) *o++ = s[i++];
+    if (i < n) o += write_escape(o, (unsigned char)s[i++]);
   }
-  return px_buf_putc(b, '"');
+  *o++ = '"';
+  *o = 0;
+  b->len = (size_t)(o - b->data);
+  return PX_OK;
 }

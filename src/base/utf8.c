@@ -1,5 +1,8 @@
 #include "base/utf8.h"
 
+#include <stdint.h>
+#include <string.h>
+
 long px_utf8_invalid_at(const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
   size_t i = 0;
@@ -7,6 +10,11 @@ long px_utf8_invalid_at(const char *str, size_t n) {
     unsigned char c = s[i];
     if (c < 0x80) {
       i++;
+      /* ASCII runs, eight bytes at a time. */
+      for (uint64_t w; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ull) break;
+      }
       continue;
     }
     size_t len;

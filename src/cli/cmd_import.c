@@ -15,7 +15,8 @@
 #include "ingest/writer.h"
 #include "source/source.h"
 
-#define CHUNK 4096
+#define CHUNK 8192
+#define NCHUNKS 4 /* one being parsed, the others queued or being written */
 #define MAX_LISTED_ERRORS 100
 
 static const char help[] =
@@ -29,8 +30,9 @@ static const char help[] =
     "(--json: {\"accepted\",\"rejected\",\"duplicates\",\"errors\":[{line,field,reason}]}).\n"
     "Exit status 0 when every line landed, 4 when some were rejected.\n";
 
-/* Two chunks: the main thread parses one while a submitter thread waits for
- * the writer to make the other durable. */
+/* A ring of chunks: the main thread parses one while submitter threads wait
+ * for the writer to make the others durable (the writer takes the queued
+ * ones in one transaction). */
 typedef struct chunk {
   px_writer *w;
   px_arena *arena; /* the chunk's JSON trees */
@@ -46,7 +48,7 @@ typedef struct import_state {
   px_writer *w;
   px_config cfg;
   uint32_t source_id;
-  chunk chunks[2];
+  chunk chunks[NCHUNKS];
   int cur;
   uint64_t accepted, duplicates, rejected;
   px_buf errors; /* JSON array items */
@@ -77,27 +79,27 @@ static px_status settle(import_state *s, chunk *c) {
   if (!c->in_flight) return PX_OK;
   pthread_join(c->thread, NULL);
   c->in_flight = 0;
+  int drop = px_arena_enabled(); /* the trees go with the arena */
   for (size_t i = 0; i < c->n; i++) {
     if (c->status == PX_OK) c->dup[i] ? s->duplicates++ : s->accepted++;
+    if (drop) c->events[i].root = NULL;
     px_event_free(&c->events[i]);
   }
   c->n = 0;
-  px_arena_destroy(c->arena);
-  c->arena = px_arena_create();
-  return c->arena ? c->status : PX_NOMEM;
+  px_arena_reset(c->arena);
+  return c->status;
 }
 
-/* Hands the current chunk to a submitter thread and switches to the other. */
+/* Hands the current chunk to a submitter thread and moves to the next one
+ * in the ring, once that one is settled. */
 static px_status flush(import_state *s) {
   chunk *c = &s->chunks[s->cur];
   if (!c->n) return PX_OK;
-  px_status st = settle(s, &s->chunks[!s->cur]);
-  if (st != PX_OK) return st;
   c->w = s->w;
   if (pthread_create(&c->thread, NULL, submit_chunk, c) != 0) return PX_NOMEM;
   c->in_flight = 1;
-  s->cur = !s->cur;
-  return PX_OK;
+  s->cur = (s->cur + 1) % NCHUNKS;
+  return settle(s, &s->chunks[s->cur]);
 }
 
 static void show_progress(long bytes, long total, uint64_t events, uint64_t t0) {
@@ -147,7 +149,7 @@ int px_cmd_import(int argc, char **argv) {
     rc = px_cli_fail(PX_EXIT_USAGE, "import: no source named %s (create it: pickaxe source add %s)", source, source);
     goto out;
   }
-  for (int i = 0; i < 2 && ps == PX_OK; i++)
+  for (int i = 0; i < NCHUNKS && ps == PX_OK; i++)
     if (!(s->chunks[i].arena = px_arena_create())) ps = PX_NOMEM;
   px_writer_opts wo = {.min_free_bytes = px_cli_min_free()};
   if (ps != PX_OK || px_writer_start(st, NULL, &wo, &s->w) != PX_OK) {
@@ -187,7 +189,8 @@ int px_cmd_import(int argc, char **argv) {
       reject(s, lineno, "", "malformed JSON");
       continue;
     }
-    px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = s->source_id, .received_ms = px_time_now_ms()};
+    px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = s->source_id, .received_ms = px_time_now_ms(),
+                        .source_bytes = (size_t)len};
     px_status prep = px_pipeline_prepare(&s->cfg, item, &ctx, &c->events[c->n], &err);
     px_arena_enter(prev);
     if (prep != PX_OK) {
@@ -201,11 +204,12 @@ int px_cmd_import(int argc, char **argv) {
   }
   free(line);
   if (ps == PX_OK) ps = flush(s);
-  for (int i = 0; i < 2; i++) {
-    px_status last = settle(s, &s->chunks[i]);
+  for (int i = 1; i <= NCHUNKS; i++) { /* oldest first */
+    px_status last = settle(s, &s->chunks[(s->cur + i) % NCHUNKS]);
     if (ps == PX_OK) ps = last;
-    for (size_t k = 0; k < s->chunks[i].n; k++) px_event_free(&s->chunks[i].events[k]);
   }
+  chunk *left = &s->chunks[s->cur]; /* parsed but not submitted, after a failure */
+  for (size_t k = 0; k < left->n; k++) px_event_free(&left->events[k]);
   if (tty) {
     show_progress(total, total, s->accepted + s->duplicates, t0);
     fputc('\n', stderr);
@@ -228,7 +232,7 @@ int px_cmd_import(int argc, char **argv) {
   }
   rc = s->rejected ? 4 : PX_EXIT_OK;
 out:
-  for (int i = 0; i < 2; i++) px_arena_destroy(s->chunks[i].arena);
+  for (int i = 0; i < NCHUNKS; i++) px_arena_destroy(s->chunks[i].arena);
   if (in != stdin) fclose(in);
   px_config_free(&s->cfg);
   px_buf_free(&s->errors);

@@ -17,19 +17,26 @@ typedef struct block {
 
 struct px_arena {
   block *head;
+  block *spare; /* standard-size blocks kept by px_arena_reset */
   size_t handed_out;
 };
 
 /* The calling thread's current arena: an allocator hook's context. */
 static _Thread_local px_arena *current;
+static int enabled;
 
 static void *from_arena(px_arena *a, size_t n) {
   size_t need = (n + HEADER + 15) & ~(size_t)15;
   block *b = a->head;
   if (!b || b->size - b->used < need) {
     size_t size = need > BLOCK_BYTES / 4 ? need : BLOCK_BYTES;
-    block *nb = malloc(sizeof *nb + size);
-    if (!nb) return NULL;
+    block *nb;
+    if (size == BLOCK_BYTES && a->spare) {
+      nb = a->spare;
+      a->spare = nb->next;
+    } else if (!(nb = malloc(sizeof *nb + size))) {
+      return NULL;
+    }
     nb->used = 0;
     nb->size = size;
     if (size == need && b) { /* a large one-off: keep filling the current block after it */
@@ -73,18 +80,41 @@ void px_arena_install(void) {
   if (!use_arena) return;
   cJSON_Hooks h = {hook_malloc, hook_free};
   cJSON_InitHooks(&h);
+  enabled = 1;
 }
 
+int px_arena_enabled(void) { return enabled; }
+
 px_arena *px_arena_create(void) { return calloc(1, sizeof(px_arena)); }
+
+static void free_blocks(block *b) {
+  for (block *next; b; b = next) {
+    next = b->next;
+    free(b);
+  }
+}
 
 void px_arena_destroy(px_arena *a) {
   if (!a) return;
   if (current == a) current = NULL;
+  free_blocks(a->head);
+  free_blocks(a->spare);
+  free(a);
+}
+
+void px_arena_reset(px_arena *a) {
   for (block *b = a->head, *next; b; b = next) {
     next = b->next;
-    free(b);
+    if (b->size == BLOCK_BYTES) {
+      b->used = 0;
+      b->next = a->spare;
+      a->spare = b;
+    } else {
+      free(b);
+    }
   }
-  free(a);
+  a->head = NULL;
+  a->handed_out = 0;
 }
 
 px_arena *px_arena_enter(px_arena *a) {

@@ -67,22 +67,25 @@ static px_status tree_error(const frame *f, px_error *err, const char *fmt, int 
   return px_error_set(err, PX_INVALID, path, fmt, limit);
 }
 
-static px_status check_node(const frame *f, int depth, px_error *err) {
+/* strings: whether string values may be longer than the cap (not when the
+ * whole message text is shorter than it). */
+static px_status check_node(const frame *f, int depth, int strings, px_error *err) {
   const cJSON *n = f->node;
-  int container = cJSON_IsObject(n) || cJSON_IsArray(n);
-  if (container && depth > PX_MAX_DEPTH)
-    return tree_error(f, err, "nested deeper than %d levels", PX_MAX_DEPTH);
-  if (cJSON_IsString(n) && strlen(n->valuestring) > PX_MAX_STRING_BYTES)
-    return tree_error(f, err, "string longer than %d bytes", PX_MAX_STRING_BYTES);
-  if (cJSON_IsNumber(n) && !isfinite(n->valuedouble))
-    return tree_error(f, err, "number out of range (beyond about 1e%d)", 308);
-  if (!cJSON_IsObject(n) && !cJSON_IsArray(n)) return PX_OK;
-  int object = cJSON_IsObject(n), i = 0;
+  int object = cJSON_IsObject(n), array = cJSON_IsArray(n);
+  if (!object && !array) {
+    if (strings && cJSON_IsString(n) && strlen(n->valuestring) > PX_MAX_STRING_BYTES)
+      return tree_error(f, err, "string longer than %d bytes", PX_MAX_STRING_BYTES);
+    if (cJSON_IsNumber(n) && !isfinite(n->valuedouble))
+      return tree_error(f, err, "number out of range (beyond about 1e%d)", 308);
+    return PX_OK;
+  }
+  if (depth > PX_MAX_DEPTH) return tree_error(f, err, "nested deeper than %d levels", PX_MAX_DEPTH);
+  int i = 0;
   for (const cJSON *c = n->child; c; c = c->next, i++) {
     frame child = {f, c, i};
     if (object && strlen(c->string) > PX_MAX_KEY_BYTES)
       return tree_error(&child, err, "object key longer than %d bytes", PX_MAX_KEY_BYTES);
-    px_status s = check_node(&child, depth + 1, err);
+    px_status s = check_node(&child, depth + 1, strings, err);
     if (s != PX_OK) return s;
   }
   return PX_OK;
@@ -90,7 +93,7 @@ static px_status check_node(const frame *f, int depth, px_error *err) {
 
 px_status px_event_check_tree(const cJSON *item, px_error *err) {
   frame root = {NULL, item, 0};
-  return check_node(&root, 1, err);
+  return check_node(&root, 1, 1, err);
 }
 
 void px_event_number_str(double d, char out[32]) {
@@ -100,21 +103,68 @@ void px_event_number_str(double d, char out[32]) {
     snprintf(out, 32, "%.17g", d);
 }
 
-/* Remove every copy of a key (cJSON keeps duplicates; the first would win). */
-static void delete_all(cJSON *obj, const char *key) {
-  while (cJSON_GetObjectItemCaseSensitive(obj, key)) cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+/* The top-level members the normalizer reads or replaces. One pass over the
+ * message finds the first of each (the one cJSON's lookups would return). */
+enum {
+  F_TYPE, F_MESSAGE_ID, F_USER_ID, F_ANONYMOUS_ID, F_TIMESTAMP, F_SENT_AT, F_ORIGINAL_TS,
+  F_CONTEXT, F_INTEGRATIONS, F_TRAITS, F_PROPERTIES, F_EVENT, F_NAME, F_GROUP_ID, F_PREVIOUS_ID,
+  F_WRITE_KEY, F_RECEIVED_AT, F__COUNT
+};
+static const char *const field_names[F__COUNT] = {
+    "type",       "messageId",    "userId",     "anonymousId", "timestamp",  "sentAt",
+    "originalTimestamp", "context", "integrations", "traits",  "properties", "event",
+    "name",       "groupId",      "previousId", "writeKey",    "receivedAt"};
+
+typedef struct fields {
+  cJSON *f[F__COUNT];
+  int dups; /* some field occurs more than once */
+} fields;
+
+static int field_index(const char *k) {
+  for (int i = 0; i < F__COUNT; i++)
+    if (k[0] == field_names[i][0] && strcmp(k, field_names[i]) == 0) return i;
+  return -1;
+}
+
+static void find_fields(const cJSON *root, fields *fs) {
+  memset(fs, 0, sizeof *fs);
+  for (cJSON *c = root->child; c; c = c->next) {
+    int i = field_index(c->string);
+    if (i < 0) continue;
+    if (fs->f[i]) fs->dups = 1;
+    else fs->f[i] = c;
+  }
+}
+
+/* Removes every member named as field i (cJSON keeps duplicate keys). */
+static void drop_field(cJSON *root, fields *fs, int i) {
+  if (!fs->f[i]) return;
+  cJSON_Delete(cJSON_DetachItemViaPointer(root, fs->f[i]));
+  fs->f[i] = NULL;
+  if (fs->dups)
+    while (cJSON_GetObjectItemCaseSensitive(root, field_names[i]))
+      cJSON_DeleteItemFromObjectCaseSensitive(root, field_names[i]);
 }
 
 /* Segment ids may arrive as numbers; they are stored as strings. Returns the
  * string, NULL when absent or empty, or sets *bad. */
-static const char *id_field(cJSON *root, const char *name, int *bad, px_error *err) {
-  cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+static const char *id_field(cJSON *root, fields *fs, int i, int *bad, px_error *err) {
+  cJSON *v = fs->f[i];
+  const char *name = field_names[i];
   if (!v || cJSON_IsNull(v)) return NULL;
   if (cJSON_IsNumber(v)) {
     char num[32];
     px_event_number_str(v->valuedouble, num);
-    cJSON_ReplaceItemInObjectCaseSensitive(root, name, cJSON_CreateString(num));
-    v = cJSON_GetObjectItemCaseSensitive(root, name);
+    cJSON *str = cJSON_CreateString(num);
+    if (!str) {
+      *bad = 1;
+      px_error_set(err, PX_NOMEM, name, "out of memory");
+      return NULL;
+    }
+    str->string = v->string; /* the key moves to the new node */
+    v->string = NULL;
+    cJSON_ReplaceItemViaPointer(root, v, str);
+    fs->f[i] = v = str;
   }
   if (!cJSON_IsString(v)) {
     *bad = 1;
@@ -130,25 +180,27 @@ static const char *id_field(cJSON *root, const char *name, int *bad, px_error *e
   return n ? v->valuestring : NULL;
 }
 
-static int opt_object(cJSON *root, const char *name, px_error *err) {
-  cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
-  if (!v || cJSON_IsObject(v)) return 1;
-  if (cJSON_IsNull(v)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(root, name);
-    return 1;
+/* context, integrations, traits, properties: an object, or absent (null
+ * counts as absent and is removed). */
+static int opt_object(cJSON *root, fields *fs, int i, px_error *err) {
+  while (fs->f[i] && cJSON_IsNull(fs->f[i])) {
+    cJSON_Delete(cJSON_DetachItemViaPointer(root, fs->f[i]));
+    fs->f[i] = fs->dups ? cJSON_GetObjectItemCaseSensitive(root, field_names[i]) : NULL;
   }
-  px_error_set(err, PX_INVALID, name, "must be an object");
+  if (!fs->f[i] || cJSON_IsObject(fs->f[i])) return 1;
+  px_error_set(err, PX_INVALID, field_names[i], "must be an object");
   return 0;
 }
 
 /* Adds the keys of batch-level `from` that the item's own object lacks. */
-static px_status merge_batch_object(cJSON *root, const char *name, const cJSON *from, px_error *err) {
+static px_status merge_batch_object(cJSON *root, fields *fs, int i, const cJSON *from) {
   if (!cJSON_IsObject(from)) return PX_OK;
-  cJSON *own = cJSON_GetObjectItemCaseSensitive(root, name);
+  cJSON *own = fs->f[i];
   if (!own) {
     cJSON *dup = cJSON_Duplicate(from, 1);
     if (!dup) return PX_NOMEM;
-    cJSON_AddItemToObject(root, name, dup);
+    cJSON_AddItemToObject(root, field_names[i], dup);
+    fs->f[i] = dup;
     return PX_OK;
   }
   for (const cJSON *c = from->child; c; c = c->next) {
@@ -157,17 +209,15 @@ static px_status merge_batch_object(cJSON *root, const char *name, const cJSON *
     if (!dup) return PX_NOMEM;
     cJSON_AddItemToObject(own, c->string, dup);
   }
-  (void)err;
   return PX_OK;
 }
 
-static px_status time_field(const cJSON *root, const char *name, int64_t *out, int *present,
-                            px_error *err) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+static px_status time_field(const fields *fs, int i, int64_t *out, int *present, px_error *err) {
+  const cJSON *v = fs->f[i];
   *present = 0;
   if (!v || cJSON_IsNull(v)) return PX_OK;
   if (!cJSON_IsString(v) || px_time_parse_iso(v->valuestring, out) != PX_OK)
-    return px_error_set(err, PX_INVALID, name, "must be an ISO 8601 date-time");
+    return px_error_set(err, PX_INVALID, field_names[i], "must be an ISO 8601 date-time");
   *present = 1;
   return PX_OK;
 }
@@ -182,14 +232,14 @@ static const cJSON *obj_field(const cJSON *root, const char *name) {
   return cJSON_IsObject(v) ? v : NULL;
 }
 
+static const char *nonempty(const char *s) { return s && *s ? s : NULL; }
+
 /* Points the event's fields into its (already normalized) tree. */
 static void bind(px_event *ev) {
   const cJSON *r = ev->root;
   ev->message_id = str_field(r, "messageId");
-  ev->user_id = str_field(r, "userId");
-  ev->anonymous_id = str_field(r, "anonymousId");
-  if (ev->user_id && !*ev->user_id) ev->user_id = NULL;
-  if (ev->anonymous_id && !*ev->anonymous_id) ev->anonymous_id = NULL;
+  ev->user_id = nonempty(str_field(r, "userId"));
+  ev->anonymous_id = nonempty(str_field(r, "anonymousId"));
   ev->name = ev->type == PX_EV_TRACK ? str_field(r, "event")
              : (ev->type == PX_EV_PAGE || ev->type == PX_EV_SCREEN) ? str_field(r, "name")
                                                                     : NULL;
@@ -201,7 +251,7 @@ static void bind(px_event *ev) {
   ev->properties = obj_field(r, "properties");
 }
 
-static px_status encode(px_event *ev) {
+static px_status encode(px_event *ev, size_t hint) {
   px_buf b;
   px_buf_init(&b, sizeof(px_event_rec) + PX_MAX_MESSAGE_BYTES);
   px_event_rec h = {.version = 2,
@@ -210,7 +260,8 @@ static px_status encode(px_event *ev) {
                     .received_ms = ev->received_ms,
                     .timestamp_ms = ev->timestamp_ms};
   px_status s = px_buf_append(&b, &h, sizeof h);
-  if (s == PX_OK) s = px_buf_reserve(&b, 1024); /* a typical event, in one allocation */
+  /* One allocation for a typical event: the input's size plus the fields added. */
+  if (s == PX_OK) s = px_buf_reserve(&b, hint ? hint + 160 : 1024);
   if (s == PX_OK) s = px_json_write(ev->root, &b);
   if (s != PX_OK) {
     px_buf_free(&b);
@@ -221,115 +272,68 @@ static px_status encode(px_event *ev) {
   return PX_OK;
 }
 
-px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev, px_error *err) {
-  memset(ev, 0, sizeof *ev);
-  px_status s = PX_INVALID;
-  int bad = 0;
-  if (!cJSON_IsObject(item)) {
-    px_error_set(err, PX_INVALID, "", "an event must be a JSON object");
-    goto fail;
-  }
-  ev->root = item;
-  ev->source_id = ctx->source_id;
-  ev->received_ms = ctx->received_ms;
-  ev->type = ctx->type;
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "type");
+static px_status check_type(cJSON *item, fields *fs, px_event *ev, px_error *err) {
+  const cJSON *t = fs->f[F_TYPE];
   if (ev->type == PX_EV_NONE) {
-    if (!cJSON_IsString(t) || (ev->type = px_event_type_parse(t->valuestring)) == PX_EV_NONE) {
-      px_error_set(err, PX_INVALID, "type",
-                   "must be one of identify, track, page, screen, group, alias");
-      goto fail;
-    }
+    if (!cJSON_IsString(t) || (ev->type = px_event_type_parse(t->valuestring)) == PX_EV_NONE)
+      return px_error_set(err, PX_INVALID, "type",
+                          "must be one of identify, track, page, screen, group, alias");
   } else if (t && (!cJSON_IsString(t) || px_event_type_parse(t->valuestring) != ev->type)) {
-    px_error_set(err, PX_INVALID, "type", "does not match the endpoint (%s)",
-                 px_event_type_name(ev->type));
-    goto fail;
+    return px_error_set(err, PX_INVALID, "type", "does not match the endpoint (%s)",
+                        px_event_type_name(ev->type));
   }
-  delete_all(item, "writeKey");
-  delete_all(item, "type");
+  drop_field(item, fs, F_WRITE_KEY);
+  drop_field(item, fs, F_TYPE);
   cJSON_AddStringToObject(item, "type", px_event_type_name(ev->type));
+  return PX_OK;
+}
 
-  if (!opt_object(item, "context", err) || !opt_object(item, "integrations", err) ||
-      !opt_object(item, "traits", err) || !opt_object(item, "properties", err))
-    goto fail;
-  if ((s = merge_batch_object(item, "context", ctx->batch_context, err)) != PX_OK ||
-      (s = merge_batch_object(item, "integrations", ctx->batch_integrations, err)) != PX_OK)
-    goto fail;
-  /* Limits apply to the message as stored, batch context included. */
-  if ((s = px_event_check_tree(item, err)) != PX_OK) goto fail;
-  s = PX_INVALID;
-  cJSON *c = cJSON_GetObjectItemCaseSensitive(item, "context");
-  if (c && !opt_object(c, "traits", err)) {
-    px_error_set(err, PX_INVALID, "context.traits", "must be an object");
-    goto fail;
-  }
-
-  const char *uid = id_field(item, "userId", &bad, err);
-  if (bad) goto fail;
-  const char *aid = id_field(item, "anonymousId", &bad, err);
-  if (bad) goto fail;
-  if (!uid && !aid) {
-    px_error_set(err, PX_INVALID, "userId", "userId or anonymousId is required");
-    goto fail;
-  }
-  const char *mid = id_field(item, "messageId", &bad, err);
-  if (bad) goto fail;
-  if (!mid) {
-    char uuid[37], gen[48];
-    px_rand_uuid(uuid);
-    snprintf(gen, sizeof gen, "px-%s", uuid);
-    delete_all(item, "messageId");
-    cJSON_AddStringToObject(item, "messageId", gen);
-  }
-
+/* The checks each type adds. */
+static px_status check_by_type(cJSON *item, fields *fs, px_event *ev, const char *uid, px_error *err) {
+  int bad = 0;
   switch (ev->type) {
     case PX_EV_TRACK: {
-      const cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "event");
-      if (!cJSON_IsString(e) || !*e->valuestring || strlen(e->valuestring) > PX_MAX_ID_BYTES) {
-        px_error_set(err, PX_INVALID, "event", "track needs an event name of 1-%d bytes",
-                     PX_MAX_ID_BYTES);
-        goto fail;
-      }
+      const cJSON *e = fs->f[F_EVENT];
+      if (!cJSON_IsString(e) || !*e->valuestring || strlen(e->valuestring) > PX_MAX_ID_BYTES)
+        return px_error_set(err, PX_INVALID, "event", "track needs an event name of 1-%d bytes",
+                            PX_MAX_ID_BYTES);
+      ev->name = e->valuestring;
       break;
     }
     case PX_EV_PAGE:
     case PX_EV_SCREEN: {
-      const cJSON *n = cJSON_GetObjectItemCaseSensitive(item, "name");
-      if (n && !cJSON_IsNull(n) && (!cJSON_IsString(n) || strlen(n->valuestring) > PX_MAX_ID_BYTES)) {
-        px_error_set(err, PX_INVALID, "name", "must be a string of at most %d bytes",
-                     PX_MAX_ID_BYTES);
-        goto fail;
-      }
+      const cJSON *n = fs->f[F_NAME];
+      if (n && !cJSON_IsNull(n) && (!cJSON_IsString(n) || strlen(n->valuestring) > PX_MAX_ID_BYTES))
+        return px_error_set(err, PX_INVALID, "name", "must be a string of at most %d bytes",
+                            PX_MAX_ID_BYTES);
+      ev->name = cJSON_IsString(n) ? n->valuestring : NULL;
       break;
     }
     case PX_EV_GROUP:
-      if (!id_field(item, "groupId", &bad, err)) {
-        if (!bad) px_error_set(err, PX_INVALID, "groupId", "group needs a groupId");
-        goto fail;
-      }
+      if (!(ev->group_id = id_field(item, fs, F_GROUP_ID, &bad, err)))
+        return bad ? PX_INVALID : px_error_set(err, PX_INVALID, "groupId", "group needs a groupId");
       break;
     case PX_EV_ALIAS:
-      if (!id_field(item, "previousId", &bad, err)) {
-        if (!bad) px_error_set(err, PX_INVALID, "previousId", "alias needs a previousId");
-        goto fail;
-      }
-      if (!uid) {
-        px_error_set(err, PX_INVALID, "userId", "alias needs a userId");
-        goto fail;
-      }
+      if (!(ev->previous_id = id_field(item, fs, F_PREVIOUS_ID, &bad, err)))
+        return bad ? PX_INVALID : px_error_set(err, PX_INVALID, "previousId", "alias needs a previousId");
+      if (!uid) return px_error_set(err, PX_INVALID, "userId", "alias needs a userId");
       break;
     default: break;
   }
+  return PX_OK;
+}
 
-  /* Time: receivedAt is ours; timestamp is corrected for client clock skew
-   * when the client says both when it created and when it sent the message. */
+/* Time: receivedAt is ours; timestamp is corrected for client clock skew
+ * when the client says both when it created and when it sent the message. */
+static px_status check_time(cJSON *item, fields *fs, px_event *ev, const px_event_ctx *ctx,
+                            px_error *err) {
   int64_t ts = 0, sent = 0, orig = 0;
   int has_ts, has_sent, has_orig;
-  if ((s = time_field(item, "timestamp", &ts, &has_ts, err)) != PX_OK ||
-      (s = time_field(item, "sentAt", &sent, &has_sent, err)) != PX_OK ||
-      (s = time_field(item, "originalTimestamp", &orig, &has_orig, err)) != PX_OK)
-    goto fail;
-  s = PX_INVALID;
+  px_status s;
+  if ((s = time_field(fs, F_TIMESTAMP, &ts, &has_ts, err)) != PX_OK ||
+      (s = time_field(fs, F_SENT_AT, &sent, &has_sent, err)) != PX_OK ||
+      (s = time_field(fs, F_ORIGINAL_TS, &orig, &has_orig, err)) != PX_OK)
+    return s;
   if (!has_sent && ctx->batch_sent_ms) {
     sent = ctx->batch_sent_ms;
     has_sent = 1;
@@ -342,31 +346,84 @@ px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev,
     ev->timestamp_ms = orig;
   else
     ev->timestamp_ms = ev->received_ms;
-  if (ev->timestamp_ms < PX_TIME_MIN_MS || ev->timestamp_ms > PX_TIME_MAX_MS) {
-    px_error_set(err, PX_INVALID, has_orig && has_sent ? "sentAt" : "timestamp",
-                 "the event time falls outside years 0000-9999 (clock-skew correction: "
-                 "receivedAt - (sentAt - originalTimestamp))");
-    goto fail;
-  }
+  if (ev->timestamp_ms < PX_TIME_MIN_MS || ev->timestamp_ms > PX_TIME_MAX_MS)
+    return px_error_set(err, PX_INVALID, has_orig && has_sent ? "sentAt" : "timestamp",
+                        "the event time falls outside years 0000-9999 (clock-skew correction: "
+                        "receivedAt - (sentAt - originalTimestamp))");
   char iso[32];
   px_time_format_iso(ev->received_ms, iso);
-  delete_all(item, "receivedAt");
+  drop_field(item, fs, F_RECEIVED_AT);
   cJSON_AddStringToObject(item, "receivedAt", iso);
   px_time_format_iso(ev->timestamp_ms, iso);
-  delete_all(item, "timestamp");
+  drop_field(item, fs, F_TIMESTAMP);
   cJSON_AddStringToObject(item, "timestamp", iso);
-
-  bind(ev);
-  if ((s = encode(ev)) != PX_OK) {
-    if (s == PX_TOO_LARGE)
-      px_error_set(err, s, "", "message larger than %d bytes", PX_MAX_MESSAGE_BYTES);
-    goto fail;
-  }
   return PX_OK;
-fail:
-  if (ev->root == NULL) cJSON_Delete(item);
-  px_event_free(ev);
-  return s == PX_OK ? PX_INVALID : s;
+}
+
+static px_status normalize(cJSON *item, const px_event_ctx *ctx, px_event *ev, px_error *err) {
+  fields fs;
+  find_fields(item, &fs);
+  px_status s;
+  int bad = 0;
+  if ((s = check_type(item, &fs, ev, err)) != PX_OK) return s;
+  if (!opt_object(item, &fs, F_CONTEXT, err) || !opt_object(item, &fs, F_INTEGRATIONS, err) ||
+      !opt_object(item, &fs, F_TRAITS, err) || !opt_object(item, &fs, F_PROPERTIES, err))
+    return PX_INVALID;
+  if ((s = merge_batch_object(item, &fs, F_CONTEXT, ctx->batch_context)) != PX_OK ||
+      (s = merge_batch_object(item, &fs, F_INTEGRATIONS, ctx->batch_integrations)) != PX_OK)
+    return s;
+  /* Limits apply to the message as stored, batch context included. */
+  int strings = !ctx->source_bytes || ctx->source_bytes > PX_MAX_STRING_BYTES ||
+                ctx->batch_context || ctx->batch_integrations;
+  frame top = {NULL, item, 0};
+  if ((s = check_node(&top, 1, strings, err)) != PX_OK) return s;
+  const cJSON *c = fs.f[F_CONTEXT];
+  const cJSON *ct = c ? cJSON_GetObjectItemCaseSensitive(c, "traits") : NULL;
+  if (ct && !cJSON_IsNull(ct) && !cJSON_IsObject(ct))
+    return px_error_set(err, PX_INVALID, "context.traits", "must be an object");
+  if (ct && cJSON_IsNull(ct)) cJSON_DeleteItemFromObjectCaseSensitive(fs.f[F_CONTEXT], "traits");
+  ev->context_traits = cJSON_IsObject(ct) ? ct : NULL;
+
+  const char *uid = id_field(item, &fs, F_USER_ID, &bad, err);
+  if (bad) return PX_INVALID;
+  const char *aid = id_field(item, &fs, F_ANONYMOUS_ID, &bad, err);
+  if (bad) return PX_INVALID;
+  if (!uid && !aid) return px_error_set(err, PX_INVALID, "userId", "userId or anonymousId is required");
+  ev->user_id = uid;
+  ev->anonymous_id = aid;
+  const char *mid = id_field(item, &fs, F_MESSAGE_ID, &bad, err);
+  if (bad) return PX_INVALID;
+  if (!mid) {
+    char uuid[37], gen[48];
+    px_rand_uuid(uuid);
+    snprintf(gen, sizeof gen, "px-%s", uuid);
+    drop_field(item, &fs, F_MESSAGE_ID);
+    mid = cJSON_GetStringValue(cJSON_AddStringToObject(item, "messageId", gen));
+    if (!mid) return PX_NOMEM;
+  }
+  ev->message_id = mid;
+  if ((s = check_by_type(item, &fs, ev, uid, err)) != PX_OK) return s;
+  if ((s = check_time(item, &fs, ev, ctx, err)) != PX_OK) return s;
+  ev->traits = ev->type == PX_EV_IDENTIFY || ev->type == PX_EV_GROUP ? fs.f[F_TRAITS] : NULL;
+  ev->properties = fs.f[F_PROPERTIES];
+  return PX_OK;
+}
+
+px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev, px_error *err) {
+  memset(ev, 0, sizeof *ev);
+  if (!cJSON_IsObject(item)) {
+    cJSON_Delete(item);
+    return px_error_set(err, PX_INVALID, "", "an event must be a JSON object");
+  }
+  ev->root = item;
+  ev->source_id = ctx->source_id;
+  ev->received_ms = ctx->received_ms;
+  ev->type = ctx->type;
+  px_status s = normalize(item, ctx, ev, err);
+  if (s == PX_OK && (s = encode(ev, ctx->source_bytes)) == PX_TOO_LARGE)
+    px_error_set(err, s, "", "message larger than %d bytes", PX_MAX_MESSAGE_BYTES);
+  if (s != PX_OK) px_event_free(ev);
+  return s;
 }
 
 const char *px_event_rec_json(const void *rec, size_t n, size_t *json_len) {

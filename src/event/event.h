@@ -66,6 +66,7 @@ typedef struct px_event_ctx {
   const cJSON *batch_context;      /* batch-level context merged into items, or NULL */
   const cJSON *batch_integrations; /* likewise */
   int64_t batch_sent_ms;           /* batch-level sentAt, or 0: used when an item has none */
+  size_t source_bytes;             /* size of the message's JSON text, if known: sizes buffers */
 } px_event_ctx;
 
 /* Validates and normalizes one message. Takes ownership of item (deleted on

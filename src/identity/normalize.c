@@ -74,11 +74,10 @@ static px_status phone(const px_config *cfg, const char *s, size_t n, char *out)
 }
 
 static int is_blocked(const px_config *cfg, const char *v) {
-  int junk_chars_only = 1;
-  for (const char *p = v; *p; p++)
-    if (!strchr("0-+ ", *p)) junk_chars_only = 0;
-  if (junk_chars_only) return 1; /* empty, all zeros, all dashes, the zero UUID */
-  size_t n = strlen(v);
+  const char *p = v;
+  while (*p == '0' || *p == '-' || *p == '+' || *p == ' ') p++;
+  if (!*p) return 1; /* empty, all zeros, all dashes, the zero UUID */
+  size_t n = (size_t)(p - v) + strlen(p);
   if (n > cfg->blocked_max_len) return 0;
   for (int i = 0; i < cfg->nblocked; i++)
     if (strcasecmp(v, cfg->blocked[i]) == 0) return 1;
@@ -122,10 +121,22 @@ px_status px_identity_normalize(const px_config *cfg, const px_kind *kind, const
   return is_blocked(cfg, out) ? PX_BLOCKED : PX_OK;
 }
 
-/* Resolves a dotted path such as "context.traits.email" in the event. */
-static const cJSON *at_path(const cJSON *root, const char *path) {
+/* Resolves a dotted path such as "context.traits.email" in the event. The
+ * usual prefixes start from objects found once per event. */
+typedef struct roots {
+  const cJSON *root, *traits, *context_traits;
+} roots;
+
+static const cJSON *at_path(const roots *r, const char *path) {
   char seg[64];
-  const cJSON *cur = root;
+  const cJSON *cur = r->root;
+  if (strncmp(path, "traits.", 7) == 0) {
+    cur = r->traits;
+    path += 7;
+  } else if (strncmp(path, "context.traits.", 15) == 0) {
+    cur = r->context_traits;
+    path += 15;
+  }
   while (cur && *path) {
     const char *dot = strchr(path, '.');
     size_t n = dot ? (size_t)(dot - path) : strlen(path);
@@ -155,6 +166,9 @@ int px_identity_extract(const px_config *cfg, const px_event *ev, px_ident *out,
                         int *blocked) {
   int n = 0;
   *blocked = 0;
+  const cJSON *context = cJSON_GetObjectItemCaseSensitive(ev->root, "context");
+  roots r = {ev->root, cJSON_GetObjectItemCaseSensitive(ev->root, "traits"),
+             cJSON_IsObject(context) ? cJSON_GetObjectItemCaseSensitive(context, "traits") : NULL};
   for (int k = 0; k < cfg->nkinds; k++) {
     const px_kind *kind = &cfg->kinds[k];
     if (strcmp(kind->name, "user_id") == 0) add(cfg, k, ev->user_id, out, &n, max, blocked);
@@ -162,7 +176,7 @@ int px_identity_extract(const px_config *cfg, const px_event *ev, px_ident *out,
     for (int p = 0; p < kind->npaths; p++) {
       /* A group's traits describe the account, not the person. */
       if (ev->type == PX_EV_GROUP && strncmp(kind->paths[p], "traits.", 7) == 0) continue;
-      const cJSON *v = at_path(ev->root, kind->paths[p]);
+      const cJSON *v = at_path(&r, kind->paths[p]);
       char num[32];
       if (cJSON_IsNumber(v)) {
         px_event_number_str(v->valuedouble, num);

@@ -11,7 +11,11 @@
 
 void px_batch_free(px_batch *b) {
   if (!b) return;
-  for (size_t i = 0; i < b->n; i++) px_event_free(&b->events[i]);
+  int drop = px_arena_enabled(); /* the trees go with the arena */
+  for (size_t i = 0; i < b->n; i++) {
+    if (drop) b->events[i].root = NULL;
+    px_event_free(&b->events[i]);
+  }
   px_arena_destroy(b->arena);
   free(b->events);
   free(b->index);

@@ -142,6 +142,38 @@ static void test_json_every_byte(void **state) {
   }
 }
 
+/* The scan goes eight bytes at a time: every byte that needs escaping, at
+ * every position of a 20-byte run, in the first, a middle and the last word. */
+static void test_json_escape_at_every_position(void **state) {
+  (void)state;
+  const unsigned char specials[] = {0x00, 0x01, 0x1f, '"', '\\', '\n'};
+  const unsigned char fine[] = {0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff};
+  for (size_t k = 0; k < sizeof specials; k++) {
+    for (size_t pos = 0; pos < 20; pos++) {
+      char in[20];
+      memset(in, 'x', sizeof in);
+      in[pos] = (char)specials[k];
+      px_buf b;
+      px_buf_init(&b, 0);
+      PX_ASSERT_OK(px_buf_json_str(&b, in, sizeof in));
+      size_t esc = specials[k] == '"' || specials[k] == '\\' || specials[k] == '\n' ? 2 : 6;
+      if (b.len != sizeof in - 1 + esc + 2)
+        fail_msg("byte 0x%02x at %zu: %zu bytes written (%s)", specials[k], pos, b.len, b.data);
+      px_buf_free(&b);
+    }
+  }
+  for (size_t k = 0; k < sizeof fine; k++) { /* bytes that must pass through as they are */
+    char in[20];
+    memset(in, (char)fine[k], sizeof in);
+    px_buf b;
+    px_buf_init(&b, 0);
+    PX_ASSERT_OK(px_buf_json_str(&b, in, sizeof in));
+    if (b.len != sizeof in + 2 || memcmp(b.data + 1, in, sizeof in) != 0)
+      fail_msg("byte 0x%02x was changed", fine[k]);
+    px_buf_free(&b);
+  }
+}
+
 static void test_json_respects_cap(void **state) {
   (void)state;
   px_buf b;
@@ -160,6 +192,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_printf),
     cmocka_unit_test(test_json_escaping),
     cmocka_unit_test(test_json_every_byte),
+    cmocka_unit_test(test_json_escape_at_every_position),
     cmocka_unit_test(test_json_respects_cap),
 };
 

@@ -99,6 +99,25 @@ static void test_offset_is_first_bad(void **state) {
 }
 
 /* The length is what counts: bytes past n are never looked at. */
+/* ASCII runs are checked eight bytes at a time: a bad byte at every
+ * position of a 24-byte run is still found exactly there. */
+static void test_bad_byte_in_ascii_run(void **state) {
+  (void)state;
+  for (size_t pos = 0; pos < 24; pos++) {
+    char in[24];
+    memset(in, 'a', sizeof in);
+    in[pos] = (char)0xff;
+    expect_at(in, sizeof in, (long)pos);
+    in[pos] = (char)0xc3; /* a valid two-byte sequence where it fits */
+    if (pos + 1 < sizeof in) {
+      in[pos + 1] = (char)0xa9;
+      expect_at(in, sizeof in, -1);
+    } else {
+      expect_at(in, sizeof in, (long)pos); /* truncated */
+    }
+  }
+}
+
 static void test_respects_length(void **state) {
   (void)state;
   expect_at("abc\xff", 3, -1);
@@ -108,6 +127,7 @@ static void test_respects_length(void **state) {
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_valid),
+    cmocka_unit_test(test_bad_byte_in_ascii_run),
     cmocka_unit_test(test_overlong),
     cmocka_unit_test(test_surrogates),
     cmocka_unit_test(test_above_max),
