@@ -163,6 +163,8 @@ int px_cmd_import(int argc, char **argv) {
   size_t cap = 0;
   ssize_t len;
   long lineno = 0;
+  px_json_span spans[64]; /* a message's top-level members (more: written, not copied) */
+  px_json_info info = {.spans = spans, .max_spans = sizeof spans / sizeof *spans};
   while ((len = getline(&line, &cap, in)) >= 0) {
     lineno++;
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
@@ -183,14 +185,17 @@ int px_cmd_import(int argc, char **argv) {
     }
     chunk *c = &s->chunks[s->cur];
     px_arena *prev = px_arena_enter(c->arena);
-    cJSON *item = cJSON_ParseWithLength(line, (size_t)len);
+    size_t stop;
+    cJSON *item = px_json_parse_info(line, (size_t)len, &stop, &info);
     if (!item) {
       px_arena_enter(prev);
-      reject(s, lineno, "", "malformed JSON");
+      char why[64];
+      snprintf(why, sizeof why, "malformed JSON at byte %zu", stop);
+      reject(s, lineno, "", why);
       continue;
     }
     px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = s->source_id, .received_ms = px_time_now_ms(),
-                        .source_bytes = (size_t)len};
+                        .source_bytes = (size_t)len, .source_text = line, .source_info = &info};
     px_status prep = px_pipeline_prepare(&s->cfg, item, &ctx, &c->events[c->n], &err);
     px_arena_enter(prev);
     if (prep != PX_OK) {

@@ -117,8 +117,23 @@ static const char *const field_names[F__COUNT] = {
 
 typedef struct fields {
   cJSON *f[F__COUNT];
-  int dups; /* some field occurs more than once */
+  int dups;          /* some field occurs more than once */
+  int context_dirty; /* context or integrations changed in place (their source text is stale) */
+  /* Top-level members the normalizer added: never copied from the source
+   * text, even if one took the address of a deleted member. */
+  const cJSON *added[F__COUNT];
+  int nadded;
 } fields;
+
+static void note_added(fields *fs, const cJSON *c) {
+  if (c && fs->nadded < F__COUNT) fs->added[fs->nadded++] = c;
+}
+
+static int was_added(const fields *fs, const cJSON *c) {
+  for (int i = 0; i < fs->nadded; i++)
+    if (fs->added[i] == c) return 1;
+  return 0;
+}
 
 static int field_index(const char *k) {
   for (int i = 0; i < F__COUNT; i++)
@@ -165,6 +180,7 @@ static const char *id_field(cJSON *root, fields *fs, int i, int *bad, px_error *
     v->string = NULL;
     cJSON_ReplaceItemViaPointer(root, v, str);
     fs->f[i] = v = str;
+    note_added(fs, str);
   }
   if (!cJSON_IsString(v)) {
     *bad = 1;
@@ -201,6 +217,7 @@ static px_status merge_batch_object(cJSON *root, fields *fs, int i, const cJSON 
     if (!dup) return PX_NOMEM;
     cJSON_AddItemToObject(root, field_names[i], dup);
     fs->f[i] = dup;
+    note_added(fs, dup);
     return PX_OK;
   }
   for (const cJSON *c = from->child; c; c = c->next) {
@@ -208,6 +225,7 @@ static px_status merge_batch_object(cJSON *root, fields *fs, int i, const cJSON 
     cJSON *dup = cJSON_Duplicate(c, 1);
     if (!dup) return PX_NOMEM;
     cJSON_AddItemToObject(own, c->string, dup);
+    fs->context_dirty = 1; /* context or integrations: both are copied only when clean */
   }
   return PX_OK;
 }
@@ -251,7 +269,40 @@ static void bind(px_event *ev) {
   ev->properties = obj_field(r, "properties");
 }
 
-static px_status encode(px_event *ev, size_t hint) {
+/* The source span of top-level member c, searched from *from (members keep
+ * their order; new ones have none), or NULL. */
+static const px_json_span *span_of(const px_json_info *in, const cJSON *c, size_t *from) {
+  for (size_t j = *from; j < in->nspans; j++) {
+    if (in->spans[j].node == c) {
+      *from = j + 1;
+      return &in->spans[j];
+    }
+  }
+  return NULL;
+}
+
+/* The message as compact JSON; with its source text, members the normalizer
+ * left as they were are copied from it rather than written again. */
+static px_status write_message(const cJSON *root, const px_event_ctx *ctx, const fields *fs, px_buf *b) {
+  const px_json_info *in = ctx->source_info;
+  if (!in || !ctx->source_text || in->nspans > in->max_spans) return px_json_write(root, b);
+  px_status s = px_buf_putc(b, '{');
+  size_t from = 0;
+  for (const cJSON *c = root->child; c && s == PX_OK; c = c->next) {
+    if (c != root->child && (s = px_buf_putc(b, ',')) != PX_OK) break;
+    const px_json_span *sp = was_added(fs, c) ? NULL : span_of(in, c, &from);
+    int stale = fs->context_dirty && (!strcmp(c->string, "context") || !strcmp(c->string, "integrations"));
+    if (sp && !stale) {
+      s = px_buf_append(b, ctx->source_text + sp->start, sp->end - sp->start);
+    } else if ((s = px_buf_json_str(b, c->string, strlen(c->string))) == PX_OK &&
+               (s = px_buf_putc(b, ':')) == PX_OK) {
+      s = px_json_write(c, b);
+    }
+  }
+  return s == PX_OK ? px_buf_putc(b, '}') : s;
+}
+
+static px_status encode(px_event *ev, const px_event_ctx *ctx, const fields *fs) {
   px_buf b;
   px_buf_init(&b, sizeof(px_event_rec) + PX_MAX_MESSAGE_BYTES);
   px_event_rec h = {.version = 2,
@@ -261,8 +312,8 @@ static px_status encode(px_event *ev, size_t hint) {
                     .timestamp_ms = ev->timestamp_ms};
   px_status s = px_buf_append(&b, &h, sizeof h);
   /* One allocation for a typical event: the input's size plus the fields added. */
-  if (s == PX_OK) s = px_buf_reserve(&b, hint ? hint + 160 : 1024);
-  if (s == PX_OK) s = px_json_write(ev->root, &b);
+  if (s == PX_OK) s = px_buf_reserve(&b, ctx->source_bytes ? ctx->source_bytes + 160 : 1024);
+  if (s == PX_OK) s = write_message(ev->root, ctx, fs, &b);
   if (s != PX_OK) {
     px_buf_free(&b);
     return s;
@@ -284,7 +335,7 @@ static px_status check_type(cJSON *item, fields *fs, px_event *ev, px_error *err
   }
   drop_field(item, fs, F_WRITE_KEY);
   drop_field(item, fs, F_TYPE);
-  cJSON_AddStringToObject(item, "type", px_event_type_name(ev->type));
+  note_added(fs, cJSON_AddStringToObject(item, "type", px_event_type_name(ev->type)));
   return PX_OK;
 }
 
@@ -353,14 +404,15 @@ static px_status check_time(cJSON *item, fields *fs, px_event *ev, const px_even
   char iso[32];
   px_time_format_iso(ev->received_ms, iso);
   drop_field(item, fs, F_RECEIVED_AT);
-  cJSON_AddStringToObject(item, "receivedAt", iso);
+  note_added(fs, cJSON_AddStringToObject(item, "receivedAt", iso));
   px_time_format_iso(ev->timestamp_ms, iso);
   drop_field(item, fs, F_TIMESTAMP);
-  cJSON_AddStringToObject(item, "timestamp", iso);
+  note_added(fs, cJSON_AddStringToObject(item, "timestamp", iso));
   return PX_OK;
 }
 
-static px_status normalize(cJSON *item, const px_event_ctx *ctx, px_event *ev, px_error *err) {
+static px_status normalize(cJSON *item, const px_event_ctx *ctx, px_event *ev, fields *out,
+                           px_error *err) {
   fields fs;
   find_fields(item, &fs);
   px_status s;
@@ -372,16 +424,23 @@ static px_status normalize(cJSON *item, const px_event_ctx *ctx, px_event *ev, p
   if ((s = merge_batch_object(item, &fs, F_CONTEXT, ctx->batch_context)) != PX_OK ||
       (s = merge_batch_object(item, &fs, F_INTEGRATIONS, ctx->batch_integrations)) != PX_OK)
     return s;
-  /* Limits apply to the message as stored, batch context included. */
-  int strings = !ctx->source_bytes || ctx->source_bytes > PX_MAX_STRING_BYTES ||
-                ctx->batch_context || ctx->batch_integrations;
+  /* Limits apply to the message as stored, batch context included; the
+   * parser may already know the message is within them. */
+  const px_json_info *in = ctx->source_info;
+  int merged = ctx->batch_context || ctx->batch_integrations;
+  int within = in && !merged && in->depth <= PX_MAX_DEPTH && in->longest_key <= PX_MAX_KEY_BYTES &&
+               in->longest_string <= PX_MAX_STRING_BYTES && !in->nonfinite;
+  int strings = !ctx->source_bytes || ctx->source_bytes > PX_MAX_STRING_BYTES || merged;
   frame top = {NULL, item, 0};
-  if ((s = check_node(&top, 1, strings, err)) != PX_OK) return s;
+  if (!within && (s = check_node(&top, 1, strings, err)) != PX_OK) return s;
   const cJSON *c = fs.f[F_CONTEXT];
   const cJSON *ct = c ? cJSON_GetObjectItemCaseSensitive(c, "traits") : NULL;
   if (ct && !cJSON_IsNull(ct) && !cJSON_IsObject(ct))
     return px_error_set(err, PX_INVALID, "context.traits", "must be an object");
-  if (ct && cJSON_IsNull(ct)) cJSON_DeleteItemFromObjectCaseSensitive(fs.f[F_CONTEXT], "traits");
+  if (ct && cJSON_IsNull(ct)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(fs.f[F_CONTEXT], "traits");
+    fs.context_dirty = 1;
+  }
   ev->context_traits = cJSON_IsObject(ct) ? ct : NULL;
 
   const char *uid = id_field(item, &fs, F_USER_ID, &bad, err);
@@ -398,14 +457,16 @@ static px_status normalize(cJSON *item, const px_event_ctx *ctx, px_event *ev, p
     px_rand_uuid(uuid);
     snprintf(gen, sizeof gen, "px-%s", uuid);
     drop_field(item, &fs, F_MESSAGE_ID);
-    mid = cJSON_GetStringValue(cJSON_AddStringToObject(item, "messageId", gen));
-    if (!mid) return PX_NOMEM;
+    cJSON *gm = cJSON_AddStringToObject(item, "messageId", gen);
+    if (!(mid = cJSON_GetStringValue(gm))) return PX_NOMEM;
+    note_added(&fs, gm);
   }
   ev->message_id = mid;
   if ((s = check_by_type(item, &fs, ev, uid, err)) != PX_OK) return s;
   if ((s = check_time(item, &fs, ev, ctx, err)) != PX_OK) return s;
   ev->traits = ev->type == PX_EV_IDENTIFY || ev->type == PX_EV_GROUP ? fs.f[F_TRAITS] : NULL;
   ev->properties = fs.f[F_PROPERTIES];
+  *out = fs;
   return PX_OK;
 }
 
@@ -419,8 +480,9 @@ px_status px_event_from_json(cJSON *item, const px_event_ctx *ctx, px_event *ev,
   ev->source_id = ctx->source_id;
   ev->received_ms = ctx->received_ms;
   ev->type = ctx->type;
-  px_status s = normalize(item, ctx, ev, err);
-  if (s == PX_OK && (s = encode(ev, ctx->source_bytes)) == PX_TOO_LARGE)
+  fields fs = {0};
+  px_status s = normalize(item, ctx, ev, &fs, err);
+  if (s == PX_OK && (s = encode(ev, ctx, &fs)) == PX_TOO_LARGE)
     px_error_set(err, s, "", "message larger than %d bytes", PX_MAX_MESSAGE_BYTES);
   if (s != PX_OK) px_event_free(ev);
   return s;
@@ -443,7 +505,7 @@ px_status px_event_decode(const void *rec, size_t n, uint64_t seq, px_event *ev)
   if (h.version != 2) return PX_STORE;
   size_t jn;
   const char *json = px_event_rec_json(rec, n, &jn);
-  ev->root = cJSON_ParseWithLength(json, jn);
+  ev->root = px_json_parse(json, jn, NULL);
   if (!ev->root) return PX_STORE;
   ev->type = (px_event_type)h.type;
   ev->source_id = h.source_id;

@@ -67,6 +67,8 @@ typedef struct px_event_ctx {
   const cJSON *batch_integrations; /* likewise */
   int64_t batch_sent_ms;           /* batch-level sentAt, or 0: used when an item has none */
   size_t source_bytes;             /* size of the message's JSON text, if known: sizes buffers */
+  const char *source_text;         /* that text, when parsed by px_json_parse_info ... */
+  const struct px_json_info *source_info; /* ... with this: the record copies unchanged members' text */
 } px_event_ctx;
 
 /* Validates and normalizes one message. Takes ownership of item (deleted on
@@ -79,6 +81,32 @@ void px_event_free(px_event *ev);
 /* A JSON number as identifier text: integers exactly ("42"), others with
  * 17 significant digits. */
 void px_event_number_str(double d, char out[32]);
+
+/* Parses JSON text (RFC 8259, strictly; only white space may follow the
+ * value) into a cJSON tree allocated with cJSON_malloc, so in the current
+ * arena. NULL when malformed or out of memory; *stop (may be NULL) receives
+ * the byte offset where parsing stopped, the error's position. */
+cJSON *px_json_parse(const char *text, size_t n, size_t *stop);
+
+/* Where a top-level member of an object was in the text: from its key's
+ * opening quote to the end of its value. */
+typedef struct px_json_span {
+  const cJSON *node;
+  size_t start, end;
+} px_json_span;
+
+/* What px_json_parse_info learns on the way: the spans of the root object's
+ * members (the first max_spans; nspans counts them all) and the sizes the
+ * message limits are about. */
+typedef struct px_json_info {
+  px_json_span *spans; /* set by the caller, max_spans entries */
+  size_t max_spans, nspans;
+  int depth;                   /* deepest nesting of objects and arrays (root = 1) */
+  size_t longest_key, longest_string; /* in bytes, decoded */
+  int nonfinite;               /* a number beyond the double range */
+} px_json_info;
+
+cJSON *px_json_parse_info(const char *text, size_t n, size_t *stop, px_json_info *info);
 
 /* Appends node as compact JSON (faster than cJSON_PrintUnformatted). */
 px_status px_json_write(const cJSON *node, px_buf *out);

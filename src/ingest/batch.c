@@ -82,20 +82,10 @@ px_status px_batch_parse(const char *body, size_t n, const px_config *cfg, const
 
 static px_status parse_body(const char *body, size_t n, const px_config *cfg, const px_event_ctx *ctx,
                             px_batch *out, px_error *err) {
-  const char *end = NULL;
-  cJSON *root = cJSON_ParseWithLengthOpts(body, n, &end, 0);
-  if (root) {
-    /* Only white space may follow the document. */
-    const char *p = end;
-    while (p < body + n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
-    if (p < body + n) {
-      cJSON_Delete(root);
-      root = NULL;
-      end = p;
-    }
-  }
+  size_t stop = 0;
+  cJSON *root = px_json_parse(body, n, &stop);
   if (!root) {
-    long off = end ? (long)(end - body) : 0;
+    long off = (long)stop;
     px_error_set(err, PX_BAD_JSON, "", "malformed JSON at byte %ld", off);
     if (err) err->offset = off;
     return PX_BAD_JSON;

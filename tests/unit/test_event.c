@@ -523,6 +523,64 @@ static void test_non_finite_numbers_are_rejected(void **state) {
   px_event_free(&ev);
 }
 
+/* With its source text and spans (the import path), a record copies the
+ * members the normalizer kept and writes the rest: the stored message must
+ * read back exactly as the one written from the tree alone. */
+static void expect_same_record(const char *json, const cJSON *batch_context, size_t max_spans) {
+  px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = 7, .received_ms = RECEIVED,
+                      .batch_context = batch_context};
+  px_error e;
+  px_event plain, spliced;
+  PX_ASSERT_OK(px_event_from_json(cJSON_Parse(json), &ctx, &plain, &e));
+  px_json_span spans[16]; /* past max_spans, the record is written, not copied */
+  px_json_info info = {.spans = spans, .max_spans = max_spans};
+  cJSON *item = px_json_parse_info(json, strlen(json), NULL, &info);
+  assert_non_null(item);
+  ctx.source_bytes = strlen(json);
+  ctx.source_text = json;
+  ctx.source_info = &info;
+  PX_ASSERT_OK(px_event_from_json(item, &ctx, &spliced, &e));
+  size_t an, bn;
+  const char *a = px_event_rec_json(plain.rec, plain.rec_len, &an);
+  const char *b = px_event_rec_json(spliced.rec, spliced.rec_len, &bn);
+  cJSON *ta = cJSON_ParseWithLength(a, an), *tb = cJSON_ParseWithLength(b, bn);
+  if (!ta || !tb) fail_msg("%s: a record does not parse: %.*s", json, (int)bn, b);
+  char *ca = cJSON_PrintUnformatted(ta), *cb = cJSON_PrintUnformatted(tb);
+  /* messageId may be generated: compare everything else. */
+  if (!cJSON_GetObjectItemCaseSensitive(cJSON_Parse(json), "messageId") && strstr(ca, "px-")) {
+    cJSON_DeleteItemFromObjectCaseSensitive(ta, "messageId");
+    cJSON_DeleteItemFromObjectCaseSensitive(tb, "messageId");
+    free(ca), free(cb);
+    ca = cJSON_PrintUnformatted(ta), cb = cJSON_PrintUnformatted(tb);
+  }
+  if (strcmp(ca, cb) != 0) fail_msg("%s:\n written: %s\n spliced: %s", json, ca, cb);
+  free(ca), free(cb);
+  cJSON_Delete(ta), cJSON_Delete(tb);
+  px_event_free(&plain);
+  px_event_free(&spliced);
+}
+
+static void test_record_copies_source_text(void **state) {
+  (void)state;
+  expect_same_record("{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"E\",\"messageId\":\"m\","
+                     "\"properties\":{\"a\" : [1, 2.50, \"caf\\u00e9\"]}}", NULL, 16);
+  /* Everything the normalizer changes: writeKey and type dropped, ids given
+   * as numbers, null objects, a null context.traits, client receivedAt and
+   * timestamp replaced, a generated messageId. */
+  expect_same_record("{\"writeKey\":\"k\",\"type\":\"identify\",\"userId\":42,\"anonymousId\":7.5,"
+                     "\"receivedAt\":\"2020-01-01T00:00:00Z\",\"timestamp\":\"2024-04-30T10:00:00Z\","
+                     "\"traits\":{\"email\":\"a@b.co\"},\"properties\":null,\"integrations\":null,"
+                     "\"context\":{\"ip\":\"1.2.3.4\",\"traits\":null}}", NULL, 16);
+  /* Duplicate members, and a batch context merged into the item's. */
+  cJSON *bc = cJSON_Parse("{\"ip\":\"9.9.9.9\",\"locale\":\"en\"}");
+  expect_same_record("{\"type\":\"page\",\"anonymousId\":\"a\",\"name\":\"Home\",\"type\":\"page\","
+                     "\"context\":{\"ip\":\"1.2.3.4\"}}", bc, 16);
+  expect_same_record("{\"type\":\"group\",\"userId\":\"u\",\"groupId\":12}", bc, 16);
+  /* More members than spans: written from the tree. */
+  expect_same_record("{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\",\"a\":1,\"b\":2}", NULL, 2);
+  cJSON_Delete(bc);
+}
+
 static void test_batch_context_merged(void **state) {
   (void)state;
   cJSON *bc = cJSON_Parse("{\"ip\":\"1.1.1.1\",\"library\":{\"name\":\"batch-lib\"},\"locale\":\"en\","
@@ -654,6 +712,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_skew_correction_stays_representable),
     cmocka_unit_test(test_non_finite_numbers_are_rejected),
     cmocka_unit_test(test_batch_context_merged),
+    cmocka_unit_test(test_record_copies_source_text),
     cmocka_unit_test(test_record_round_trip),
     cmocka_unit_test(test_decode_rejects_bad_records),
     cmocka_unit_test(test_check_tree),
