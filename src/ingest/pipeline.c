@@ -81,10 +81,33 @@ px_status px_pipeline_derive(px_txn *txn, const px_store *st, const px_config *c
   return s;
 }
 
-static void dedup_key(px_key *k, const px_event *ev) {
-  px_key_init(k);
-  px_key_u32(k, ev->source_id);
-  px_key_bytes(k, ev->message_id, strlen(ev->message_id));
+static uint64_t dedup_hash(const px_event *ev) {
+  return px_dedup_hash(ev->source_id, ev->message_id, strlen(ev->message_id));
+}
+
+/* The dedup table's verification: is the logged event at seq (possibly
+ * logged earlier in this same transaction) the message ev? */
+typedef struct same_arg {
+  px_txn *txn;
+  const px_store *st;
+  const px_event *ev;
+} same_arg;
+
+static px_status same_message(void *arg, uint64_t seq, int *same) {
+  const same_arg *a = arg;
+  *same = 0;
+  px_key sk;
+  px_key_init(&sk);
+  px_key_u64(&sk, seq);
+  MDB_val rec;
+  px_status s = px_store_get(a->txn, a->st, PX_DB_EVENTS, sk.b, sk.n, &rec);
+  if (s == PX_NOT_FOUND) return PX_OK; /* left by a transaction that did not commit */
+  if (s != PX_OK) return s;
+  px_event old;
+  if ((s = px_event_decode(rec.mv_data, rec.mv_size, seq, &old)) != PX_OK) return s;
+  *same = old.source_id == a->ev->source_id && old.message_id && strcmp(old.message_id, a->ev->message_id) == 0;
+  px_event_free(&old);
+  return PX_OK;
 }
 
 px_status px_pipeline_catch_up(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t max,
@@ -94,7 +117,9 @@ px_status px_pipeline_catch_up(px_txn *txn, const px_store *st, const px_config 
    * (cfg when that is the one; otherwise loaded from the log's history). */
   px_config old;
   int have_old = 0;
-  px_status s = px_store_counter(txn, st, "applied", &applied);
+  px_dedup *dd;
+  px_status s = px_store_dedup(txn, &dd);
+  if (s == PX_OK) s = px_store_counter(txn, st, "applied", &applied);
   if (s == PX_OK) s = px_store_counter(txn, st, "seq", &last);
   while (s == PX_OK && applied < last && (!max || n < max)) {
     px_key sk;
@@ -104,9 +129,7 @@ px_status px_pipeline_catch_up(px_txn *txn, const px_store *st, const px_config 
     px_event ev;
     if ((s = px_store_get(txn, st, PX_DB_EVENTS, sk.b, sk.n, &rec)) != PX_OK) break;
     if ((s = px_event_decode(rec.mv_data, rec.mv_size, applied + 1, &ev)) != PX_OK) break;
-    px_key dk;
-    dedup_key(&dk, &ev);
-    s = dk.overflow ? PX_INVALID : px_store_put(txn, st, PX_DB_DEDUP, dk.b, dk.n, sk.b, sk.n, 0);
+    s = px_dedup_insert(dd, dedup_hash(&ev), applied + 1);
     const px_config *use = cfg;
     if (s == PX_OK && ev.config_version != cfg->version) {
       if (!have_old || old.version != ev.config_version) {
@@ -137,24 +160,22 @@ px_status px_pipeline_ingest_many(px_txn *txn, const px_store *st, const px_conf
                                   px_event *evs, size_t n, uint8_t *dup, px_metrics *m) {
   /* Another process may have logged events this state has not applied yet. */
   px_status s = px_pipeline_catch_up(txn, st, cfg, 0, NULL);
-  uint64_t seq = 0;
+  uint64_t seq = 0, earlier;
+  px_dedup *dd = NULL;
+  if (s == PX_OK) s = px_store_dedup(txn, &dd);
   if (s == PX_OK) s = px_store_counter(txn, st, "seq", &seq);
   for (size_t i = 0; i < n && s == PX_OK; i++) {
     px_event *ev = &evs[i];
-    px_key dk, sk;
-    dedup_key(&dk, ev);
-    if (dk.overflow) return PX_INVALID;
+    px_key sk;
     ev->seq = seq + 1;
     px_key_init(&sk);
     px_key_u64(&sk, ev->seq);
-    /* One put both checks and records the (source, messageId) pair. */
-    s = px_store_put(txn, st, PX_DB_DEDUP, dk.b, dk.n, sk.b, sk.n, MDB_NOOVERWRITE);
-    dup[i] = s == PX_EXISTS;
-    if (dup[i]) {
-      s = PX_OK;
-      continue;
-    }
-    if (s != PX_OK) break;
+    /* One probe both checks and records the (source, messageId) pair. */
+    same_arg same = {txn, st, ev};
+    if ((s = px_dedup_check_insert(dd, dedup_hash(ev), ev->seq, same_message, &same, &earlier)) != PX_OK)
+      break;
+    dup[i] = earlier != 0;
+    if (dup[i]) continue;
     seq++;
     /* The record says which configuration it is applied under, for replays. */
     memcpy(ev->rec + offsetof(px_event_rec, config_version), &cfg->version, sizeof cfg->version);

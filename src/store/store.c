@@ -20,7 +20,9 @@ enum { ENV_LOG = 0, ENV_STATE = 1 };
 struct px_store {
   MDB_env *env[2];
   MDB_dbi dbi[PX_DB__COUNT];
+  px_dedup *dedup; /* NULL for read-only stores */
   char path[4096];
+  char dedup_path[4300];
   int state_reset;
 };
 
@@ -28,17 +30,22 @@ struct px_txn {
   px_store *st;
   MDB_txn *t[2];
   int write;
+  int dedup_fresh; /* px_dedup_refresh done in this transaction */
 };
 
 static const char *db_names[PX_DB__COUNT] = {
-    "meta",   "events",  "dedup",   "ident",    "profiles", "pidents", "traits",  "timeline", "counts",
-    "merges", "pmerges", "accounts", "links",   "sources",  "keys",    "config",  "meta",
+    "meta",    "events",  "ident",    "profiles", "pidents", "traits",  "timeline", "counts",
+    "merges",  "pmerges", "accounts", "links",    "sources", "keys",    "config",   "meta",
 };
 
 static const int db_env[PX_DB__COUNT] = {
-    ENV_LOG,   ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
+    ENV_LOG,   ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
     ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_LOG,   ENV_LOG,   ENV_LOG,   ENV_STATE,
 };
+
+/* Before the dedup table became a file, the state held it in this LMDB
+ * database; a state that still has it is rebuilt (check_state). */
+#define LEGACY_DEDUP_DB "dedup"
 
 static const char *state_counters[] = {"applied", "pid", "merge", "account", "profiles", "merges"};
 
@@ -112,6 +119,8 @@ static int reset_state(const char *state_dir, const char *boot, const char *path
     if (unlink(db) == 0) *reset = 1;
     snprintf(db, sizeof db, "%s/lock.mdb", state_dir);
     unlink(db);
+    snprintf(db, sizeof db, "%s/" PX_DEDUP_FILE, state_dir);
+    unlink(db);
   }
   char tmp[4500];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -137,32 +146,77 @@ static int open_env(MDB_env **env, const char *dir, size_t map, unsigned flags) 
   return rc;
 }
 
-/* A state that has applied more of the log than the log holds belongs to
- * another history (an older log was restored): empty it, catch-up rebuilds. */
-static int reset_if_ahead(px_store *st) {
-  MDB_txn *lt, *stt;
-  int rc = mdb_txn_begin(st->env[ENV_LOG], NULL, 0, &lt);
+static uint64_t read_counter(MDB_txn *txn, MDB_dbi dbi, const char *name) {
+  MDB_val k = {strlen(name), (void *)name}, v;
+  return mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8 ? px_get_u64(v.mv_data) : 0;
+}
+
+/* Both write transactions, log first (the lock order of every writer):
+ * while they are held no other process writes the state or the table. */
+static int begin_locked(px_store *st, MDB_txn **lt, MDB_txn **stt) {
+  int rc = mdb_txn_begin(st->env[ENV_LOG], NULL, 0, lt);
   if (rc) return rc;
-  if ((rc = mdb_txn_begin(st->env[ENV_STATE], NULL, 0, &stt))) {
+  if ((rc = mdb_txn_begin(st->env[ENV_STATE], NULL, 0, stt))) mdb_txn_abort(*lt);
+  return rc;
+}
+
+/* Empties the state (catch-up rebuilds it) when it cannot be trusted, then
+ * maps the dedup table. The table must hold every event the state has
+ * applied, so the state is emptied when
+ * - it has applied more of the log than the log holds (an older log was
+ *   restored): another history;
+ * - it still has the LMDB dedup database of an earlier version: the events
+ *   that version applied have no entry in the table file;
+ * - it has applied events but the table file is missing or damaged.
+ * The state's emptying is committed before the table file is replaced, so a
+ * crash in between leaves an empty state (any table is right for it), never
+ * an applied state with an empty table. */
+static px_status check_state(px_store *st) {
+  MDB_txn *lt, *stt;
+  int rc = begin_locked(st, &lt, &stt);
+  if (rc) return px_store_status(rc);
+  uint64_t seq = read_counter(lt, st->dbi[PX_DB_META], "seq");
+  uint64_t applied = read_counter(stt, st->dbi[PX_DB_SMETA], "applied");
+  MDB_dbi legacy;
+  int has_legacy = mdb_dbi_open(stt, LEGACY_DEDUP_DB, 0, &legacy) == 0;
+  px_dedup *d = NULL;
+  px_status s = px_dedup_open(st->dedup_path, &d);
+  if (s != PX_OK && s != PX_NOT_FOUND && s != PX_STORE) {
+    mdb_txn_abort(stt);
     mdb_txn_abort(lt);
-    return rc;
+    return s;
   }
-  uint64_t seq = 0, applied = 0;
-  MDB_val k = {3, "seq"}, v;
-  if (mdb_get(lt, st->dbi[PX_DB_META], &k, &v) == 0 && v.mv_size == 8) seq = px_get_u64(v.mv_data);
-  k.mv_size = 7;
-  k.mv_data = "applied";
-  if (mdb_get(stt, st->dbi[PX_DB_SMETA], &k, &v) == 0 && v.mv_size == 8) applied = px_get_u64(v.mv_data);
-  if (applied > seq) {
-    px_log(PX_LOG_WARN, "msg=\"the state is ahead of the event log (a restored log?); rebuilding it\"");
+  const char *why = applied > seq  ? "the state is ahead of the event log (a restored log?)"
+                    : has_legacy   ? "the state was written by an earlier version (dedup index in LMDB)"
+                    : !d && applied ? "the dedup table is missing or damaged"
+                                    : NULL;
+  if (!why) {
+    mdb_txn_abort(stt);
+  } else {
+    px_log(PX_LOG_WARN, "msg=\"%s; rebuilding the state from the event log\"", why);
     for (int i = 0; i < PX_DB__COUNT && !rc; i++)
       if (db_env[i] == ENV_STATE) rc = mdb_drop(stt, st->dbi[i], 0);
-    st->state_reset = 1;
+    if (!rc && has_legacy) rc = mdb_drop(stt, legacy, 1);
+    if (!rc) rc = mdb_txn_commit(stt);
+    else mdb_txn_abort(stt);
+    if (applied > seq) st->state_reset = 1;
+    px_dedup_close(d);
+    d = NULL;
   }
   mdb_txn_abort(lt);
-  if (!rc) rc = mdb_txn_commit(stt);
-  else mdb_txn_abort(stt);
-  return rc;
+  if (rc) return px_store_status(rc);
+  if (!d) {
+    /* A fresh table, unless another process has applied events since (then
+     * it made one, under these same locks). */
+    if ((rc = begin_locked(st, &lt, &stt))) return px_store_status(rc);
+    applied = read_counter(stt, st->dbi[PX_DB_SMETA], "applied");
+    s = applied ? px_dedup_open(st->dedup_path, &d) : px_dedup_create(st->dedup_path, &d);
+    mdb_txn_abort(stt);
+    mdb_txn_abort(lt);
+    if (s != PX_OK) return s == PX_NOT_FOUND ? PX_STORE : s;
+  }
+  st->dedup = d;
+  return PX_OK;
 }
 
 px_status px_store_open(const char *dir, const px_store_opts *opts, px_store **out) {
@@ -179,6 +233,7 @@ px_status px_store_open(const char *dir, const px_store_opts *opts, px_store **o
   px_store *st = calloc(1, sizeof *st);
   if (!st) return PX_NOMEM;
   snprintf(st->path, sizeof st->path, "%s", dir);
+  snprintf(st->dedup_path, sizeof st->dedup_path, "%s/" PX_DEDUP_FILE, sub[ENV_STATE]);
   MDB_txn *txn = NULL;
   int rc = opts->read_only ? 0 : check_boot(sub[ENV_STATE], &st->state_reset);
   if (rc) goto fail;
@@ -209,20 +264,24 @@ px_status px_store_open(const char *dir, const px_store_opts *opts, px_store **o
     txn = NULL;
     if (rc) goto fail;
   }
-  if (!opts->read_only && (rc = reset_if_ahead(st)) != 0) goto fail;
+  px_status s = opts->read_only ? PX_OK : check_state(st);
+  if (s != PX_OK) goto fail_status;
   *out = st;
   return PX_OK;
 fail:
+  s = px_store_status(rc);
   if (txn) mdb_txn_abort(txn);
+fail_status:
   for (int e = 0; e < 2; e++)
     if (st->env[e]) mdb_env_close(st->env[e]);
   free(st);
-  return px_store_status(rc);
+  return s;
 }
 
 void px_store_close(px_store *st) {
   if (!st) return;
   if (st->env[ENV_STATE]) mdb_env_sync(st->env[ENV_STATE], 1); /* a clean stop leaves it on disk */
+  px_dedup_close(st->dedup);
   for (int e = 0; e < 2; e++) mdb_env_close(st->env[e]);
   free(st);
 }
@@ -256,6 +315,20 @@ px_status px_store_begin(px_store *st, int write, px_txn **out) {
 }
 
 MDB_txn *px_txn_mdb(px_txn *t, px_db db) { return t->t[db_env[db]]; }
+
+px_status px_store_dedup(px_txn *t, px_dedup **out) {
+  *out = NULL;
+  if (!t->write || !t->st->dedup) return PX_INVALID;
+  if (!t->dedup_fresh) {
+    /* Under the write lock: nobody else can replace the file until the end
+     * of this transaction, so once is enough. */
+    px_status s = px_dedup_refresh(t->st->dedup);
+    if (s != PX_OK) return s;
+    t->dedup_fresh = 1;
+  }
+  *out = t->st->dedup;
+  return PX_OK;
+}
 
 px_status px_store_commit(px_txn *t) {
   int rc = mdb_txn_commit(t->t[ENV_LOG]);

@@ -1,10 +1,11 @@
 /* The embedded store: two LMDB environments in the data directory.
  *   DIR/log    the durable record: the event log, sources, keys, configuration.
  *              Every commit is fsynced; the log is only appended to.
- *   DIR/state  everything derived from the log (dedup index, identifiers,
- *              profiles, timelines, merges...): committed without fsync, a
- *              cache that the log can always rebuild (it records how far it
- *              has applied the log; see px_pipeline_catch_up).
+ *   DIR/state  everything derived from the log (identifiers, profiles,
+ *              timelines, merges...): committed without fsync, a cache that
+ *              the log can always rebuild (it records how far it has applied
+ *              the log; see px_pipeline_catch_up). Beside it, the dedup
+ *              table (dedup.h), a hash table file outside LMDB.
  * A px_txn spans both: write transactions take the log's lock first, then
  * the state's, and commit the log first. One writer at a time (across
  * processes too), lock-free readers. See docs/internals/store.md. */
@@ -16,11 +17,11 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "store/dedup.h"
 
 typedef enum px_db {
   PX_DB_META,      /* log: counters ("seq", "source", "config"), schema version */
   PX_DB_EVENTS,    /* log: seq u64be -> event record (px_event_rec header + JSON) */
-  PX_DB_DEDUP,     /* state: source u32be + messageId -> seq u64be */
   PX_DB_IDENT,     /* kind NUL value -> profile id u64be */
   PX_DB_PROFILES,  /* profile id u64be -> px_profile_rec */
   PX_DB_PIDENTS,   /* profile id + kind NUL value -> px_obs (first/last seen, source) */
@@ -58,6 +59,10 @@ px_status px_store_commit(px_txn *txn);
 void px_store_abort(px_txn *txn);
 /* The LMDB transaction holding db, for cursors. Valid until the px_txn ends. */
 MDB_txn *px_txn_mdb(px_txn *txn, px_db db);
+/* The dedup table, for a write transaction only (PX_INVALID otherwise),
+ * remapped first if another process replaced its file (checked once per
+ * transaction). Valid until the transaction ends. */
+px_status px_store_dedup(px_txn *txn, px_dedup **out);
 /* 1 when opening found the state written before the machine restarted (it
  * may be damaged: it was emptied, to be rebuilt from the log). */
 int px_store_state_was_reset(const px_store *st);
@@ -96,7 +101,10 @@ px_status px_store_counter(px_txn *txn, const px_store *st, const char *name, ui
 px_status px_store_set_counter(px_txn *txn, const px_store *st, const char *name, uint64_t v);
 
 /* Empties the whole state (every database derived from the event log and
- * its counters, "applied" included), so catching up rebuilds it. */
+ * its counters, "applied" included), so catching up rebuilds it. The dedup
+ * table is kept: it depends on the log alone (its entries are verified
+ * against it), and emptying it inside a transaction that may still abort
+ * would lose the entries of events the surviving state has applied. */
 px_status px_store_clear_derived(px_txn *txn, const px_store *st);
 
 /* Free bytes available to the store's file system. */

@@ -160,6 +160,17 @@ static inline uint64_t env_count(env *e, px_db db) {
   return v;
 }
 
+/* Entries of the dedup table (it is used in write transactions only). */
+static inline uint64_t env_dedup_count(env *e) {
+  px_txn *txn;
+  px_dedup *d;
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(px_store_dedup(txn, &d));
+  uint64_t v = px_dedup_count(d);
+  px_store_abort(txn);
+  return v;
+}
+
 /* All profile ids (live and merged), ascending; *n set. Caller frees. */
 static inline uint64_t *env_profiles(env *e, size_t *n) {
   px_txn *txn;

@@ -27,7 +27,7 @@ static void test_dedup_by_source_and_message_id(void **state) {
   PX_ASSERT_INT_EQ(dup, 0);
 
   PX_ASSERT_UINT_EQ(env_count(e, PX_DB_EVENTS), 4);
-  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_DEDUP), 4);
+  PX_ASSERT_UINT_EQ(env_dedup_count(e), 4);
   PX_ASSERT_UINT_EQ(env_counter(e, "seq"), 4);
   /* Duplicates changed nothing on the profile: 4 events, no u2. */
   cJSON *p = env_render(e, env_pid(e, "user_id", "u1"));

@@ -118,7 +118,7 @@ static void test_count_and_clear_derived(void **state) {
   px_txn *txn;
   uint64_t v;
   PX_ASSERT_OK(px_store_begin(st, 1, &txn));
-  static const px_db all[] = {PX_DB_EVENTS, PX_DB_DEDUP,    PX_DB_IDENT,    PX_DB_PROFILES,
+  static const px_db all[] = {PX_DB_EVENTS,  PX_DB_IDENT,    PX_DB_PROFILES,
                               PX_DB_PIDENTS, PX_DB_TRAITS,  PX_DB_TIMELINE, PX_DB_COUNTS,
                               PX_DB_MERGES, PX_DB_PMERGES,  PX_DB_ACCOUNTS, PX_DB_LINKS,
                               PX_DB_SOURCES, PX_DB_KEYS,    PX_DB_CONFIG};
@@ -134,7 +134,6 @@ static void test_count_and_clear_derived(void **state) {
   PX_ASSERT_OK(px_store_set_counter(txn, st, "source", 3));
 
   PX_ASSERT_OK(px_store_clear_derived(txn, st));
-  /* The dedup index is derived too: a catch-up rebuilds it from the log. */
   static const px_db kept[] = {PX_DB_EVENTS, PX_DB_SOURCES, PX_DB_KEYS, PX_DB_CONFIG};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
     int keep = 0;

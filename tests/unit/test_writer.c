@@ -95,7 +95,7 @@ static void test_concurrent_submits_are_durable(void **state) {
   px_store_opts o = {.map_size = (size_t)256 << 20};
   PX_ASSERT_OK(px_store_open(e->dir, &o, &e->st));
   PX_ASSERT_UINT_EQ(env_count(e, PX_DB_EVENTS), THREADS * PER_THREAD);
-  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_DEDUP), THREADS * PER_THREAD);
+  PX_ASSERT_UINT_EQ(env_dedup_count(e), THREADS * PER_THREAD);
   PX_ASSERT_UINT_EQ(env_counter(e, "profiles"), 7);
   cJSON *p = env_render(e, env_pid(e, "user_id", "user-0"));
   /* i % 7 == 0 for i in 0..59: 9 events per thread. */
