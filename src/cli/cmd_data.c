@@ -92,7 +92,7 @@ int px_cmd_export(int argc, char **argv) {
   int rc;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     px_profile_rec r;
-    if (v.mv_size != sizeof r) continue;
+    if (v.mv_size < sizeof r) continue; /* the record, then its name counts */
     memcpy(&r, v.mv_data, sizeof r);
     if (r.merged_into) continue;
     px_buf_reset(&line);

@@ -14,16 +14,9 @@ px_status px_profile_get(px_txn *txn, const px_store *st, uint64_t pid, px_profi
   MDB_val v;
   px_status s = px_store_get(txn, st, PX_DB_PROFILES, k.b, k.n, &v);
   if (s != PX_OK) return s;
-  if (v.mv_size != sizeof *out) return PX_STORE;
-  memcpy(out, v.mv_data, sizeof *out);
+  if (v.mv_size < sizeof *out) return PX_STORE;
+  memcpy(out, v.mv_data, sizeof *out); /* the counts that follow are read by render */
   return PX_OK;
-}
-
-px_status px_profile_put(px_txn *txn, const px_store *st, uint64_t pid, const px_profile_rec *r) {
-  px_key k;
-  px_key_init(&k);
-  px_key_u64(&k, pid);
-  return px_store_put(txn, st, PX_DB_PROFILES, k.b, k.n, r, sizeof *r, 0);
 }
 
 px_status px_profile_live(px_txn *txn, const px_store *st, uint64_t pid, uint64_t *live) {
@@ -126,23 +119,28 @@ static px_status observe_traits(px_txn *txn, const px_store *st, uint64_t entity
   return PX_OK;
 }
 
-static void add_one(void *value, int existed, void *arg) {
-  (void)existed, (void)arg;
+typedef struct add_arg {
+  uint64_t by;
+} add_arg;
+
+static void add_to_row(void *value, int existed, void *arg) {
+  (void)existed;
   uint64_t n;
   memcpy(&n, value, 8);
-  n++;
+  n += ((const add_arg *)arg)->by;
   memcpy(value, &n, 8);
 }
 
-static px_status bump_count(px_txn *txn, const px_store *st, uint64_t pid, char cls,
-                            const char *name) {
+px_status px_counts_add_row(px_txn *txn, const px_store *st, uint64_t pid, char cls, const char *name,
+                            size_t n, uint64_t by) {
   px_key k;
   px_key_init(&k);
   px_key_u64(&k, pid);
   px_key_u8(&k, (uint8_t)cls);
-  px_key_bytes(&k, name, strlen(name));
+  px_key_bytes(&k, name, n);
   if (k.overflow) return PX_INVALID;
-  return px_store_update(txn, st, PX_DB_COUNTS, k.b, k.n, 8, add_one, NULL);
+  add_arg a = {by};
+  return px_store_update(txn, st, PX_DB_COUNTS, k.b, k.n, 8, add_to_row, &a);
 }
 
 static px_status link_account(px_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
@@ -183,11 +181,25 @@ static px_status link_account(px_txn *txn, const px_store *st, uint64_t pid, con
   return px_store_put(txn, st, PX_DB_LINKS, lk.b, lk.n, &o, sizeof o, 0);
 }
 
-static void apply_to_record(void *value, int existed, void *arg) {
-  const px_event *ev = arg;
+typedef struct apply_arg {
+  const px_event *ev;
+  char cls;       /* the event's name is counted in this class, if it has one */
+  size_t name_n;
+  int spilled;    /* the name did not fit in the record: count it in a row */
+} apply_arg;
+
+static size_t apply_to_record(const void *old, size_t oldn, void *out, size_t cap, void *arg) {
+  apply_arg *a = arg;
+  const px_event *ev = a->ev;
   px_profile_rec r;
-  memcpy(&r, value, sizeof r);
-  if (!existed) {
+  size_t tail = 0;
+  int existed = old && oldn >= sizeof r && oldn <= cap;
+  if (existed) {
+    memcpy(out, old, oldn);
+    memcpy(&r, old, sizeof r);
+    tail = oldn - sizeof r;
+  } else {
+    memset(&r, 0, sizeof r);
     r.version = 1;
     r.created_ms = ev->received_ms;
     r.first_seen = r.last_seen = ev->timestamp_ms;
@@ -196,16 +208,24 @@ static void apply_to_record(void *value, int existed, void *arg) {
   if (ev->timestamp_ms > r.last_seen) r.last_seen = ev->timestamp_ms;
   r.events++;
   if ((unsigned)ev->type < 8) r.by_type[ev->type]++;
-  memcpy(value, &r, sizeof r);
+  memcpy(out, &r, sizeof r);
+  unsigned char *t = (unsigned char *)out + sizeof r;
+  if (a->cls && !px_counts_add(t, &tail, cap - sizeof r, a->cls, ev->name, a->name_n, 1)) a->spilled = 1;
+  return sizeof r + tail;
 }
 
 px_status px_profile_apply(px_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
   px_key k;
   px_key_init(&k);
   px_key_u64(&k, pid);
-  px_status s = px_store_update(txn, st, PX_DB_PROFILES, k.b, k.n, sizeof(px_profile_rec),
-                                apply_to_record, (void *)ev);
+  apply_arg a = {ev, 0, 0, 0};
+  if (ev->name) {
+    a.cls = ev->type == PX_EV_TRACK ? 'e' : ev->type == PX_EV_PAGE ? 'p' : 's';
+    a.name_n = strlen(ev->name);
+  }
+  px_status s = px_store_rmw(txn, st, PX_DB_PROFILES, k.b, k.n, PX_PROFILE_VALUE_MAX, apply_to_record, &a);
   if (s != PX_OK) return s;
+  if (a.spilled && (s = px_counts_add_row(txn, st, pid, a.cls, ev->name, a.name_n, 1)) != PX_OK) return s;
 
   px_key_init(&k);
   px_key_u64(&k, pid);
@@ -214,10 +234,6 @@ px_status px_profile_apply(px_txn *txn, const px_store *st, uint64_t pid, const 
   uint8_t type = (uint8_t)ev->type;
   if ((s = px_store_put(txn, st, PX_DB_TIMELINE, k.b, k.n, &type, 1, 0)) != PX_OK) return s;
 
-  if (ev->name) {
-    char cls = ev->type == PX_EV_TRACK ? 'e' : ev->type == PX_EV_PAGE ? 'p' : 's';
-    if ((s = bump_count(txn, st, pid, cls, ev->name)) != PX_OK) return s;
-  }
   if ((s = observe_traits(txn, st, pid, ev->type == PX_EV_IDENTIFY ? ev->traits : NULL, NULL, ev)) != PX_OK)
     return s;
   if ((s = observe_traits(txn, st, pid, ev->context_traits,

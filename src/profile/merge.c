@@ -32,11 +32,40 @@ static px_status combine_counter(void *arg, const void *rest, size_t rn, void *v
   return PX_OK;
 }
 
+/* A profile's stored value (record, then counts) copied out of the store. */
+typedef struct value {
+  unsigned char b[PX_PROFILE_VALUE_MAX];
+  size_t n;
+} value;
+
+static px_status get_value(px_txn *txn, const px_store *st, uint64_t pid, value *out, px_profile_rec *r) {
+  px_key k;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  MDB_val v;
+  px_status s = px_store_get(txn, st, PX_DB_PROFILES, k.b, k.n, &v);
+  if (s != PX_OK) return s;
+  if (v.mv_size < sizeof *r || v.mv_size > sizeof out->b) return PX_STORE;
+  memcpy(out->b, v.mv_data, v.mv_size);
+  out->n = v.mv_size;
+  memcpy(r, out->b, sizeof *r);
+  return PX_OK;
+}
+
+static px_status put_value(px_txn *txn, const px_store *st, uint64_t pid, value *v, const px_profile_rec *r) {
+  px_key k;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  memcpy(v->b, r, sizeof *r);
+  return px_store_put(txn, st, PX_DB_PROFILES, k.b, k.n, v->b, v->n, 0);
+}
+
 px_status px_profile_merge(px_txn *txn, const px_store *st, uint64_t survivor, uint64_t loser) {
   px_profile_rec a, b;
-  px_status s = px_profile_get(txn, st, survivor, &a);
+  value va, vb;
+  px_status s = get_value(txn, st, survivor, &va, &a);
   if (s != PX_OK) return s;
-  if ((s = px_profile_get(txn, st, loser, &b)) != PX_OK) return s;
+  if ((s = get_value(txn, st, loser, &vb, &b)) != PX_OK) return s;
   if ((s = px_store_move_prefix(txn, st, PX_DB_TRAITS, loser, survivor, combine_obs, NULL)) != PX_OK ||
       (s = px_store_move_prefix(txn, st, PX_DB_TIMELINE, loser, survivor, NULL, NULL)) != PX_OK ||
       (s = px_store_move_prefix(txn, st, PX_DB_COUNTS, loser, survivor, combine_counter, NULL)) != PX_OK ||
@@ -47,7 +76,17 @@ px_status px_profile_merge(px_txn *txn, const px_store *st, uint64_t survivor, u
   if (b.last_seen > a.last_seen) a.last_seen = b.last_seen;
   a.events += b.events;
   for (int t = 0; t < 8; t++) a.by_type[t] += b.by_type[t];
+  /* The loser's name counts join the survivor's record, or its rows. */
+  size_t tail = va.n - sizeof a;
+  px_count c;
+  for (size_t off = 0, next; (next = px_counts_next(vb.b + sizeof b, vb.n - sizeof b, off, &c)) != 0; off = next) {
+    if (!px_counts_add(va.b + sizeof a, &tail, PX_COUNTS_INLINE, c.cls, c.name, c.n, c.count) &&
+        (s = px_counts_add_row(txn, st, survivor, c.cls, c.name, c.n, c.count)) != PX_OK)
+      return s;
+  }
+  va.n = sizeof a + tail;
   b.merged_into = survivor;
-  if ((s = px_profile_put(txn, st, survivor, &a)) != PX_OK) return s;
-  return px_profile_put(txn, st, loser, &b);
+  vb.n = sizeof b; /* everything it counted is the survivor's now */
+  if ((s = put_value(txn, st, survivor, &va, &a)) != PX_OK) return s;
+  return put_value(txn, st, loser, &vb, &b);
 }

@@ -17,6 +17,27 @@ typedef struct px_obs {
 void px_obs_observe(px_obs *o, int64_t ts, uint64_t seq);
 void px_obs_combine(px_obs *into, const px_obs *from);
 void px_trait_key(px_key *k, uint64_t entity, const char *name, uint64_t hash, uint32_t source);
-px_status px_profile_put(px_txn *txn, const px_store *st, uint64_t pid, const px_profile_rec *r);
+/* A profile record in the store: px_profile_rec, then up to
+ * PX_COUNTS_INLINE bytes of event-name counts (counts.c). */
+#define PX_COUNTS_INLINE 768
+#define PX_PROFILE_VALUE_MAX (sizeof(px_profile_rec) + PX_COUNTS_INLINE)
+
+typedef struct px_count {
+  char cls; /* 'e' track event, 'p' page, 's' screen */
+  const char *name;
+  size_t n;
+  uint64_t count;
+} px_count;
+
+/* The entry at off of a counts tail of len bytes into out; returns the next
+ * offset, 0 at the end. */
+size_t px_counts_next(const unsigned char *tail, size_t len, size_t off, px_count *out);
+/* Adds by to (cls, name) in the tail, appending the entry if new; 0 when it
+ * does not fit in cap bytes (then the caller counts it in a row). */
+int px_counts_add(unsigned char *tail, size_t *len, size_t cap, char cls, const char *name, size_t n,
+                  uint64_t by);
+/* Adds by to (cls, name) in the profile's PX_DB_COUNTS row. */
+px_status px_counts_add_row(px_txn *txn, const px_store *st, uint64_t pid, char cls, const char *name,
+                            size_t n, uint64_t by);
 
 #endif

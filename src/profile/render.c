@@ -207,6 +207,74 @@ static px_status render_traits(ctx *c, uint64_t entity, int history) {
   return s;
 }
 
+static int add_count(px_count **all, size_t *n, size_t *cap, px_count e) {
+  if (*n == *cap) {
+    size_t nc = *cap ? *cap * 2 : 16;
+    px_count *p = realloc(*all, nc * sizeof *p);
+    if (!p) return 0;
+    *all = p;
+    *cap = nc;
+  }
+  (*all)[(*n)++] = e;
+  return 1;
+}
+
+/* Name counts in key order (as LMDB sorts: bytes, then length). */
+static int cmp_count(const void *x, const void *y) {
+  const px_count *a = x, *b = y;
+  int d = memcmp(a->name, b->name, a->n < b->n ? a->n : b->n);
+  return d ? d : (a->n > b->n) - (a->n < b->n);
+}
+
+/* One class of name counts: those in the record and those in rows, summed. */
+static px_status render_class(ctx *c, uint64_t pid, char cls, const unsigned char *tail, size_t tail_n) {
+  px_count *all = NULL, e;
+  size_t n = 0, cap = 0;
+  px_status s = PX_OK;
+  for (size_t off = 0, next; (next = px_counts_next(tail, tail_n, off, &e)) != 0; off = next) {
+    if (e.cls == cls && !add_count(&all, &n, &cap, e)) {
+      free(all);
+      return PX_NOMEM;
+    }
+  }
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(c->txn, PX_DB_COUNTS), px_store_dbi(c->st, PX_DB_COUNTS), &cur);
+  if (rc) {
+    free(all);
+    return px_store_status(rc);
+  }
+  px_key pre;
+  px_key_init(&pre);
+  px_key_u64(&pre, pid);
+  px_key_u8(&pre, (uint8_t)cls);
+  MDB_val k = {pre.n, pre.b}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size < pre.n || memcmp(k.mv_data, pre.b, pre.n) != 0) break;
+    e = (px_count){cls, (const char *)k.mv_data + pre.n, k.mv_size - pre.n, 0};
+    memcpy(&e.count, v.mv_data, 8);
+    if (!add_count(&all, &n, &cap, e)) {
+      s = PX_NOMEM;
+      break;
+    }
+  }
+  mdb_cursor_close(cur);
+  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
+  if (s == PX_OK) {
+    qsort(all, n, sizeof *all, cmp_count);
+    px_buf_putc(c->out, '{');
+    for (size_t i = 0; i < n; i++) {
+      if (i) px_buf_putc(c->out, ',');
+      uint64_t sum = all[i].count;
+      while (i + 1 < n && cmp_count(&all[i], &all[i + 1]) == 0) sum += all[++i].count;
+      px_buf_json_str(c->out, all[i].name, all[i].n);
+      px_buf_printf(c->out, ":%llu", (unsigned long long)sum);
+    }
+    px_buf_putc(c->out, '}');
+  }
+  free(all);
+  return s;
+}
+
 static px_status render_counts(ctx *c, uint64_t pid, const px_profile_rec *r) {
   static const struct {
     char cls;
@@ -223,33 +291,21 @@ static px_status render_counts(ctx *c, uint64_t pid, const px_profile_rec *r) {
     first_type = 0;
   }
   px_buf_putc(c->out, '}');
-  for (size_t i = 0; i < sizeof classes / sizeof *classes; i++) {
-    px_buf_printf(c->out, ",\"%s\":{", classes[i].name);
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(px_txn_mdb(c->txn, PX_DB_COUNTS), px_store_dbi(c->st, PX_DB_COUNTS), &cur);
-    if (rc) return px_store_status(rc);
-    px_key pre;
-    px_key_init(&pre);
-    px_key_u64(&pre, pid);
-    px_key_u8(&pre, (uint8_t)classes[i].cls);
-    MDB_val k = {pre.n, pre.b}, v;
-    int first = 1;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      if (k.mv_size < pre.n || memcmp(k.mv_data, pre.b, pre.n) != 0) break;
-      uint64_t n;
-      memcpy(&n, v.mv_data, 8);
-      px_buf_puts(c->out, first ? "" : ",");
-      px_buf_json_str(c->out, (const char *)k.mv_data + pre.n, k.mv_size - pre.n);
-      px_buf_printf(c->out, ":%llu", (unsigned long long)n);
-      first = 0;
-    }
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND) return px_store_status(rc);
-    px_buf_putc(c->out, '}');
+  /* The counts kept in the record follow its fixed part. */
+  px_key k;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  MDB_val v;
+  px_status s = px_store_get(c->txn, c->st, PX_DB_PROFILES, k.b, k.n, &v);
+  if (s != PX_OK) return s;
+  const unsigned char *tail = (const unsigned char *)v.mv_data + sizeof *r;
+  size_t tail_n = v.mv_size > sizeof *r ? v.mv_size - sizeof *r : 0;
+  for (size_t i = 0; i < sizeof classes / sizeof *classes && s == PX_OK; i++) {
+    px_buf_printf(c->out, ",\"%s\":", classes[i].name);
+    s = render_class(c, pid, classes[i].cls, tail, tail_n);
   }
   px_buf_putc(c->out, '}');
-  return PX_OK;
+  return s;
 }
 
 static px_status render_accounts(ctx *c, uint64_t pid) {

@@ -31,7 +31,12 @@ struct px_txn {
   MDB_txn *t[2];
   int write;
   int dedup_fresh; /* px_dedup_refresh done in this transaction */
+  MDB_cursor *cur[PX_DB__COUNT]; /* opened on first use by px_store_rmw, closed at the end */
 };
+
+/* The layout of the derived state. A state written in another layout is
+ * emptied at open and rebuilt from the log. 2: counts inside profile records. */
+#define STATE_LAYOUT 2
 
 static const char *db_names[PX_DB__COUNT] = {
     "meta",    "events",  "ident",    "profiles", "pidents", "traits",  "timeline", "counts",
@@ -47,7 +52,7 @@ static const int db_env[PX_DB__COUNT] = {
  * database; a state that still has it is rebuilt (check_state). */
 #define LEGACY_DEDUP_DB "dedup"
 
-static const char *state_counters[] = {"applied", "pid", "merge", "account", "profiles", "merges"};
+static const char *state_counters[] = {"applied", "pid", "merge", "account", "profiles", "merges", "layout"};
 
 static px_db counter_db(const char *name) {
   for (size_t i = 0; i < sizeof state_counters / sizeof *state_counters; i++)
@@ -146,6 +151,14 @@ static int open_env(MDB_env **env, const char *dir, size_t map, unsigned flags) 
   return rc;
 }
 
+static int put_layout(MDB_txn *txn, MDB_dbi smeta) {
+  px_key v;
+  px_key_init(&v);
+  px_key_u64(&v, STATE_LAYOUT);
+  MDB_val k = {6, "layout"}, val = {8, v.b};
+  return mdb_put(txn, smeta, &k, &val, 0);
+}
+
 static uint64_t read_counter(MDB_txn *txn, MDB_dbi dbi, const char *name) {
   MDB_val k = {strlen(name), (void *)name}, v;
   return mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8 ? px_get_u64(v.mv_data) : 0;
@@ -186,17 +199,22 @@ static px_status check_state(px_store *st) {
     mdb_txn_abort(lt);
     return s;
   }
+  uint64_t layout = read_counter(stt, st->dbi[PX_DB_SMETA], "layout");
   const char *why = applied > seq  ? "the state is ahead of the event log (a restored log?)"
                     : has_legacy   ? "the state was written by an earlier version (dedup index in LMDB)"
+                    : applied && layout != STATE_LAYOUT ? "the state was written by another version (layout)"
                     : !d && applied ? "the dedup table is missing or damaged"
                                     : NULL;
-  if (!why) {
+  if (!why && layout == STATE_LAYOUT) {
     mdb_txn_abort(stt);
   } else {
-    px_log(PX_LOG_WARN, "msg=\"%s; rebuilding the state from the event log\"", why);
-    for (int i = 0; i < PX_DB__COUNT && !rc; i++)
-      if (db_env[i] == ENV_STATE) rc = mdb_drop(stt, st->dbi[i], 0);
-    if (!rc && has_legacy) rc = mdb_drop(stt, legacy, 1);
+    if (why) {
+      px_log(PX_LOG_WARN, "msg=\"%s; rebuilding the state from the event log\"", why);
+      for (int i = 0; i < PX_DB__COUNT && !rc; i++)
+        if (db_env[i] == ENV_STATE) rc = mdb_drop(stt, st->dbi[i], 0);
+      if (!rc && has_legacy) rc = mdb_drop(stt, legacy, 1);
+    }
+    if (!rc) rc = put_layout(stt, st->dbi[PX_DB_SMETA]);
     if (!rc) rc = mdb_txn_commit(stt);
     else mdb_txn_abort(stt);
     if (applied > seq) st->state_reset = 1;
@@ -280,7 +298,8 @@ fail_status:
 
 void px_store_close(px_store *st) {
   if (!st) return;
-  if (st->env[ENV_STATE]) mdb_env_sync(st->env[ENV_STATE], 1); /* a clean stop leaves it on disk */
+  /* No sync of the state: the kernel writes it back in its own time, and
+   * after a machine restart it is rebuilt whatever reached the disk. */
   px_dedup_close(st->dedup);
   for (int e = 0; e < 2; e++) mdb_env_close(st->env[e]);
   free(st);
@@ -330,7 +349,13 @@ px_status px_store_dedup(px_txn *t, px_dedup **out) {
   return PX_OK;
 }
 
+static void close_cursors(px_txn *t) {
+  for (int i = 0; i < PX_DB__COUNT; i++)
+    if (t->cur[i]) mdb_cursor_close(t->cur[i]);
+}
+
 px_status px_store_commit(px_txn *t) {
+  close_cursors(t);
   int rc = mdb_txn_commit(t->t[ENV_LOG]);
   if (rc) {
     mdb_txn_abort(t->t[ENV_STATE]);
@@ -346,6 +371,7 @@ px_status px_store_commit(px_txn *t) {
 
 void px_store_abort(px_txn *t) {
   if (!t) return;
+  close_cursors(t);
   for (int e = 1; e >= 0; e--)
     if (t->t[e]) mdb_txn_abort(t->t[e]);
   free(t);
@@ -368,27 +394,50 @@ px_status px_store_del(px_txn *txn, const px_store *st, px_db db, const void *k,
   return px_store_status(mdb_del(px_txn_mdb(txn, db), st->dbi[db], &key, NULL));
 }
 
+px_status px_store_rmw(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn, size_t cap,
+                       px_store_rmw_fn fn, void *arg) {
+  unsigned char stack[1024], *buf = cap <= sizeof stack ? stack : malloc(cap);
+  if (!buf) return PX_NOMEM;
+  int rc = 0;
+  if (!txn->cur[db]) rc = mdb_cursor_open(px_txn_mdb(txn, db), st->dbi[db], &txn->cur[db]);
+  MDB_cursor *cur = txn->cur[db];
+  MDB_val key = {kn, (void *)k}, v = {0, NULL};
+  if (!rc) rc = mdb_cursor_get(cur, &key, &v, MDB_SET_KEY);
+  if (rc == 0 || rc == MDB_NOTFOUND) {
+    int existed = rc == 0;
+    size_t n = fn(existed ? v.mv_data : NULL, existed ? v.mv_size : 0, buf, cap, arg);
+    if (n > cap) {
+      rc = EINVAL;
+    } else {
+      MDB_val nv = {n, buf};
+      key.mv_size = kn;
+      key.mv_data = (void *)k;
+      /* In place when the size stays: no second descent. */
+      rc = mdb_cursor_put(cur, &key, &nv, existed && n == v.mv_size ? MDB_CURRENT : 0);
+    }
+  }
+  if (buf != stack) free(buf);
+  return rc == EINVAL ? PX_INVALID : px_store_status(rc);
+}
+
+typedef struct fixed_update {
+  px_store_update_fn fn;
+  void *arg;
+} fixed_update;
+
+static size_t update_fixed(const void *old, size_t oldn, void *out, size_t cap, void *arg) {
+  fixed_update *u = arg;
+  int existed = old && oldn == cap;
+  if (existed) memcpy(out, old, cap);
+  else memset(out, 0, cap);
+  u->fn(out, existed, u->arg);
+  return cap;
+}
+
 px_status px_store_update(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                           size_t vsize, px_store_update_fn fn, void *arg) {
-  unsigned char buf[512];
-  if (vsize > sizeof buf) return PX_INVALID;
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, db), st->dbi[db], &cur);
-  if (rc) return px_store_status(rc);
-  MDB_val key = {kn, (void *)k}, v;
-  rc = mdb_cursor_get(cur, &key, &v, MDB_SET_KEY);
-  int existed = rc == 0 && v.mv_size == vsize;
-  if (rc != 0 && rc != MDB_NOTFOUND) goto out;
-  memset(buf, 0, vsize);
-  if (existed) memcpy(buf, v.mv_data, vsize);
-  fn(buf, existed, arg);
-  MDB_val nv = {vsize, buf};
-  key.mv_size = kn;
-  key.mv_data = (void *)k;
-  rc = mdb_cursor_put(cur, &key, &nv, existed ? MDB_CURRENT : 0);
-out:
-  mdb_cursor_close(cur);
-  return px_store_status(rc);
+  fixed_update u = {fn, arg};
+  return px_store_rmw(txn, st, db, k, kn, vsize, update_fixed, &u);
 }
 
 px_status px_store_move_prefix(px_txn *txn, const px_store *st, px_db db, uint64_t from, uint64_t to,
@@ -473,7 +522,7 @@ px_status px_store_clear_derived(px_txn *txn, const px_store *st) {
     int rc = mdb_drop(px_txn_mdb(txn, (px_db)i), st->dbi[i], 0);
     if (rc) return px_store_status(rc);
   }
-  return PX_OK;
+  return px_store_status(put_layout(px_txn_mdb(txn, PX_DB_SMETA), st->dbi[PX_DB_SMETA]));
 }
 
 uint64_t px_store_free_bytes(const px_store *st) {

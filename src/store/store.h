@@ -77,8 +77,16 @@ px_status px_store_put(px_txn *txn, const px_store *st, px_db db, const void *k,
                        const void *v, size_t vn, unsigned flags);
 px_status px_store_del(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn);
 
-/* Read-modify-write of a fixed-size record with one tree descent: fn gets
- * the current value (zeroed when absent, *existed 0) to change in place. */
+/* Read-modify-write of one value with one tree descent (write transactions
+ * only): fn gets the current value (NULL, 0 when absent; valid only during
+ * the call) and writes the new one into out (at most cap bytes), returning
+ * its size. */
+typedef size_t (*px_store_rmw_fn)(const void *old, size_t oldn, void *out, size_t cap, void *arg);
+px_status px_store_rmw(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn, size_t cap,
+                       px_store_rmw_fn fn, void *arg);
+
+/* The same for a fixed-size record: fn gets the current value (zeroed when
+ * absent or of another size, existed 0) to change in place. */
 typedef void (*px_store_update_fn)(void *value, int existed, void *arg);
 px_status px_store_update(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                           size_t vsize, px_store_update_fn fn, void *arg);

@@ -251,6 +251,60 @@ static void test_merge_module_level(void **state) {
   cJSON_Delete(l);
 }
 
+/* Name counts live in the profile record until it is full, then in rows:
+ * the rendered counts are the same either way, sorted by name, and a merge
+ * adds both kinds of the loser's to the survivor's. */
+static void track(env *e, const char *user, const char *name, int times) {
+  char json[512];
+  snprintf(json, sizeof json, "{\"type\":\"track\",\"userId\":\"%s\",\"event\":\"%s\"}", user, name);
+  for (int i = 0; i < times; i++) env_ingest(e, json);
+}
+
+static void test_counts_in_record_and_rows(void **state) {
+  env *e = E;
+  char name[64];
+  /* 120 distinct names of ~40 bytes: well past what the record holds. */
+  for (int i = 0; i < 120; i++) {
+    snprintf(name, sizeof name, "Event number %03d with a rather long name", i);
+    track(e, "a", name, 1 + i % 3);
+  }
+  for (int i = 0; i < 120; i += 7) { /* again, later: some in the record, some in rows */
+    snprintf(name, sizeof name, "Event number %03d with a rather long name", i);
+    track(e, "a", name, 2);
+  }
+  track(e, "b", "Event number 005 with a rather long name", 4); /* b: in its record */
+  track(e, "b", "Only b", 1);
+  uint64_t pa = env_pid(e, "user_id", "a"), pb = env_pid(e, "user_id", "b");
+  cJSON *p = env_render(e, pa);
+  const cJSON *by = jget(jget(p, "counts"), "by_event");
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(by), 120);
+  const cJSON *prev = NULL;
+  for (int i = 0; i < 120; i++) {
+    snprintf(name, sizeof name, "Event number %03d with a rather long name", i);
+    const cJSON *c = cJSON_GetArrayItem(by, i);
+    PX_ASSERT_STR_EQ(c->string, name); /* in name order */
+    PX_ASSERT_INT_EQ(cJSON_GetNumberValue(c), 1 + i % 3 + (i % 7 == 0 ? 2 : 0));
+    prev = c;
+  }
+  (void)prev;
+  cJSON_Delete(p);
+
+  px_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(px_profile_merge(txn, e->st, pa, pb));
+  PX_ASSERT_OK(px_store_commit(txn));
+  p = env_render(e, pa);
+  by = jget(jget(p, "counts"), "by_event");
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(by), 121);
+  PX_ASSERT_INT_EQ(cJSON_GetNumberValue(jget(by, "Event number 005 with a rather long name")), 3 + 4);
+  PX_ASSERT_INT_EQ(cJSON_GetNumberValue(jget(by, "Only b")), 1);
+  PX_ASSERT_INT_EQ(cJSON_GetNumberValue(jget(jget(p, "counts"), "events")), 120 * 2 + 18 * 2 + 5);
+  cJSON_Delete(p);
+  cJSON *l = env_render(e, pb); /* the loser counts nothing any more */
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(jget(jget(l, "counts"), "by_event")), 0);
+  cJSON_Delete(l);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_survivorship_rules, rules_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_most_recent_uses_event_time_not_arrival, env_setup, env_teardown),
@@ -262,6 +316,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_events_feed_rejects_malformed_cursor, env_setup, env_teardown),
     cmocka_unit_test(test_obs_observe_and_combine),
     cmocka_unit_test_setup_teardown(test_merge_module_level, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_counts_in_record_and_rows, env_setup, env_teardown),
 };
 
 PX_TEST_MAIN(tests)
