@@ -260,7 +260,7 @@ static px_status render_class(ctx *c, uint64_t pid, char cls, const unsigned cha
   mdb_cursor_close(cur);
   if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
   if (s == PX_OK) {
-    qsort(all, n, sizeof *all, cmp_count);
+    if (n) qsort(all, n, sizeof *all, cmp_count); /* qsort wants a non-null array */
     px_buf_putc(c->out, '{');
     for (size_t i = 0; i < n; i++) {
       if (i) px_buf_putc(c->out, ',');
