@@ -1,6 +1,5 @@
 /* pickaxe import FILE: Segment-shaped JSON lines through the same pipeline
  * as HTTP (validation, deduplication, identity, durability). */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +10,10 @@
 #include "base/utf8.h"
 #include "cli/cli.h"
 #include "event/arena.h"
+#include "ingest/bulk.h"
 #include "ingest/pipeline.h"
-#include "ingest/writer.h"
 #include "source/source.h"
 
-#define CHUNK 8192
-#define NCHUNKS 4 /* one being parsed, the others queued or being written */
 #define MAX_LISTED_ERRORS 100
 
 static const char help[] =
@@ -30,27 +27,10 @@ static const char help[] =
     "(--json: {\"accepted\",\"rejected\",\"duplicates\",\"errors\":[{line,field,reason}]}).\n"
     "Exit status 0 when every line landed, 4 when some were rejected.\n";
 
-/* A ring of chunks: the main thread parses one while submitter threads wait
- * for the writer to make the others durable (the writer takes the queued
- * ones in one transaction). */
-typedef struct chunk {
-  px_writer *w;
-  px_arena *arena; /* the chunk's JSON trees */
-  px_event events[CHUNK];
-  uint8_t dup[CHUNK];
-  size_t n;
-  px_status status;
-  pthread_t thread;
-  int in_flight;
-} chunk;
-
 typedef struct import_state {
-  px_writer *w;
   px_config cfg;
   uint32_t source_id;
-  chunk chunks[NCHUNKS];
-  int cur;
-  uint64_t accepted, duplicates, rejected;
+  uint64_t rejected;
   px_buf errors; /* JSON array items */
   int listed;
   int json;
@@ -66,40 +46,6 @@ static void reject(import_state *s, long line, const char *field, const char *re
   px_buf_json_str(&s->errors, reason, strlen(reason));
   px_buf_putc(&s->errors, '}');
   if (!s->json) fprintf(stderr, "line %ld: %s%s%s\n", line, field, *field ? ": " : "", reason);
-}
-
-static void *submit_chunk(void *arg) {
-  chunk *c = arg;
-  c->status = px_writer_submit(c->w, c->events, c->n, c->dup);
-  return NULL;
-}
-
-/* Waits for a chunk in flight and counts its outcome. */
-static px_status settle(import_state *s, chunk *c) {
-  if (!c->in_flight) return PX_OK;
-  pthread_join(c->thread, NULL);
-  c->in_flight = 0;
-  int drop = px_arena_enabled(); /* the trees go with the arena */
-  for (size_t i = 0; i < c->n; i++) {
-    if (c->status == PX_OK) c->dup[i] ? s->duplicates++ : s->accepted++;
-    if (drop) c->events[i].root = NULL;
-    px_event_free(&c->events[i]);
-  }
-  c->n = 0;
-  px_arena_reset(c->arena);
-  return c->status;
-}
-
-/* Hands the current chunk to a submitter thread and moves to the next one
- * in the ring, once that one is settled. */
-static px_status flush(import_state *s) {
-  chunk *c = &s->chunks[s->cur];
-  if (!c->n) return PX_OK;
-  c->w = s->w;
-  if (pthread_create(&c->thread, NULL, submit_chunk, c) != 0) return PX_NOMEM;
-  c->in_flight = 1;
-  s->cur = (s->cur + 1) % NCHUNKS;
-  return settle(s, &s->chunks[s->cur]);
 }
 
 static void show_progress(long bytes, long total, uint64_t events, uint64_t t0) {
@@ -149,16 +95,15 @@ int px_cmd_import(int argc, char **argv) {
     rc = px_cli_fail(PX_EXIT_USAGE, "import: no source named %s (create it: pickaxe source add %s)", source, source);
     goto out;
   }
-  for (int i = 0; i < NCHUNKS && ps == PX_OK; i++)
-    if (!(s->chunks[i].arena = px_arena_create())) ps = PX_NOMEM;
-  px_writer_opts wo = {.min_free_bytes = px_cli_min_free()};
-  if (ps != PX_OK || px_writer_start(st, NULL, &wo, &s->w) != PX_OK) {
+  px_bulk *bulk = NULL;
+  px_bulk_opts bo = {.min_free_bytes = px_cli_min_free()};
+  if (ps != PX_OK || (ps = px_bulk_start(st, &s->cfg, &bo, &bulk)) != PX_OK) {
     px_cli_fail(PX_EXIT_FAIL, "import: %s", px_status_str(ps));
     goto out;
   }
   s->source_id = src.id;
   int tty = isatty(2) && !json;
-  uint64_t t0 = px_time_mono_ns();
+  uint64_t t0 = px_time_mono_ns(), accepted = 0, duplicates = 0, events = 0;
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
@@ -183,8 +128,10 @@ int px_cmd_import(int argc, char **argv) {
       reject(s, lineno, "", "\\u0000 (NUL) in a string is not allowed");
       continue;
     }
-    chunk *c = &s->chunks[s->cur];
-    px_arena *prev = px_arena_enter(c->arena);
+    px_arena *arena;
+    px_event *slot = px_bulk_slot(bulk, &arena);
+    if (!slot) break; /* the loader failed: px_bulk_finish says why */
+    px_arena *prev = px_arena_enter(arena);
     size_t stop;
     cJSON *item = px_json_parse_info(line, (size_t)len, &stop, &info);
     if (!item) {
@@ -196,30 +143,24 @@ int px_cmd_import(int argc, char **argv) {
     }
     px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = s->source_id, .received_ms = px_time_now_ms(),
                         .source_bytes = (size_t)len, .source_text = line, .source_info = &info};
-    px_status prep = px_pipeline_prepare(&s->cfg, item, &ctx, &c->events[c->n], &err);
+    px_status prep = px_pipeline_prepare(&s->cfg, item, &ctx, slot, &err);
     px_arena_enter(prev);
     if (prep != PX_OK) {
       reject(s, lineno, err.field, err.reason);
       continue;
     }
-    if (++c->n == CHUNK) {
-      if ((ps = flush(s)) != PX_OK) break;
-      if (tty) show_progress(ftell(in), total, s->accepted + s->duplicates, t0);
+    if (px_bulk_add(bulk) != PX_OK) break;
+    if (tty && ++events % 8192 == 0) {
+      px_bulk_counts(bulk, &accepted, &duplicates);
+      show_progress(ftell(in), total, accepted + duplicates, t0);
     }
   }
   free(line);
-  if (ps == PX_OK) ps = flush(s);
-  for (int i = 1; i <= NCHUNKS; i++) { /* oldest first */
-    px_status last = settle(s, &s->chunks[(s->cur + i) % NCHUNKS]);
-    if (ps == PX_OK) ps = last;
-  }
-  chunk *left = &s->chunks[s->cur]; /* parsed but not submitted, after a failure */
-  for (size_t k = 0; k < left->n; k++) px_event_free(&left->events[k]);
+  ps = px_bulk_finish(bulk, &accepted, &duplicates);
   if (tty) {
-    show_progress(total, total, s->accepted + s->duplicates, t0);
+    show_progress(total, total, accepted + duplicates, t0);
     fputc('\n', stderr);
   }
-  px_writer_stop(s->w);
   if (ps != PX_OK) {
     px_cli_fail(PX_EXIT_FAIL, "import stopped at line %ld: %s (events before it are stored)", lineno,
                 px_status_str(ps));
@@ -228,16 +169,15 @@ int px_cmd_import(int argc, char **argv) {
   double secs = (double)(px_time_mono_ns() - t0) / 1e9;
   if (json) {
     printf("{\"accepted\":%llu,\"rejected\":%llu,\"duplicates\":%llu,\"seconds\":%.3f,\"errors\":[%s]}\n",
-           (unsigned long long)s->accepted, (unsigned long long)s->rejected,
-           (unsigned long long)s->duplicates, secs, s->errors.data ? s->errors.data : "");
+           (unsigned long long)accepted, (unsigned long long)s->rejected,
+           (unsigned long long)duplicates, secs, s->errors.data ? s->errors.data : "");
   } else {
     printf("imported %s: %llu accepted, %llu duplicates, %llu rejected in %.2f s\n", file,
-           (unsigned long long)s->accepted, (unsigned long long)s->duplicates,
+           (unsigned long long)accepted, (unsigned long long)duplicates,
            (unsigned long long)s->rejected, secs);
   }
   rc = s->rejected ? 4 : PX_EXIT_OK;
 out:
-  for (int i = 0; i < NCHUNKS; i++) px_arena_destroy(s->chunks[i].arena);
   if (in != stdin) fclose(in);
   px_config_free(&s->cfg);
   px_buf_free(&s->errors);

@@ -156,13 +156,11 @@ px_status px_pipeline_catch_up(px_txn *txn, const px_store *st, const px_config 
   return s;
 }
 
-px_status px_pipeline_ingest_many(px_txn *txn, const px_store *st, const px_config *cfg,
-                                  px_event *evs, size_t n, uint8_t *dup, px_metrics *m) {
-  /* Another process may have logged events this state has not applied yet. */
-  px_status s = px_pipeline_catch_up(txn, st, cfg, 0, NULL);
+px_status px_pipeline_log_many(px_txn *txn, const px_store *st, const px_config *cfg, px_event *evs,
+                               size_t n, uint8_t *dup) {
   uint64_t seq = 0, earlier;
   px_dedup *dd = NULL;
-  if (s == PX_OK) s = px_store_dedup(txn, &dd);
+  px_status s = px_store_dedup(txn, &dd);
   if (s == PX_OK) s = px_store_counter(txn, st, "seq", &seq);
   for (size_t i = 0; i < n && s == PX_OK; i++) {
     px_event *ev = &evs[i];
@@ -179,12 +177,42 @@ px_status px_pipeline_ingest_many(px_txn *txn, const px_store *st, const px_conf
     seq++;
     /* The record says which configuration it is applied under, for replays. */
     memcpy(ev->rec + offsetof(px_event_rec, config_version), &cfg->version, sizeof cfg->version);
-    if ((s = px_store_put(txn, st, PX_DB_EVENTS, sk.b, sk.n, ev->rec, ev->rec_len, MDB_APPEND)) != PX_OK)
-      break;
-    s = px_pipeline_derive(txn, st, cfg, ev, m);
+    ev->config_version = cfg->version;
+    s = px_store_put(txn, st, PX_DB_EVENTS, sk.b, sk.n, ev->rec, ev->rec_len, MDB_APPEND);
   }
   if (s == PX_OK) s = px_store_set_counter(txn, st, "seq", seq);
-  if (s == PX_OK) s = px_store_set_counter(txn, st, "applied", seq);
+  return s;
+}
+
+px_status px_pipeline_ingest_many(px_txn *txn, const px_store *st, const px_config *cfg,
+                                  px_event *evs, size_t n, uint8_t *dup, px_metrics *m) {
+  /* Another process may have logged events this state has not applied yet. */
+  px_status s = px_pipeline_catch_up(txn, st, cfg, 0, NULL);
+  if (s == PX_OK) s = px_pipeline_log_many(txn, st, cfg, evs, n, dup);
+  uint64_t last = 0;
+  for (size_t i = 0; i < n && s == PX_OK; i++) {
+    if (dup[i]) continue;
+    s = px_pipeline_derive(txn, st, cfg, &evs[i], m);
+    last = evs[i].seq;
+  }
+  if (s == PX_OK && last) s = px_store_set_counter(txn, st, "applied", last);
+  return s;
+}
+
+px_status px_pipeline_apply_logged(px_txn *txn, const px_store *st, const px_config *cfg,
+                                   const px_event *evs, size_t n, const uint8_t *dup) {
+  uint64_t applied, first = 0, last = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (dup[i]) continue;
+    if (!first) first = evs[i].seq;
+    last = evs[i].seq;
+  }
+  px_status s = px_store_counter(txn, st, "applied", &applied);
+  if (s != PX_OK || !last || applied >= last) return s; /* nothing new, or applied by another writer */
+  if (applied + 1 < first) return PX_BEHIND; /* others' events first: catch-up's work */
+  for (size_t i = 0; i < n && s == PX_OK; i++)
+    if (!dup[i] && evs[i].seq > applied) s = px_pipeline_derive(txn, st, cfg, &evs[i], NULL);
+  if (s == PX_OK) s = px_store_set_counter(txn, st, "applied", last);
   return s;
 }
 

@@ -28,6 +28,19 @@ px_status px_pipeline_ingest(px_txn *txn, const px_store *st, const px_config *c
 px_status px_pipeline_ingest_many(px_txn *txn, const px_store *st, const px_config *cfg,
                                   px_event *evs, size_t n, uint8_t *dup, px_metrics *m);
 
+/* The log half of px_pipeline_ingest_many (a PX_TXN_LOG or PX_TXN_WRITE
+ * transaction): deduplicates and appends, setting each event's seq and dup[i]. */
+px_status px_pipeline_log_many(px_txn *txn, const px_store *st, const px_config *cfg, px_event *evs,
+                               size_t n, uint8_t *dup);
+
+/* The state half, for events this process logged with px_pipeline_log_many
+ * and still holds (a PX_TXN_STATE transaction): derives those the state has
+ * not applied yet, from memory rather than from the log. PX_BEHIND when
+ * other events come before them in the log (a catch-up's work, which also
+ * fills the dedup table). */
+px_status px_pipeline_apply_logged(px_txn *txn, const px_store *st, const px_config *cfg,
+                                   const px_event *evs, size_t n, const uint8_t *dup);
+
 /* Identity resolution and profile application for a logged event. */
 px_status px_pipeline_derive(px_txn *txn, const px_store *st, const px_config *cfg,
                              const px_event *ev, px_metrics *m);

@@ -29,7 +29,7 @@ struct px_store {
 struct px_txn {
   px_store *st;
   MDB_txn *t[2];
-  int write;
+  int mode; /* PX_TXN_* */
   int dedup_fresh; /* px_dedup_refresh done in this transaction */
   MDB_cursor *cur[PX_DB__COUNT]; /* opened on first use by px_store_rmw, closed at the end */
 };
@@ -311,18 +311,33 @@ int px_store_state_was_reset(const px_store *st) { return st->state_reset; }
 
 MDB_dbi px_store_dbi(const px_store *st, px_db db) { return st->dbi[db]; }
 
-px_status px_store_begin(px_store *st, int write, px_txn **out) {
+px_status px_store_begin(px_store *st, int mode, px_txn **out) {
   px_txn *t = calloc(1, sizeof *t);
   if (!t) return PX_NOMEM;
   t->st = st;
-  t->write = write;
+  t->mode = mode;
   /* Writers lock the log before the state (no lock-order deadlock between
    * processes). Readers take the state's snapshot before the log's, so the
-   * log they see holds every event the state refers to. */
-  int order[2] = {write ? ENV_LOG : ENV_STATE, write ? ENV_STATE : ENV_LOG};
-  for (int i = 0; i < 2; i++) {
+   * log they see holds every event the state refers to; PX_TXN_STATE does
+   * the same with the state's write lock (it takes no log lock at all). */
+  int order[2] = {ENV_STATE, ENV_LOG};
+  unsigned flags[2] = {MDB_RDONLY, MDB_RDONLY}; /* by environment */
+  int n = 2;
+  switch (mode) {
+    case PX_TXN_WRITE:
+      order[0] = ENV_LOG, order[1] = ENV_STATE;
+      flags[ENV_LOG] = flags[ENV_STATE] = 0;
+      break;
+    case PX_TXN_LOG:
+      order[0] = ENV_LOG, n = 1;
+      flags[ENV_LOG] = 0;
+      break;
+    case PX_TXN_STATE: flags[ENV_STATE] = 0; break;
+    default: break;
+  }
+  for (int i = 0; i < n; i++) {
     int e = order[i];
-    int rc = mdb_txn_begin(st->env[e], NULL, write ? 0 : MDB_RDONLY, &t->t[e]);
+    int rc = mdb_txn_begin(st->env[e], NULL, flags[e], &t->t[e]);
     if (rc) {
       t->t[e] = NULL;
       px_store_abort(t);
@@ -337,7 +352,8 @@ MDB_txn *px_txn_mdb(px_txn *t, px_db db) { return t->t[db_env[db]]; }
 
 px_status px_store_dedup(px_txn *t, px_dedup **out) {
   *out = NULL;
-  if (!t->write || !t->st->dedup) return PX_INVALID;
+  /* The table changes only under the log's write lock. */
+  if ((t->mode != PX_TXN_WRITE && t->mode != PX_TXN_LOG) || !t->st->dedup) return PX_INVALID;
   if (!t->dedup_fresh) {
     /* Under the write lock: nobody else can replace the file until the end
      * of this transaction, so once is enough. */
@@ -356,9 +372,15 @@ static void close_cursors(px_txn *t) {
 
 px_status px_store_commit(px_txn *t) {
   close_cursors(t);
+  if (t->mode == PX_TXN_STATE) { /* the log was only read */
+    mdb_txn_abort(t->t[ENV_LOG]);
+    int rc = mdb_txn_commit(t->t[ENV_STATE]);
+    free(t);
+    return px_store_status(rc);
+  }
   int rc = mdb_txn_commit(t->t[ENV_LOG]);
-  if (rc) {
-    mdb_txn_abort(t->t[ENV_STATE]);
+  if (rc || !t->t[ENV_STATE]) {
+    if (t->t[ENV_STATE]) mdb_txn_abort(t->t[ENV_STATE]);
   } else if ((rc = mdb_txn_commit(t->t[ENV_STATE])) != 0) {
     /* The log is durable, so the transaction's events are stored: the next
      * writer's catch-up applies what the state missed. */

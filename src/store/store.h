@@ -52,7 +52,13 @@ void px_store_close(px_store *st);
 const char *px_store_path(const px_store *st);
 
 MDB_dbi px_store_dbi(const px_store *st, px_db db);
-px_status px_store_begin(px_store *st, int write, px_txn **out);
+/* What a transaction may do. PX_TXN_WRITE holds both write locks (log,
+ * then state), as every writer normally does. A bulk import splits the work
+ * between two threads: PX_TXN_LOG holds only the log's write lock (append
+ * events and use the dedup table; no state), PX_TXN_STATE only the state's,
+ * with a snapshot of the log to read (derive events already logged). */
+enum { PX_TXN_READ = 0, PX_TXN_WRITE = 1, PX_TXN_LOG = 2, PX_TXN_STATE = 3 };
+px_status px_store_begin(px_store *st, int mode, px_txn **out);
 /* Commits the log part (fsync), then the state part; frees txn either way. */
 px_status px_store_commit(px_txn *txn);
 /* Aborts and frees; accepts NULL. */
