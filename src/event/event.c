@@ -310,9 +310,9 @@ static px_status encode(px_event *ev, const px_event_ctx *ctx, const fields *fs)
                     .source_id = ev->source_id,
                     .received_ms = ev->received_ms,
                     .timestamp_ms = ev->timestamp_ms};
-  px_status s = px_buf_append(&b, &h, sizeof h);
   /* One allocation for a typical event: the input's size plus the fields added. */
-  if (s == PX_OK) s = px_buf_reserve(&b, ctx->source_bytes ? ctx->source_bytes + 160 : 1024);
+  px_status s = px_buf_reserve(&b, sizeof h + (ctx->source_bytes ? ctx->source_bytes + 160 : 1024));
+  if (s == PX_OK) s = px_buf_append(&b, &h, sizeof h);
   if (s == PX_OK) s = write_message(ev->root, ctx, fs, &b);
   if (s != PX_OK) {
     px_buf_free(&b);

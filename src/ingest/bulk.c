@@ -8,7 +8,7 @@
 #include "ingest/pipeline.h"
 
 #define CHUNK 8192      /* events a chunk holds, at most */
-#define NCHUNKS 6       /* the ring: one filling, the rest queued or in a thread */
+#define NCHUNKS 8        /* the ring: one filling, the rest queued or in a thread */
 #define GROUP 2         /* chunks per transaction */
 
 /* A chunk goes round: filled by the caller, logged by the log thread,

@@ -81,6 +81,23 @@ void px_trait_key(px_key *k, uint64_t entity, const char *name, uint64_t hash, u
   px_key_u32(k, source);
 }
 
+typedef struct trait_arg {
+  const px_buf *rec; /* px_obs (zero) + the value's JSON */
+  const px_event *ev;
+} trait_arg;
+
+/* The row's observation, updated by one more sighting; the value's JSON
+ * follows (the same as the stored one: the key holds its hash). */
+static size_t observe_row(const void *old, size_t oldn, void *out, size_t cap, void *arg) {
+  const trait_arg *a = arg;
+  px_obs o = {0};
+  if (old && oldn >= sizeof o) memcpy(&o, old, sizeof o);
+  px_obs_observe(&o, a->ev->timestamp_ms, a->ev->seq);
+  memcpy(out, a->rec->data, cap);
+  memcpy(out, &o, sizeof o);
+  return cap;
+}
+
 static px_status observe_trait(px_txn *txn, const px_store *st, uint64_t entity, const cJSON *t,
                                const px_event *ev) {
   px_buf rec;
@@ -88,21 +105,12 @@ static px_status observe_trait(px_txn *txn, const px_store *st, uint64_t entity,
   px_obs o = {0};
   px_status s = px_buf_append(&rec, &o, sizeof o); /* the observation goes in front */
   if (s == PX_OK) s = px_json_write(t, &rec);
-  if (s != PX_OK) goto out;
-  const char *json = rec.data + sizeof o;
-  size_t jn = rec.len - sizeof o;
-  px_key k;
-  px_trait_key(&k, entity, t->string, XXH3_64bits(json, jn), ev->source_id);
-  s = PX_INVALID;
-  if (k.overflow) goto out;
-  MDB_val v;
-  s = px_store_get(txn, st, PX_DB_TRAITS, k.b, k.n, &v);
-  if (s == PX_OK && v.mv_size >= sizeof o) memcpy(&o, v.mv_data, sizeof o);
-  else if (s != PX_NOT_FOUND) goto out;
-  px_obs_observe(&o, ev->timestamp_ms, ev->seq);
-  memcpy(rec.data, &o, sizeof o);
-  s = px_store_put(txn, st, PX_DB_TRAITS, k.b, k.n, rec.data, rec.len, 0);
-out:
+  if (s == PX_OK) {
+    px_key k;
+    px_trait_key(&k, entity, t->string, XXH3_64bits(rec.data + sizeof o, rec.len - sizeof o), ev->source_id);
+    trait_arg a = {&rec, ev};
+    s = k.overflow ? PX_INVALID : px_store_rmw(txn, st, PX_DB_TRAITS, k.b, k.n, rec.len, observe_row, &a);
+  }
   px_buf_free(&rec);
   return s;
 }
