@@ -24,7 +24,7 @@ void px_event_free(px_event *ev) {
   if (!ev) return;
   cJSON_Delete(ev->root);
   free(ev->rec);
-  free(ev->idents);
+  cJSON_free(ev->idents); /* allocated like the tree (event.h) */
   memset(ev, 0, sizeof *ev);
 }
 

@@ -52,7 +52,7 @@ typedef struct px_event {
   const cJSON *properties;     /* track/page/screen properties, or NULL */
   char *rec;             /* the encoded record (px_event_rec + JSON), owned */
   size_t rec_len;
-  void *idents;          /* identifiers extracted by a higher layer (malloc'd, owned), or NULL */
+  void *idents;          /* identifiers extracted by a higher layer (cJSON_malloc'd, so in the tree's arena; owned), or NULL */
   int nidents;
   int nblocked;            /* identifier values dropped as junk while extracting them */
   uint64_t idents_version; /* configuration version they were extracted under */

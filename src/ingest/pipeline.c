@@ -22,7 +22,7 @@ px_status px_pipeline_prepare(const px_config *cfg, cJSON *item, const px_event_
     return px_error_set(err, PX_INVALID, "userId",
                         "no usable identifier: userId/anonymousId are blocked or invalid values");
   }
-  if (!(ev->idents = malloc((size_t)n * sizeof *ids))) {
+  if (!(ev->idents = cJSON_malloc((size_t)n * sizeof *ids))) { /* with the tree: in its arena */
     px_event_free(ev);
     return PX_NOMEM;
   }
