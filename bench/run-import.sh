@@ -19,11 +19,13 @@ events="$WORK/events.jsonl"
 px_run "$BENCH_BIN/px-gen" --format jsonl --events "$EVENTS" --profiles "$PROFILES" --seed "$SEED" \
   --out "$events" --stats
 cat "$events" >/dev/null # warm the page cache so every run reads it from memory
+sync # the generator's gigabyte of writes must not be flushed during the runs
 
 : >"$WORK/eps"
 for r in $(seq 1 "$RUNS"); do
   data=$(px_new_data "$r")
   px_source_add "$data" bench >/dev/null
+  sync # nothing of the previous run left to write back
   px_log "+ $PICKAXE_BIN import $events --source bench --data $data --json"
   rc=0
   t0=$(date +%s.%N)
