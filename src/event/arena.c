@@ -85,6 +85,11 @@ void px_arena_install(void) {
 
 int px_arena_enabled(void) { return enabled; }
 
+void *px_arena_alloc(size_t n) {
+  if (enabled && current) return from_arena(current, n);
+  return cJSON_malloc(n);
+}
+
 px_arena *px_arena_create(void) { return calloc(1, sizeof(px_arena)); }
 
 static void free_blocks(block *b) {

@@ -29,6 +29,9 @@ px_arena *px_arena_enter(px_arena *a);
  * parsed with an arena current live wholly in it, and its owner may drop
  * them with the arena instead of walking them with cJSON_Delete. */
 int px_arena_enabled(void);
+/* What cJSON_malloc would return (arena memory while one is current), for
+ * code that builds cJSON trees itself: without cJSON's hook indirection. */
+void *px_arena_alloc(size_t n);
 /* Bytes handed out, for tests and metrics. */
 size_t px_arena_used(const px_arena *a);
 

@@ -401,8 +401,15 @@ static px_status check_time(cJSON *item, fields *fs, px_event *ev, const px_even
     return px_error_set(err, PX_INVALID, has_orig && has_sent ? "sentAt" : "timestamp",
                         "the event time falls outside years 0000-9999 (clock-skew correction: "
                         "receivedAt - (sentAt - originalTimestamp))");
+  /* Events of one request or import chunk mostly share a receivedAt. */
+  static _Thread_local int64_t last_received = INT64_MIN;
+  static _Thread_local char received_iso[32];
+  if (ev->received_ms != last_received) {
+    px_time_format_iso(ev->received_ms, received_iso);
+    last_received = ev->received_ms;
+  }
   char iso[32];
-  px_time_format_iso(ev->received_ms, iso);
+  memcpy(iso, received_iso, sizeof iso);
   drop_field(item, fs, F_RECEIVED_AT);
   note_added(fs, cJSON_AddStringToObject(item, "receivedAt", iso));
   px_time_format_iso(ev->timestamp_ms, iso);

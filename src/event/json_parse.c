@@ -3,14 +3,15 @@
  * against "null", "false" and "true" with strncmp before looking at its first
  * byte, measures each string in a separate pass and copies every number for
  * strtod; here each byte is looked at about once. Nodes and strings come from
- * cJSON_malloc, so the trees live in the current arena (event/arena.h) and
- * cJSON_Delete frees them as usual. See docs/internals/event.md. */
+ * px_arena_alloc (what cJSON_malloc gives), so the trees live in the current
+ * arena (event/arena.h) and cJSON_Delete frees them as usual. See docs/internals/event.md. */
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "event/arena.h"
 #include "event/event.h"
 
 #define MAX_NESTING 1000 /* as cJSON: recursion stays far from the stack's end */
@@ -22,7 +23,7 @@ typedef struct parser {
 } parser;
 
 static cJSON *new_node(int type) {
-  cJSON *n = cJSON_malloc(sizeof *n);
+  cJSON *n = px_arena_alloc(sizeof *n);
   if (n) {
     memset(n, 0, sizeof *n);
     n->type = type;
@@ -93,7 +94,7 @@ static char *parse_string(parser *ps, size_t *len) {
   if (q < ps->end && *q == '"') { /* no escapes: the common case */
     size_t n = (size_t)(q - s);
     *len = n;
-    char *out = cJSON_malloc(n + 1);
+    char *out = px_arena_alloc(n + 1);
     if (!out) return NULL;
     memcpy(out, s, n);
     out[n] = 0;
@@ -113,7 +114,7 @@ static char *parse_string(parser *ps, size_t *len) {
     ps->p = ps->end;
     return NULL;
   }
-  char *out = cJSON_malloc((size_t)(e - s) + 1), *o = out;
+  char *out = px_arena_alloc((size_t)(e - s) + 1), *o = out;
   if (!out) return NULL;
   const unsigned char *r = s, *esc = s;
   while (r < e) {
