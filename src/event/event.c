@@ -263,7 +263,8 @@ static void bind(px_event *ev) {
                                                                     : NULL;
   ev->group_id = ev->type == PX_EV_GROUP ? str_field(r, "groupId") : NULL;
   ev->previous_id = ev->type == PX_EV_ALIAS ? str_field(r, "previousId") : NULL;
-  ev->traits = (ev->type == PX_EV_IDENTIFY || ev->type == PX_EV_GROUP) ? obj_field(r, "traits") : NULL;
+  ev->message_traits = obj_field(r, "traits");
+  ev->traits = (ev->type == PX_EV_IDENTIFY || ev->type == PX_EV_GROUP) ? ev->message_traits : NULL;
   const cJSON *ctx = obj_field(r, "context");
   ev->context_traits = ctx ? obj_field(ctx, "traits") : NULL;
   ev->properties = obj_field(r, "properties");
@@ -471,6 +472,7 @@ static px_status normalize(cJSON *item, const px_event_ctx *ctx, px_event *ev, f
   ev->message_id = mid;
   if ((s = check_by_type(item, &fs, ev, uid, err)) != PX_OK) return s;
   if ((s = check_time(item, &fs, ev, ctx, err)) != PX_OK) return s;
+  ev->message_traits = fs.f[F_TRAITS];
   ev->traits = ev->type == PX_EV_IDENTIFY || ev->type == PX_EV_GROUP ? fs.f[F_TRAITS] : NULL;
   ev->properties = fs.f[F_PROPERTIES];
   *out = fs;

@@ -49,6 +49,7 @@ typedef struct px_event {
   const char *previous_id;  /* alias */
   const cJSON *traits;         /* identify/group traits, or NULL */
   const cJSON *context_traits; /* context.traits, or NULL */
+  const cJSON *message_traits; /* the message's own traits object whatever the type, or NULL */
   const cJSON *properties;     /* track/page/screen properties, or NULL */
   char *rec;             /* the encoded record (px_event_rec + JSON), owned */
   size_t rec_len;

@@ -166,9 +166,7 @@ int px_identity_extract(const px_config *cfg, const px_event *ev, px_ident *out,
                         int *blocked) {
   int n = 0;
   *blocked = 0;
-  const cJSON *context = cJSON_GetObjectItemCaseSensitive(ev->root, "context");
-  roots r = {ev->root, cJSON_GetObjectItemCaseSensitive(ev->root, "traits"),
-             cJSON_IsObject(context) ? cJSON_GetObjectItemCaseSensitive(context, "traits") : NULL};
+  roots r = {ev->root, ev->message_traits, ev->context_traits};
   for (int k = 0; k < cfg->nkinds; k++) {
     const px_kind *kind = &cfg->kinds[k];
     if (strcmp(kind->name, "user_id") == 0) add(cfg, k, ev->user_id, out, &n, max, blocked);
