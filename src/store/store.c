@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "store/cache.h"
 #include "store/key.h"
 
 #define SCHEMA_VERSION 2
@@ -21,6 +22,13 @@ struct px_store {
   MDB_env *env[2];
   MDB_dbi dbi[PX_DB__COUNT];
   px_dedup *dedup; /* NULL for read-only stores */
+  /* Identifier index entries this process has read or written (NULL for
+   * read-only stores). Every transaction that changes the index also
+   * raises the state's `wgen` counter; the cache is trusted while `wgen` is
+   * the value this process last saw or wrote. Used only under the state's
+   * write lock. */
+  px_cache *ident_cache;
+  uint64_t cache_gen;
   char path[4096];
   char dedup_path[4300];
   int state_reset;
@@ -32,7 +40,12 @@ struct px_txn {
   int mode; /* PX_TXN_* */
   int dedup_fresh; /* px_dedup_refresh done in this transaction */
   MDB_cursor *cur[PX_DB__COUNT]; /* opened on first use by px_store_rmw, closed at the end */
+  unsigned char cached[8];       /* a value px_store_get answered from the cache */
+  int ident_dirty;               /* it changed the identifier index */
 };
+
+/* Whether the transaction holds the state's write lock. */
+static int state_writer(const px_txn *t) { return t->mode == PX_TXN_WRITE || t->mode == PX_TXN_STATE; }
 
 /* The layout of the derived state. A state written in another layout is
  * emptied at open and rebuilt from the log. 2: counts inside profile records. */
@@ -52,7 +65,8 @@ static const int db_env[PX_DB__COUNT] = {
  * database; a state that still has it is rebuilt (check_state). */
 #define LEGACY_DEDUP_DB "dedup"
 
-static const char *state_counters[] = {"applied", "pid", "merge", "account", "profiles", "merges", "layout"};
+static const char *state_counters[] = {"applied", "pid", "merge", "account", "profiles", "merges", "layout",
+                                       "wgen"};
 
 static px_db counter_db(const char *name) {
   for (size_t i = 0; i < sizeof state_counters / sizeof *state_counters; i++)
@@ -234,6 +248,7 @@ static px_status check_state(px_store *st) {
     if (s != PX_OK) return s == PX_NOT_FOUND ? PX_STORE : s;
   }
   st->dedup = d;
+  if (!(st->ident_cache = px_cache_create((size_t)1 << 20))) return PX_NOMEM;
   return PX_OK;
 }
 
@@ -301,6 +316,7 @@ void px_store_close(px_store *st) {
   /* No sync of the state: the kernel writes it back in its own time, and
    * after a machine restart it is rebuilt whatever reached the disk. */
   px_dedup_close(st->dedup);
+  px_cache_destroy(st->ident_cache);
   for (int e = 0; e < 2; e++) mdb_env_close(st->env[e]);
   free(st);
 }
@@ -344,6 +360,14 @@ px_status px_store_begin(px_store *st, int mode, px_txn **out) {
       return px_store_status(rc);
     }
   }
+  /* Someone else changed the identifier index since we last did: forget. */
+  if (state_writer(t) && st->ident_cache) {
+    uint64_t gen = read_counter(t->t[ENV_STATE], st->dbi[PX_DB_SMETA], "wgen");
+    if (gen != st->cache_gen) {
+      px_cache_clear(st->ident_cache);
+      st->cache_gen = gen;
+    }
+  }
   *out = t;
   return PX_OK;
 }
@@ -372,6 +396,20 @@ static void close_cursors(px_txn *t) {
 
 px_status px_store_commit(px_txn *t) {
   close_cursors(t);
+  /* Changed the index: say so to the other processes. Should a commit
+   * below fail, `wgen` stays what it was, unlike cache_gen, and the next
+   * transaction empties the cache. */
+  if (t->ident_dirty) {
+    px_key v;
+    px_key_init(&v);
+    px_key_u64(&v, ++t->st->cache_gen);
+    MDB_val k = {4, "wgen"}, val = {8, v.b};
+    int rc = mdb_put(t->t[ENV_STATE], t->st->dbi[PX_DB_SMETA], &k, &val, 0);
+    if (rc) {
+      px_store_abort(t);
+      return px_store_status(rc);
+    }
+  }
   if (t->mode == PX_TXN_STATE) { /* the log was only read */
     mdb_txn_abort(t->t[ENV_LOG]);
     int rc = mdb_txn_commit(t->t[ENV_STATE]);
@@ -394,25 +432,61 @@ px_status px_store_commit(px_txn *t) {
 void px_store_abort(px_txn *t) {
   if (!t) return;
   close_cursors(t);
+  if (state_writer(t) && t->st->ident_cache && t->t[ENV_STATE]) px_cache_clear(t->st->ident_cache);
   for (int e = 1; e >= 0; e--)
     if (t->t[e]) mdb_txn_abort(t->t[e]);
   free(t);
 }
 
+/* The identifier index goes through the cache under the state's write lock. */
+static px_cache *cache_for(const px_txn *txn, const px_store *st, px_db db) {
+  return db == PX_DB_IDENT && state_writer(txn) ? st->ident_cache : NULL;
+}
+
 px_status px_store_get(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        MDB_val *out) {
+  px_cache *c = cache_for(txn, st, db);
+  uint64_t v;
+  if (c && px_cache_get(c, k, kn, &v)) {
+    memcpy(txn->cached, &v, 8);
+    out->mv_data = txn->cached;
+    out->mv_size = 8;
+    return PX_OK;
+  }
   MDB_val key = {kn, (void *)k};
-  return px_store_status(mdb_get(px_txn_mdb(txn, db), st->dbi[db], &key, out));
+  int rc = mdb_get(px_txn_mdb(txn, db), st->dbi[db], &key, out);
+  if (c && rc == 0 && out->mv_size == 8) {
+    memcpy(&v, out->mv_data, 8);
+    px_cache_put(c, k, kn, v);
+  }
+  return px_store_status(rc);
 }
 
 px_status px_store_put(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        const void *v, size_t vn, unsigned flags) {
   MDB_val key = {kn, (void *)k}, val = {vn, (void *)v};
-  return px_store_status(mdb_put(px_txn_mdb(txn, db), st->dbi[db], &key, &val, flags));
+  int rc = mdb_put(px_txn_mdb(txn, db), st->dbi[db], &key, &val, flags);
+  px_cache *c = cache_for(txn, st, db);
+  if (c) {
+    uint64_t x;
+    txn->ident_dirty = 1;
+    if (rc == 0 && vn == 8) {
+      memcpy(&x, v, 8);
+      px_cache_put(c, k, kn, x);
+    } else {
+      px_cache_del(c, k, kn);
+    }
+  }
+  return px_store_status(rc);
 }
 
 px_status px_store_del(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn) {
   MDB_val key = {kn, (void *)k};
+  px_cache *c = cache_for(txn, st, db);
+  if (c) {
+    txn->ident_dirty = 1;
+    px_cache_del(c, k, kn);
+  }
   return px_store_status(mdb_del(px_txn_mdb(txn, db), st->dbi[db], &key, NULL));
 }
 
@@ -539,6 +613,8 @@ px_status px_store_next_id(px_txn *txn, const px_store *st, const char *name, ui
 }
 
 px_status px_store_clear_derived(px_txn *txn, const px_store *st) {
+  if (st->ident_cache) px_cache_clear(st->ident_cache);
+  txn->ident_dirty = state_writer(txn); /* the index is emptied: other processes must forget it too */
   for (int i = 0; i < PX_DB__COUNT; i++) {
     if (db_env[i] != ENV_STATE) continue;
     int rc = mdb_drop(px_txn_mdb(txn, (px_db)i), st->dbi[i], 0);
