@@ -1,6 +1,7 @@
 #include "ingest/bulk.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,7 @@ struct px_bulk {
   int closing;            /* no more chunks will come */
   int log_exited;
   int state_off;          /* the state thread stopped: catch-up finishes */
-  px_status status;       /* the first failure to log */
+  atomic_int status;      /* the first failure to log (px_status); read without mu */
   uint64_t accepted, duplicates;
   pthread_t log_thread, state_thread;
   pthread_mutex_t mu;
@@ -73,7 +74,7 @@ static void *log_thread(void *arg) {
     while (b->c[b->log_at].state != PARSED && !b->closing) pthread_cond_wait(&b->cv, &b->mu);
     int at = b->log_at, k = take(b, at, PARSED);
     if (!k) break; /* closing, and nothing left */
-    px_status failed = b->status;
+    px_status failed = (px_status)atomic_load(&b->status);
     pthread_mutex_unlock(&b->mu);
     px_status s = failed == PX_OK ? log_group(b, at, k) : failed;
     pthread_mutex_lock(&b->mu);
@@ -83,7 +84,7 @@ static void *log_thread(void *arg) {
       c->state = LOGGED;
       for (size_t e = 0; e < c->n && c->logged; e++) c->dup[e] ? b->duplicates++ : b->accepted++;
     }
-    if (s != PX_OK && b->status == PX_OK) b->status = s;
+    if (s != PX_OK && atomic_load(&b->status) == PX_OK) atomic_store(&b->status, s);
     b->log_at = (at + k) % NCHUNKS;
     pthread_cond_broadcast(&b->cv);
   }
@@ -132,7 +133,8 @@ static void *state_thread(void *arg) {
   return NULL;
 }
 
-/* Frees a chunk's events; the trees go with the arena. */
+/* Frees a chunk's events; the trees go with the arena. Only the caller's
+ * thread touches a chunk that is FILLING (or DONE). */
 static void empty(chunk *c) {
   int drop = px_arena_enabled();
   for (size_t i = 0; i < c->n; i++) {
@@ -140,7 +142,6 @@ static void empty(chunk *c) {
     px_event_free(&c->ev[i]);
   }
   c->n = 0;
-  c->state = FILLING;
   px_arena_reset(c->arena);
 }
 
@@ -193,7 +194,7 @@ px_status px_bulk_start(px_store *st, const px_config *cfg, const px_bulk_opts *
 px_event *px_bulk_slot(px_bulk *b, px_arena **arena) {
   chunk *c = &b->c[b->cur];
   *arena = c->arena;
-  return b->status == PX_OK ? &c->ev[c->n] : NULL;
+  return atomic_load(&b->status) == PX_OK ? &c->ev[c->n] : NULL;
 }
 
 /* Hands the current chunk on and waits until the next one is free. */
@@ -204,14 +205,14 @@ static px_status hand_on(px_bulk *b) {
   b->cur = (b->cur + 1) % NCHUNKS;
   chunk *next = &b->c[b->cur];
   while (next->state == PARSED || next->state == LOGGED) pthread_cond_wait(&b->cv, &b->mu);
-  px_status s = b->status;
+  next->state = FILLING;
   pthread_mutex_unlock(&b->mu);
-  if (next->state == DONE) empty(next);
-  return s;
+  empty(next);
+  return (px_status)atomic_load(&b->status);
 }
 
 px_status px_bulk_add(px_bulk *b) {
-  if (++b->c[b->cur].n < b->chunk_events) return b->status;
+  if (++b->c[b->cur].n < b->chunk_events) return (px_status)atomic_load(&b->status);
   return hand_on(b);
 }
 
@@ -230,7 +231,7 @@ px_status px_bulk_finish(px_bulk *b, uint64_t *accepted, uint64_t *duplicates) {
   pthread_mutex_unlock(&b->mu);
   pthread_join(b->log_thread, NULL);
   pthread_join(b->state_thread, NULL);
-  px_status s = b->status;
+  px_status s = (px_status)atomic_load(&b->status);
   px_store *st = b->st;
   *accepted = b->accepted;
   *duplicates = b->duplicates;
