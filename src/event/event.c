@@ -176,7 +176,8 @@ static const char *id_field(cJSON *root, fields *fs, int i, int *bad, px_error *
       px_error_set(err, PX_NOMEM, name, "out of memory");
       return NULL;
     }
-    str->string = v->string; /* the key moves to the new node */
+    str->string = v->string; /* the key moves to the new node, shared or not */
+    str->type |= v->type & cJSON_StringIsConst;
     v->string = NULL;
     cJSON_ReplaceItemViaPointer(root, v, str);
     fs->f[i] = v = str;

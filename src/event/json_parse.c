@@ -6,10 +6,13 @@
  * px_arena_alloc (what cJSON_malloc gives), so the trees live in the current
  * arena (event/arena.h) and cJSON_Delete frees them as usual. See docs/internals/event.md. */
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "event/arena.h"
 #include "event/event.h"
@@ -215,6 +218,74 @@ bad:
 
 static cJSON *parse_value(parser *ps);
 
+/* Keys repeat from message to message ("type", "context", "library"...):
+ * the first distinct short keys the process meets are kept for good, and
+ * members point at them (cJSON_StringIsConst: never freed) instead of each
+ * holding a copy. Lookups take no lock: a slot is published by storing its
+ * hash last, and never changes after. */
+#define INTERN_SLOTS 4096
+#define INTERN_MAX_KEY 48
+
+typedef struct intern_slot {
+  _Atomic uint64_t hash; /* 0: empty */
+  size_t len;
+  const char *key;
+} intern_slot;
+
+static intern_slot interned[INTERN_SLOTS];
+static size_t interned_count; /* under intern_mu */
+static pthread_mutex_t intern_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *intern_find(const unsigned char *s, size_t n, uint64_t h) {
+  for (size_t i = h & (INTERN_SLOTS - 1), probes = 0; probes < INTERN_SLOTS; probes++, i = (i + 1) & (INTERN_SLOTS - 1)) {
+    uint64_t sh = atomic_load_explicit(&interned[i].hash, memory_order_acquire);
+    if (!sh) return NULL;
+    if (sh == h && interned[i].len == n && memcmp(interned[i].key, s, n) == 0) return interned[i].key;
+  }
+  return NULL;
+}
+
+static const char *intern(const unsigned char *s, size_t n) {
+  uint64_t h = XXH3_64bits(s, n) | 1;
+  const char *k = intern_find(s, n, h);
+  if (k) return k;
+  pthread_mutex_lock(&intern_mu);
+  if (!(k = intern_find(s, n, h)) && interned_count < INTERN_SLOTS * 3 / 4) {
+    char *copy = malloc(n + 1);
+    if (copy) {
+      memcpy(copy, s, n);
+      copy[n] = 0;
+      size_t i = h & (INTERN_SLOTS - 1);
+      while (atomic_load_explicit(&interned[i].hash, memory_order_relaxed)) i = (i + 1) & (INTERN_SLOTS - 1);
+      interned[i].len = n;
+      interned[i].key = copy;
+      atomic_store_explicit(&interned[i].hash, h, memory_order_release);
+      interned_count++;
+      k = copy;
+    }
+  }
+  pthread_mutex_unlock(&intern_mu);
+  return k;
+}
+
+/* At a key's opening quote: the key (interned when short and plain, then
+ * *shared is set), and its length. */
+static char *parse_key(parser *ps, size_t *len, int *shared) {
+  const unsigned char *s = ps->p + 1, *q = s;
+  while (q < ps->end && q - s <= INTERN_MAX_KEY && *q != '"' && *q != '\\' && *q >= 0x20) q++;
+  if (q < ps->end && *q == '"' && q - s <= INTERN_MAX_KEY) {
+    const char *k = intern(s, (size_t)(q - s));
+    if (k) {
+      *len = (size_t)(q - s);
+      *shared = 1;
+      ps->p = q + 1;
+      return (char *)k;
+    }
+  }
+  *shared = 0;
+  return parse_string(ps, len);
+}
+
 static cJSON *parse_container(parser *ps, int object) {
   if (++ps->depth > MAX_NESTING) return NULL;
   if (ps->info && ps->depth > ps->info->depth) ps->info->depth = ps->depth;
@@ -231,26 +302,28 @@ static cJSON *parse_container(parser *ps, int object) {
   int top = ps->depth == 1 && object && ps->info;
   for (;;) {
     char *key = NULL;
+    int shared = 0;
     const unsigned char *member = NULL;
     if (object) {
       skip_ws(ps);
       member = ps->p;
       size_t kn;
-      if (ps->p >= ps->end || *ps->p != '"' || !(key = parse_string(ps, &kn))) goto fail;
+      if (ps->p >= ps->end || *ps->p != '"' || !(key = parse_key(ps, &kn, &shared))) goto fail;
       if (ps->info && kn > ps->info->longest_key) ps->info->longest_key = kn;
       skip_ws(ps);
       if (ps->p >= ps->end || *ps->p != ':') {
-        cJSON_free(key);
+        if (!shared) cJSON_free(key);
         goto fail;
       }
       ps->p++;
     }
     cJSON *item = parse_value(ps);
     if (!item) {
-      cJSON_free(key);
+      if (!shared) cJSON_free(key);
       goto fail;
     }
     item->string = key;
+    if (shared) item->type |= cJSON_StringIsConst;
     if (top) {
       px_json_info *in = ps->info;
       if (in->nspans < in->max_spans)
