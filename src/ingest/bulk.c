@@ -9,7 +9,7 @@
 #include "ingest/pipeline.h"
 
 #define CHUNK 8192      /* events a chunk holds, at most */
-#define NCHUNKS 8        /* the ring: one filling, the rest queued or in a thread */
+#define NCHUNKS 8       /* the ring: one filling, the rest queued or in a thread */
 #define GROUP 2         /* chunks per transaction */
 
 /* A chunk goes round: filled by the caller, logged by the log thread,
@@ -43,7 +43,7 @@ struct px_bulk {
   pthread_cond_t cv;
 };
 
-/* Up to GROUP chunks in the given state, in ring order from *at. Under mu. */
+/* How many chunks from at on (in ring order, at most GROUP) are in state. Under mu. */
 static int take(px_bulk *b, int at, int state) {
   int k = 0;
   while (k < GROUP && b->c[(at + k) % NCHUNKS].state == state) k++;
@@ -55,7 +55,7 @@ static px_status log_group(px_bulk *b, int at, int k) {
     px_log(PX_LOG_ERROR, "msg=\"free disk space below the reserve; refusing writes\"");
     return PX_DISK_FULL;
   }
-  px_txn *txn;
+  px_txn *txn = NULL; /* px_store_abort(NULL) does nothing */
   px_status s = px_store_begin(b->st, PX_TXN_LOG, &txn);
   for (int i = 0; i < k && s == PX_OK; i++) {
     chunk *c = &b->c[(at + i) % NCHUNKS];
@@ -97,7 +97,7 @@ static void *log_thread(void *arg) {
 /* Derives logged chunks; any trouble turns the state thread off and leaves
  * the rest to the catch-up at the end (which reads the log). */
 static void derive_group(px_bulk *b, int at, int k) {
-  px_txn *txn;
+  px_txn *txn = NULL; /* px_store_abort(NULL) does nothing */
   px_status s = px_store_begin(b->st, PX_TXN_STATE, &txn);
   for (int i = 0; i < k && s == PX_OK; i++) {
     chunk *c = &b->c[(at + i) % NCHUNKS];
