@@ -1,0 +1,333 @@
+#include "mapping/mapping.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <xxhash.h>
+
+/* ---- reading a mapping ---- */
+
+static const char *const type_names[] = {"string", "number", "boolean", NULL};
+static const char *const std_names[] = {"none", "trim", "text", "lower", "email", "postcode", "date", "iso", NULL};
+
+static int lookup(const char *s, const char *const *names) {
+  for (int i = 0; names[i]; i++)
+    if (strcmp(s, names[i]) == 0) return i;
+  return -1;
+}
+
+static px_status copy_name(char *dst, const char *src, const char *path, px_error *err) {
+  size_t n = strlen(src);
+  if (n == 0 || n >= PX_MAPPING_NAME_MAX)
+    return px_error_set(err, PX_INVALID, path, "must be 1-%d bytes", PX_MAPPING_NAME_MAX - 1);
+  memcpy(dst, src, n + 1);
+  return PX_OK;
+}
+
+/* A field spec: {"column": ..., "type": ..., "std": ..., "required": ...}, or
+ * just the column's name. */
+static px_status read_field(px_mapping *m, const cJSON *spec, px_map_target target, const char *name,
+                            const char *path, px_error *err) {
+  if (m->nfields == PX_MAPPING_MAX_FIELDS)
+    return px_error_set(err, PX_INVALID, path, "more than %d fields", PX_MAPPING_MAX_FIELDS);
+  px_map_field *f = &m->fields[m->nfields];
+  memset(f, 0, sizeof *f);
+  f->target = target;
+  f->index = -1;
+  px_status s;
+  if (name && (s = copy_name(f->name, name, path, err)) != PX_OK) return s;
+  if (target == PX_MAP_TIMESTAMP) f->std = PX_MAP_STD_ISO;
+  if (cJSON_IsString(spec)) {
+    if ((s = copy_name(f->column, spec->valuestring, path, err)) != PX_OK) return s;
+    m->nfields++;
+    return PX_OK;
+  }
+  if (!cJSON_IsObject(spec)) return px_error_set(err, PX_INVALID, path, "must be a column name or an object");
+  char sub[256];
+  for (const cJSON *c = spec->child; c; c = c->next) {
+    snprintf(sub, sizeof sub, "%s.%s", path, c->string);
+    if (strcmp(c->string, "column") == 0) {
+      if (!cJSON_IsString(c)) return px_error_set(err, PX_INVALID, sub, "must be a column name");
+      if ((s = copy_name(f->column, c->valuestring, sub, err)) != PX_OK) return s;
+    } else if (strcmp(c->string, "type") == 0) {
+      int t = cJSON_IsString(c) ? lookup(c->valuestring, type_names) : -1;
+      if (t < 0) return px_error_set(err, PX_INVALID, sub, "must be string, number or boolean");
+      f->type = (px_map_type)t;
+    } else if (strcmp(c->string, "std") == 0) {
+      int t = cJSON_IsString(c) ? lookup(c->valuestring, std_names) : -1;
+      if (t < 0) return px_error_set(err, PX_INVALID, sub, "must be none, trim, text, lower, email, postcode, date or iso");
+      f->std = (px_map_std)t;
+    } else if (strcmp(c->string, "required") == 0) {
+      if (!cJSON_IsBool(c)) return px_error_set(err, PX_INVALID, sub, "must be true or false");
+      f->required = cJSON_IsTrue(c);
+    } else {
+      return px_error_set(err, PX_INVALID, sub, "unknown (column, type, std, required)");
+    }
+  }
+  if (!f->column[0]) {
+    snprintf(sub, sizeof sub, "%s.column", path);
+    return px_error_set(err, PX_INVALID, sub, "is required");
+  }
+  if (f->type != PX_MAP_STRING && f->std != PX_MAP_STD_NONE && f->std != PX_MAP_STD_TRIM)
+    return px_error_set(err, PX_INVALID, path, "a number or boolean takes no std but trim");
+  m->nfields++;
+  return PX_OK;
+}
+
+static px_status read_group(px_mapping *m, const cJSON *obj, px_map_target target, const char *key, px_error *err) {
+  if (!cJSON_IsObject(obj)) return px_error_set(err, PX_INVALID, key, "must be an object");
+  char path[256];
+  for (const cJSON *c = obj->child; c; c = c->next) {
+    snprintf(path, sizeof path, "%s.%s", key, c->string);
+    px_status s = read_field(m, c, target, c->string, path, err);
+    if (s != PX_OK) return s;
+  }
+  return PX_OK;
+}
+
+static px_status read_csv_opts(px_mapping *m, const cJSON *obj, px_error *err) {
+  if (!cJSON_IsObject(obj)) return px_error_set(err, PX_INVALID, "csv", "must be an object");
+  for (const cJSON *c = obj->child; c; c = c->next) {
+    if (strcmp(c->string, "delimiter") == 0) {
+      const char *d = cJSON_GetStringValue(c);
+      if (!d || strlen(d) != 1 || d[0] == '"' || d[0] == '\n' || d[0] == '\r')
+        return px_error_set(err, PX_INVALID, "csv.delimiter", "must be one character (not a quote or line break)");
+      m->csv.delimiter = d[0];
+    } else if (strcmp(c->string, "header") == 0 && cJSON_IsBool(c)) {
+      m->csv.no_header = !cJSON_IsTrue(c);
+    } else if (strcmp(c->string, "keep_space") == 0 && cJSON_IsBool(c)) {
+      m->csv.keep_space = cJSON_IsTrue(c);
+    } else {
+      return px_error_set(err, PX_INVALID, "csv", "unknown or invalid: %.60s", c->string);
+    }
+  }
+  return PX_OK;
+}
+
+static px_status read_mapping(const cJSON *root, px_mapping *m, px_error *err) {
+  if (!cJSON_IsObject(root)) return px_error_set(err, PX_INVALID, "", "a mapping is a JSON object");
+  px_status s = PX_OK;
+  const cJSON *event = NULL;
+  for (const cJSON *c = root->child; c && s == PX_OK; c = c->next) {
+    const char *k = c->string;
+    if (strcmp(k, "type") == 0) {
+      const char *t = cJSON_GetStringValue(c);
+      if (!t || (strcmp(t, "identify") && strcmp(t, "track")))
+        return px_error_set(err, PX_INVALID, "type", "must be identify or track");
+      m->track = strcmp(t, "track") == 0;
+    } else if (strcmp(k, "event") == 0) {
+      event = c;
+    } else if (strcmp(k, "timestamp") == 0) {
+      s = read_field(m, c, PX_MAP_TIMESTAMP, NULL, "timestamp", err);
+    } else if (strcmp(k, "message_id") == 0) {
+      s = read_field(m, c, PX_MAP_MESSAGE_ID, NULL, "message_id", err);
+    } else if (strcmp(k, "identifiers") == 0) {
+      s = read_group(m, c, PX_MAP_IDENTIFIER, "identifiers", err);
+    } else if (strcmp(k, "traits") == 0) {
+      s = read_group(m, c, PX_MAP_TRAIT, "traits", err);
+    } else if (strcmp(k, "properties") == 0) {
+      s = read_group(m, c, PX_MAP_PROPERTY, "properties", err);
+    } else if (strcmp(k, "csv") == 0) {
+      s = read_csv_opts(m, c, err);
+    } else if (strcmp(k, "date_order") == 0) {
+      const char *o = cJSON_GetStringValue(c);
+      if (!o || (strcmp(o, "DMY") && strcmp(o, "MDY")))
+        return px_error_set(err, PX_INVALID, "date_order", "must be DMY or MDY");
+      m->date_order = strcmp(o, "MDY") == 0 ? PX_DATE_MDY : PX_DATE_DMY;
+    } else {
+      return px_error_set(err, PX_INVALID, k, "unknown (type, event, timestamp, message_id, identifiers, traits, "
+                                              "properties, csv, date_order)");
+    }
+  }
+  if (s != PX_OK) return s;
+  if (event) {
+    if (!m->track) return px_error_set(err, PX_INVALID, "event", "only a track mapping has an event");
+    if (cJSON_IsString(event)) {
+      if ((s = copy_name(m->event, event->valuestring, "event", err)) != PX_OK) return s;
+    } else if ((s = read_field(m, event, PX_MAP_EVENT, NULL, "event", err)) != PX_OK) {
+      return s;
+    }
+  } else if (m->track) {
+    return px_error_set(err, PX_INVALID, "event", "a track mapping needs an event name or column");
+  }
+  int ids = 0;
+  for (int i = 0; i < m->nfields; i++) {
+    ids += m->fields[i].target == PX_MAP_IDENTIFIER;
+    if (m->fields[i].target == PX_MAP_PROPERTY && !m->track)
+      return px_error_set(err, PX_INVALID, "properties", "only a track mapping has properties");
+  }
+  if (!ids) return px_error_set(err, PX_INVALID, "identifiers", "name at least one identifier column");
+  return PX_OK;
+}
+
+px_status px_mapping_parse(const char *json, size_t n, px_mapping *out, px_error *err) {
+  memset(out, 0, sizeof *out);
+  cJSON *root = cJSON_ParseWithLength(json, n);
+  if (!root) return px_error_set(err, PX_INVALID, "", "malformed JSON");
+  px_status s = read_mapping(root, out, err);
+  cJSON_Delete(root);
+  return s;
+}
+
+px_status px_mapping_bind(px_mapping *m, const px_csv_field *columns, size_t ncolumns, px_error *err) {
+  for (int i = 0; i < m->nfields; i++) {
+    px_map_field *f = &m->fields[i];
+    f->index = -1;
+    for (size_t c = 0; c < ncolumns && f->index < 0; c++)
+      if (columns[c].n == strlen(f->column) && memcmp(columns[c].s, f->column, columns[c].n) == 0) f->index = (int)c;
+    if (f->index < 0) return px_error_set(err, PX_INVALID, f->name[0] ? f->name : "", "no column named %.100s", f->column);
+  }
+  return PX_OK;
+}
+
+/* ---- a record to a message ---- */
+
+/* The field's value, standardized, into v (empty: absent). */
+static px_status value_of(const px_mapping *m, const px_map_field *f, const px_csv_field *raw, px_buf *v,
+                          px_error *err) {
+  const char *s = raw->s;
+  size_t n = raw->n;
+  while (n && isspace((unsigned char)*s)) s++, n--;
+  while (n && isspace((unsigned char)s[n - 1])) n--;
+  px_buf_reset(v);
+  if (!n) return PX_OK;
+  if (memchr(raw->s, 0, raw->n)) return px_error_set(err, PX_INVALID, f->column, "a NUL byte in the value");
+  px_status st = PX_OK;
+  char date[11];
+  switch (f->std) {
+    case PX_MAP_STD_NONE: st = px_buf_append(v, raw->s, raw->n); break;
+    case PX_MAP_STD_TRIM:
+    case PX_MAP_STD_ISO: st = px_buf_append(v, s, n); break;
+    case PX_MAP_STD_TEXT: st = px_std_text(s, n, PX_STD_TEXT, v); break;
+    case PX_MAP_STD_LOWER: st = px_std_text(s, n, PX_STD_FOLD, v); break;
+    case PX_MAP_STD_EMAIL: st = px_std_email(s, n, v); break;
+    case PX_MAP_STD_POSTCODE: st = px_std_postcode(s, n, v); break;
+    case PX_MAP_STD_DATE:
+      if ((st = px_std_date(s, n, m->date_order, date)) == PX_OK) {
+        st = px_buf_append(v, date, 10);
+        if (st == PX_OK && f->target == PX_MAP_TIMESTAMP) st = px_buf_puts(v, "T00:00:00.000Z");
+      }
+      break;
+  }
+  if (st == PX_INVALID) return px_error_set(err, PX_INVALID, f->column, "not a valid %s: %.60s", std_names[f->std], raw->s);
+  return st;
+}
+
+/* Writes "name":value for a field whose (non-empty) text is v. */
+static px_status put_member(px_buf *out, const char *name, const px_map_field *f, const px_buf *v, int *first,
+                            px_error *err) {
+  px_status s = *first ? PX_OK : px_buf_putc(out, ',');
+  *first = 0;
+  if (s == PX_OK) s = px_buf_json_str(out, name, strlen(name));
+  if (s == PX_OK) s = px_buf_putc(out, ':');
+  if (s != PX_OK) return s;
+  if (f->type == PX_MAP_NUMBER) {
+    char *end;
+    double d = strtod(v->data, &end);
+    if (*end || end == v->data || !isfinite(d))
+      return px_error_set(err, PX_INVALID, f->column, "not a number: %.60s", v->data);
+    char num[32]; /* JSON's form, whatever the file's ("+3", ".5", "1E3") */
+    if (d == floor(d) && fabs(d) < 1e15) snprintf(num, sizeof num, "%lld", (long long)d);
+    else snprintf(num, sizeof num, "%.17g", d);
+    return px_buf_puts(out, num);
+  }
+  if (f->type == PX_MAP_BOOLEAN) {
+    static const char *const yes[] = {"true", "yes", "y", "1", NULL}, *const no[] = {"false", "no", "n", "0", NULL};
+    for (int i = 0; yes[i]; i++)
+      if (strcasecmp(v->data, yes[i]) == 0) return px_buf_puts(out, "true");
+    for (int i = 0; no[i]; i++)
+      if (strcasecmp(v->data, no[i]) == 0) return px_buf_puts(out, "false");
+    return px_error_set(err, PX_INVALID, f->column, "not true or false: %.60s", v->data);
+  }
+  return px_buf_json_str(out, v->data, v->len);
+}
+
+/* One object member ("traits", "properties", "context":{"traits"}) holding
+ * the fields of one target, or nothing if none has a value. */
+static px_status put_group(const px_mapping *m, const px_csv_field *fields, px_map_target target, px_buf *out,
+                           px_buf *v, int *any, px_error *err) {
+  int first = 1;
+  px_status s = PX_OK;
+  for (int i = 0; i < m->nfields && s == PX_OK; i++) {
+    const px_map_field *f = &m->fields[i];
+    int id_here = f->target == PX_MAP_IDENTIFIER && target == PX_MAP_TRAIT && strcmp(f->name, "user_id") &&
+                  strcmp(f->name, "anonymous_id");
+    if (f->target != target && !id_here) continue;
+    if ((s = value_of(m, f, &fields[f->index], v, err)) != PX_OK || !v->len) continue;
+    if (first) s = px_buf_putc(out, '{');
+    if (s == PX_OK) s = put_member(out, f->name, f, v, &first, err);
+  }
+  if (s == PX_OK && !first) s = px_buf_putc(out, '}');
+  *any = !first;
+  return s;
+}
+
+px_status px_mapping_row(const px_mapping *m, const px_csv_field *fields, size_t nfields, px_buf *out,
+                         px_error *err) {
+  px_buf v;
+  px_buf_init(&v, PX_CSV_MAX_FIELD_BYTES * 2);
+  px_status s = px_buf_puts(out, m->track ? "{\"type\":\"track\"" : "{\"type\":\"identify\"");
+  int has_mid = 0;
+  for (int i = 0; i < m->nfields && s == PX_OK; i++) {
+    const px_map_field *f = &m->fields[i];
+    if (f->index < 0 || (size_t)f->index >= nfields) {
+      s = px_error_set(err, PX_INVALID, f->column, "the mapping is not bound to this file");
+      break;
+    }
+    if ((s = value_of(m, f, &fields[f->index], &v, err)) != PX_OK) break;
+    if (!v.len) {
+      if (f->required) s = px_error_set(err, PX_INVALID, f->column, "is empty but required");
+      continue;
+    }
+    const char *key = f->target == PX_MAP_TIMESTAMP    ? "timestamp"
+                      : f->target == PX_MAP_MESSAGE_ID ? "messageId"
+                      : f->target == PX_MAP_EVENT      ? "event"
+                      : f->target == PX_MAP_IDENTIFIER && !strcmp(f->name, "user_id")      ? "userId"
+                      : f->target == PX_MAP_IDENTIFIER && !strcmp(f->name, "anonymous_id") ? "anonymousId"
+                                                                                             : NULL;
+    if (!key) continue; /* traits, properties and other identifiers: below */
+    int first = 0;
+    has_mid |= f->target == PX_MAP_MESSAGE_ID;
+    s = put_member(out, key, f, &v, &first, err);
+  }
+  if (s == PX_OK && m->track && m->event[0]) {
+    s = px_buf_puts(out, ",\"event\":");
+    if (s == PX_OK) s = px_buf_json_str(out, m->event, strlen(m->event));
+  }
+  if (s == PX_OK && !has_mid) { /* the same row gives the same id: importing again stores nothing twice */
+    XXH3_state_t *h = XXH3_createState();
+    XXH3_128bits_reset(h);
+    for (size_t i = 0; i < nfields; i++) {
+      XXH3_128bits_update(h, fields[i].s, fields[i].n);
+      XXH3_128bits_update(h, "\x1f", 1);
+    }
+    XXH128_hash_t d = XXH3_128bits_digest(h);
+    XXH3_freeState(h);
+    char id[64];
+    snprintf(id, sizeof id, ",\"messageId\":\"row-%016llx%016llx\"", (unsigned long long)d.high64,
+             (unsigned long long)d.low64);
+    s = px_buf_puts(out, id);
+  }
+  /* Traits (and identifiers other than user_id/anonymous_id, where the
+   * identity configuration reads them): an identify's traits, a track's
+   * context.traits. */
+  size_t mark = out->len;
+  int any = 0;
+  if (s == PX_OK) s = px_buf_puts(out, m->track ? ",\"context\":{\"traits\":" : ",\"traits\":");
+  if (s == PX_OK) s = put_group(m, fields, PX_MAP_TRAIT, out, &v, &any, err);
+  if (s == PX_OK && any && m->track) s = px_buf_putc(out, '}');
+  if (s == PX_OK && !any) out->len = mark, out->data[mark] = 0;
+  if (s == PX_OK && m->track) {
+    mark = out->len;
+    s = px_buf_puts(out, ",\"properties\":");
+    if (s == PX_OK) s = put_group(m, fields, PX_MAP_PROPERTY, out, &v, &any, err);
+    if (s == PX_OK && !any) out->len = mark, out->data[mark] = 0;
+  }
+  if (s == PX_OK) s = px_buf_putc(out, '}');
+  px_buf_free(&v);
+  return s;
+}

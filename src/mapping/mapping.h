@@ -1,0 +1,74 @@
+/* Mappings: how the columns of a file source (a CRM, POS or loyalty export)
+ * become Segment messages. A mapping is JSON:
+ *
+ *   {"type": "identify" | "track",
+ *    "event": "Order Completed" | {"column": "..."},            (track)
+ *    "timestamp": {"column": "...", "std": "date" | "iso"},       (optional)
+ *    "message_id": {"column": "..."},   (optional; else a hash of the row)
+ *    "identifiers": {"user_id": {"column": "..."}, "email": {...}, ...},
+ *    "traits": {"name": {"column": "...", "type": ..., "std": ...}, ...},
+ *    "properties": {...},                                         (track)
+ *    "csv": {"delimiter": ",", "header": true, "keep_space": false},
+ *    "date_order": "DMY" | "MDY"}
+ *
+ * A field: "column" (a header name), "type" (string, number or boolean;
+ * string by default), "std" (none, trim, text, lower, email, postcode,
+ * date), "required" (an empty value rejects the row). Identifier kinds are
+ * those of the configuration; the mapping only names columns for them.
+ * See docs/internals/mapping.md. */
+#ifndef PX_MAPPING_MAPPING_H
+#define PX_MAPPING_MAPPING_H
+
+#include <stddef.h>
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "csv/csv.h"
+#include "std/std.h"
+
+#define PX_MAPPING_MAX_FIELDS 256
+#define PX_MAPPING_NAME_MAX 128
+
+typedef enum px_map_type { PX_MAP_STRING = 0, PX_MAP_NUMBER, PX_MAP_BOOLEAN } px_map_type;
+typedef enum px_map_std {
+  PX_MAP_STD_NONE = 0, PX_MAP_STD_TRIM, PX_MAP_STD_TEXT, PX_MAP_STD_LOWER, PX_MAP_STD_EMAIL,
+  PX_MAP_STD_POSTCODE, PX_MAP_STD_DATE, PX_MAP_STD_ISO
+} px_map_std;
+
+/* Where a value goes in the message. */
+typedef enum px_map_target { PX_MAP_TRAIT, PX_MAP_PROPERTY, PX_MAP_IDENTIFIER, PX_MAP_EVENT,
+                             PX_MAP_TIMESTAMP, PX_MAP_MESSAGE_ID } px_map_target;
+
+typedef struct px_map_field {
+  px_map_target target;
+  char name[PX_MAPPING_NAME_MAX];   /* trait/property name, identifier kind; empty otherwise */
+  char column[PX_MAPPING_NAME_MAX]; /* the header name */
+  int index;                        /* the column's position once bound, else -1 */
+  px_map_type type;
+  px_map_std std;
+  int required;
+} px_map_field;
+
+typedef struct px_mapping {
+  int track;                                /* else identify */
+  char event[PX_MAPPING_NAME_MAX];          /* a fixed event name (track), when no event column */
+  px_map_field fields[PX_MAPPING_MAX_FIELDS];
+  int nfields;
+  px_csv_opts csv;
+  px_date_order date_order;
+} px_mapping;
+
+/* Reads a mapping; errors name the offending field ("traits.age.type"). */
+px_status px_mapping_parse(const char *json, size_t n, px_mapping *out, px_error *err);
+
+/* Finds each field's column among a file's header; PX_INVALID (naming the
+ * field and the column) when one is missing. */
+px_status px_mapping_bind(px_mapping *m, const px_csv_field *columns, size_t ncolumns, px_error *err);
+
+/* One record to a Segment message (JSON) appended to out. PX_INVALID when
+ * a value cannot be converted or a required one is empty: err names the
+ * field and says why, and the row is to be rejected. */
+px_status px_mapping_row(const px_mapping *m, const px_csv_field *fields, size_t nfields, px_buf *out,
+                         px_error *err);
+
+#endif
