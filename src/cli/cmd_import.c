@@ -13,20 +13,26 @@
 #include "event/arena.h"
 #include "ingest/bulk.h"
 #include "ingest/pipeline.h"
+#include "mapping/mapping.h"
 #include "source/source.h"
 
 #define MAX_LISTED_ERRORS 100
 
 static const char help[] =
-    "usage: pickaxe import FILE --source NAME [--data DIR] [--json]\n"
+    "usage: pickaxe import FILE --source NAME [--mapping MAP.json] [--rejects FILE]\n"
+    "                          [--data DIR] [--json]\n"
     "\n"
-    "Loads FILE (\"-\" for stdin): one Segment message per line, each with its\n"
-    "\"type\" (identify, track, page, screen, group, alias). Events are stored as\n"
-    "if sent by the source NAME; repeated messageIds are counted as duplicates and\n"
-    "stored once. Invalid lines are reported with their line number and reason;\n"
-    "every valid line lands. Shows progress on a terminal; prints a summary\n"
-    "(--json: {\"accepted\",\"rejected\",\"duplicates\",\"errors\":[{line,field,reason}]}).\n"
-    "Exit status 0 when every line landed, 4 when some were rejected.\n";
+    "Loads FILE (\"-\" for stdin). Without --mapping: one Segment message per\n"
+    "line, each with its \"type\" (identify, track, page, screen, group, alias).\n"
+    "With --mapping: a CSV export whose columns the mapping turns into identify or\n"
+    "track messages (docs/internals/mapping.md). Events are stored as if sent by\n"
+    "the source NAME; repeated messageIds are counted as duplicates and stored\n"
+    "once. Invalid lines or rows are reported with their line number and reason,\n"
+    "and written to --rejects (with --mapping: FILE.rejects.csv by default) as\n"
+    "CSV (line, field, reason); every valid one lands. Shows progress on a\n"
+    "terminal; prints a summary (--json: {\"accepted\",\"rejected\",\"duplicates\",\n"
+    "\"errors\":[{line,field,reason}]}). Exit status 0 when everything landed, 4\n"
+    "when some were rejected.\n";
 
 typedef struct import_state {
   px_config cfg;
@@ -35,10 +41,33 @@ typedef struct import_state {
   px_buf errors; /* JSON array items */
   int listed;
   int json;
+  px_bulk *bulk;
+  px_json_info info;
+  px_json_span spans[64];    /* a message's top-level members (more: written, not copied) */
+  const char *rejects_path;  /* where rejected lines are written (CSV), or NULL */
+  FILE *rejects;             /* opened at the first one */
 } import_state;
+
+static void csv_cell(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
 
 static void reject(import_state *s, long line, const char *field, const char *reason) {
   s->rejected++;
+  if (s->rejects_path && !s->rejects && (s->rejects = fopen(s->rejects_path, "w")))
+    fputs("line,field,reason\n", s->rejects);
+  if (s->rejects) {
+    fprintf(s->rejects, "%ld,", line);
+    csv_cell(s->rejects, field);
+    fputc(',', s->rejects);
+    csv_cell(s->rejects, reason);
+    fputc('\n', s->rejects);
+  }
   if (s->listed >= MAX_LISTED_ERRORS) return;
   if (s->listed++) px_buf_putc(&s->errors, ',');
   px_buf_printf(&s->errors, "{\"line\":%ld,\"field\":", line);
@@ -96,6 +125,47 @@ static void lines_close(lines *l) {
   free(l->buf);
 }
 
+/* One message's JSON text into the loader: 1 added, 0 rejected (and
+ * reported), -1 the loader stopped (px_bulk_finish says why). */
+static int add_message(import_state *s, const char *text, size_t len, long lineno) {
+  px_error err;
+  px_error_clear(&err);
+  if (len > PX_MAX_MESSAGE_BYTES) {
+    reject(s, lineno, "", "message larger than 32768 bytes");
+    return 0;
+  }
+  if (memchr(text, 0, len) || px_utf8_invalid_at(text, len) >= 0) {
+    reject(s, lineno, "", "invalid UTF-8 or a NUL byte");
+    return 0;
+  }
+  if (px_json_escaped_nul_at(text, len) >= 0) {
+    reject(s, lineno, "", "\\u0000 (NUL) in a string is not allowed");
+    return 0;
+  }
+  px_arena *arena;
+  px_event *slot = px_bulk_slot(s->bulk, &arena);
+  if (!slot) return -1;
+  px_arena *prev = px_arena_enter(arena);
+  size_t stop;
+  cJSON *item = px_json_parse_info(text, len, &stop, &s->info);
+  if (!item) {
+    px_arena_enter(prev);
+    char why[64];
+    snprintf(why, sizeof why, "malformed JSON at byte %zu", stop);
+    reject(s, lineno, "", why);
+    return 0;
+  }
+  px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = s->source_id, .received_ms = px_time_now_ms(),
+                      .source_bytes = len, .source_text = text, .source_info = &s->info};
+  px_status prep = px_pipeline_prepare(&s->cfg, item, &ctx, slot, &err);
+  px_arena_enter(prev);
+  if (prep != PX_OK) {
+    reject(s, lineno, err.field, err.reason);
+    return 0;
+  }
+  return px_bulk_add(s->bulk) == PX_OK ? 1 : -1;
+}
+
 static void show_progress(long bytes, long total, uint64_t events, uint64_t t0) {
   double secs = (double)(px_time_mono_ns() - t0) / 1e9;
   int pct = total > 0 ? (int)(100.0 * (double)bytes / (double)total) : 0;
@@ -107,12 +177,102 @@ static void show_progress(long bytes, long total, uint64_t events, uint64_t t0) 
           secs > 0 ? (double)events / secs : 0.0);
 }
 
+/* The whole input in memory: the map of a regular file, else read. */
+static const char *whole(lines *in, px_buf *copy, size_t *n) {
+  if (in->map) {
+    *n = in->size;
+    return in->map;
+  }
+  char chunk[65536];
+  size_t got;
+  while ((got = fread(chunk, 1, sizeof chunk, in->in)) > 0)
+    if (px_buf_append(copy, chunk, got) != PX_OK) return NULL;
+  *n = copy->len;
+  return copy->data ? copy->data : "";
+}
+
+/* A CSV export through a mapping: each record becomes a message. A bad
+ * header or a missing column stops it (PX_INVALID, said on stderr); a bad
+ * record or a value that does not convert rejects its row only. */
+static px_status import_csv(import_state *s, lines *in, px_mapping *m, int tty, long total, uint64_t t0,
+                            long *lineno) {
+  px_buf copy, msg;
+  px_buf_init(&copy, 0);
+  px_buf_init(&msg, 0);
+  size_t n;
+  const char *data = whole(in, &copy, &n);
+  px_csv *csv = NULL;
+  px_error err;
+  px_error_clear(&err);
+  px_status st = data ? px_csv_open(data, n, &m->csv, &csv, &err) : PX_NOMEM;
+  const px_csv_field *cols;
+  if (st == PX_INVALID) fprintf(stderr, "pickaxe: import: the header: %s\n", err.reason);
+  if (st == PX_OK && m->csv.no_header) st = px_error_set(&err, PX_INVALID, "csv.header", "must be true: columns are named");
+  size_t ncols = st == PX_OK ? px_csv_columns(csv, &cols) : 0;
+  if (st == PX_OK && (st = px_mapping_bind(m, cols, ncols, &err)) != PX_OK)
+    fprintf(stderr, "pickaxe: import: mapping %s%s%s\n", err.field, *err.field ? ": " : "", err.reason);
+  const px_csv_field *f;
+  size_t nf;
+  uint64_t rows = 0, accepted, duplicates;
+  while (st == PX_OK) {
+    px_status r = px_csv_next(csv, &f, &nf, lineno, &err);
+    if (r == PX_NOT_FOUND) break;
+    if (r == PX_OK) {
+      px_buf_reset(&msg);
+      r = px_mapping_row(m, f, nf, &msg, &err);
+    }
+    if (r == PX_INVALID) {
+      reject(s, *lineno, err.field, err.reason);
+      continue;
+    }
+    if (r != PX_OK) {
+      st = r;
+      break;
+    }
+    if (add_message(s, msg.data, msg.len, *lineno) < 0) break;
+    if (tty && ++rows % 8192 == 0) {
+      px_bulk_counts(s->bulk, &accepted, &duplicates);
+      show_progress((long)px_csv_offset(csv), total, accepted + duplicates, t0);
+    }
+  }
+  px_csv_close(csv);
+  px_buf_free(&copy);
+  px_buf_free(&msg);
+  return st;
+}
+
+/* Reads and checks a mapping file; NULL after saying why. */
+static px_mapping *load_mapping(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return px_cli_fail(PX_EXIT_USAGE, "import: cannot open the mapping %s", path), NULL;
+  px_buf text;
+  px_buf_init(&text, 1 << 20);
+  char chunk[8192];
+  size_t got;
+  px_status s = PX_OK;
+  while (s == PX_OK && (got = fread(chunk, 1, sizeof chunk, f)) > 0) s = px_buf_append(&text, chunk, got);
+  fclose(f);
+  px_mapping *m = malloc(sizeof *m);
+  px_error err;
+  px_error_clear(&err);
+  if (s == PX_OK && m) s = px_mapping_parse(text.data ? text.data : "", text.len, m, &err);
+  px_buf_free(&text);
+  if (s != PX_OK || !m) {
+    px_cli_fail(PX_EXIT_USAGE, "import: mapping %s: %s%s%s", path, err.field, *err.field ? ": " : "",
+                s == PX_INVALID ? err.reason : px_status_str(s));
+    free(m);
+    return NULL;
+  }
+  return m;
+}
+
 int px_cmd_import(int argc, char **argv) {
-  const char *data = PX_DEFAULT_DATA, *file = NULL, *source = NULL;
+  const char *data = PX_DEFAULT_DATA, *file = NULL, *source = NULL, *mapping_path = NULL, *rejects = NULL;
   int json = 0;
   for (int i = 1; i < argc; i++) {
     if (px_cli_is_help(argv[i])) return fputs(help, stdout), PX_EXIT_OK;
-    if (px_cli_opt(argc, argv, &i, "--data", &data) || px_cli_opt(argc, argv, &i, "--source", &source))
+    if (px_cli_opt(argc, argv, &i, "--data", &data) || px_cli_opt(argc, argv, &i, "--source", &source) ||
+        px_cli_opt(argc, argv, &i, "--mapping", &mapping_path) || px_cli_opt(argc, argv, &i, "--rejects", &rejects))
       continue;
     if (!strcmp(argv[i], "--json")) json = 1;
     else if (argv[i][0] == '-' && argv[i][1]) return px_cli_fail(PX_EXIT_USAGE, "import: unknown option %s", argv[i]);
@@ -121,8 +281,18 @@ int px_cmd_import(int argc, char **argv) {
   }
   if (!file) return fputs(help, stderr), px_cli_fail(PX_EXIT_USAGE, "import: FILE is required");
   if (!source) return px_cli_fail(PX_EXIT_USAGE, "import: --source NAME is required (see pickaxe source list)");
+  px_mapping *mapping = mapping_path ? load_mapping(mapping_path) : NULL;
+  if (mapping_path && !mapping) return PX_EXIT_USAGE;
+  char default_rejects[4200];
+  if (mapping && !rejects && strcmp(file, "-") && strlen(file) < 4000) {
+    snprintf(default_rejects, sizeof default_rejects, "%s.rejects.csv", file);
+    rejects = default_rejects;
+  }
   FILE *in = strcmp(file, "-") ? fopen(file, "r") : stdin;
-  if (!in) return px_cli_fail(PX_EXIT_FAIL, "import: cannot open %s", file);
+  if (!in) {
+    free(mapping);
+    return px_cli_fail(PX_EXIT_FAIL, "import: cannot open %s", file);
+  }
   struct stat sb;
   long total = in != stdin && fstat(fileno(in), &sb) == 0 ? (long)sb.st_size : 0;
   px_store *st = px_cli_open(data);
@@ -130,6 +300,7 @@ int px_cmd_import(int argc, char **argv) {
   import_state *s = calloc(1, sizeof *s);
   px_buf_init(&s->errors, 0);
   s->json = json;
+  s->rejects_path = rejects;
   int rc = PX_EXIT_FAIL;
   px_txn *txn;
   px_source src;
@@ -150,6 +321,7 @@ int px_cmd_import(int argc, char **argv) {
     goto out;
   }
   s->source_id = src.id;
+  s->bulk = bulk;
   int tty = isatty(2) && !json;
   uint64_t t0 = px_time_mono_ns(), accepted = 0, duplicates = 0, events = 0;
   lines input;
@@ -157,54 +329,28 @@ int px_cmd_import(int argc, char **argv) {
   const char *line;
   ssize_t len;
   long lineno = 0;
-  px_json_span spans[64]; /* a message's top-level members (more: written, not copied) */
-  px_json_info info = {.spans = spans, .max_spans = sizeof spans / sizeof *spans};
-  while ((len = lines_next(&input, &line)) >= 0) {
-    lineno++;
-    if (len == 0) continue;
-    px_error err;
-    px_error_clear(&err);
-    if ((size_t)len > PX_MAX_MESSAGE_BYTES) {
-      reject(s, lineno, "", "message larger than 32768 bytes");
-      continue;
-    }
-    if (memchr(line, 0, (size_t)len) || px_utf8_invalid_at(line, (size_t)len) >= 0) {
-      reject(s, lineno, "", "invalid UTF-8 or a NUL byte");
-      continue;
-    }
-    if (px_json_escaped_nul_at(line, (size_t)len) >= 0) {
-      reject(s, lineno, "", "\\u0000 (NUL) in a string is not allowed");
-      continue;
-    }
-    px_arena *arena;
-    px_event *slot = px_bulk_slot(bulk, &arena);
-    if (!slot) break; /* the loader failed: px_bulk_finish says why */
-    px_arena *prev = px_arena_enter(arena);
-    size_t stop;
-    cJSON *item = px_json_parse_info(line, (size_t)len, &stop, &info);
-    if (!item) {
-      px_arena_enter(prev);
-      char why[64];
-      snprintf(why, sizeof why, "malformed JSON at byte %zu", stop);
-      reject(s, lineno, "", why);
-      continue;
-    }
-    px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = s->source_id, .received_ms = px_time_now_ms(),
-                        .source_bytes = (size_t)len, .source_text = line, .source_info = &info};
-    px_status prep = px_pipeline_prepare(&s->cfg, item, &ctx, slot, &err);
-    px_arena_enter(prev);
-    if (prep != PX_OK) {
-      reject(s, lineno, err.field, err.reason);
-      continue;
-    }
-    if (px_bulk_add(bulk) != PX_OK) break;
-    if (tty && ++events % 8192 == 0) {
-      px_bulk_counts(bulk, &accepted, &duplicates);
-      show_progress(lines_pos(&input), total, accepted + duplicates, t0);
+  s->info = (px_json_info){.spans = s->spans, .max_spans = sizeof s->spans / sizeof *s->spans};
+  px_status setup = PX_OK;
+  if (mapping) {
+    setup = import_csv(s, &input, mapping, tty, total, t0, &lineno);
+  } else {
+    while ((len = lines_next(&input, &line)) >= 0) {
+      lineno++;
+      if (len == 0) continue;
+      if (add_message(s, line, (size_t)len, lineno) < 0) break;
+      if (tty && ++events % 8192 == 0) {
+        px_bulk_counts(s->bulk, &accepted, &duplicates);
+        show_progress(lines_pos(&input), total, accepted + duplicates, t0);
+      }
     }
   }
   lines_close(&input);
   ps = px_bulk_finish(bulk, &accepted, &duplicates);
+  if (setup == PX_INVALID) {
+    rc = PX_EXIT_USAGE; /* said why already */
+    goto out;
+  }
+  if (ps == PX_OK) ps = setup;
   if (tty) {
     show_progress(total, total, accepted + duplicates, t0);
     fputc('\n', stderr);
@@ -226,6 +372,8 @@ int px_cmd_import(int argc, char **argv) {
   }
   rc = s->rejected ? 4 : PX_EXIT_OK;
 out:
+  if (s->rejects) fclose(s->rejects);
+  free(mapping);
   if (in != stdin) fclose(in);
   px_config_free(&s->cfg);
   px_buf_free(&s->errors);
