@@ -19,6 +19,7 @@ int px_cmd_profile(int argc, char **argv);
 int px_cmd_export(int argc, char **argv);
 int px_cmd_rebuild(int argc, char **argv);
 int px_cmd_config(int argc, char **argv);
+int px_cmd_quality(int argc, char **argv);
 
 /* Option helpers: argv[*i] is the option; its value is argv[*i + 1]. */
 int px_cli_is_help(const char *a);

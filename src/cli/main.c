@@ -16,7 +16,8 @@ static const char usage[] =
     "  serve            run the HTTP API and the pipeline on a data directory\n"
     "  source add|list  manage sources and their write keys\n"
     "  token create     create an admin token for the read API\n"
-    "  import FILE      bulk-load Segment-shaped JSON lines\n"
+    "  import FILE      bulk-load Segment-shaped JSON lines, or a CSV through --mapping\n"
+    "  quality FILE     the data quality of a CSV export, column by column\n"
     "  profile get REF  print a profile (REF: profile id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
     "  rebuild          rebuild all profiles by replaying the event log\n"
@@ -114,7 +115,7 @@ int main(int argc, char **argv) {
     int (*fn)(int, char **);
   } cmds[] = {{"serve", px_cmd_serve},     {"source", px_cmd_source},   {"token", px_cmd_token},
               {"import", px_cmd_import},   {"profile", px_cmd_profile}, {"export", px_cmd_export},
-              {"rebuild", px_cmd_rebuild}, {"config", px_cmd_config}};
+              {"rebuild", px_cmd_rebuild}, {"config", px_cmd_config},   {"quality", px_cmd_quality}};
   if (argc < 2 || px_cli_is_help(argv[1])) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;

@@ -217,6 +217,28 @@ static px_status value_of(const px_mapping *m, const px_map_field *f, const px_c
   return st;
 }
 
+static int boolean_word(const char *s, int *value) {
+  static const char *const yes[] = {"true", "yes", "y", "1", NULL}, *const no[] = {"false", "no", "n", "0", NULL};
+  for (int i = 0; yes[i]; i++)
+    if (strcasecmp(s, yes[i]) == 0) return *value = 1, 1;
+  for (int i = 0; no[i]; i++)
+    if (strcasecmp(s, no[i]) == 0) return *value = 0, 1;
+  return 0;
+}
+
+px_status px_mapping_value(const px_mapping *m, const px_map_field *f, const px_csv_field *raw, px_buf *v,
+                           px_error *err) {
+  px_status s = value_of(m, f, raw, v, err);
+  if (s != PX_OK || !v->len) return s;
+  int b;
+  char *end;
+  if (f->type == PX_MAP_NUMBER && (!isfinite(strtod(v->data, &end)) || *end || end == v->data))
+    return px_error_set(err, PX_INVALID, f->column, "not a number: %.60s", v->data);
+  if (f->type == PX_MAP_BOOLEAN && !boolean_word(v->data, &b))
+    return px_error_set(err, PX_INVALID, f->column, "not true or false: %.60s", v->data);
+  return PX_OK;
+}
+
 /* Writes "name":value for a field whose (non-empty) text is v. */
 static px_status put_member(px_buf *out, const char *name, const px_map_field *f, const px_buf *v, int *first,
                             px_error *err) {
@@ -236,12 +258,9 @@ static px_status put_member(px_buf *out, const char *name, const px_map_field *f
     return px_buf_puts(out, num);
   }
   if (f->type == PX_MAP_BOOLEAN) {
-    static const char *const yes[] = {"true", "yes", "y", "1", NULL}, *const no[] = {"false", "no", "n", "0", NULL};
-    for (int i = 0; yes[i]; i++)
-      if (strcasecmp(v->data, yes[i]) == 0) return px_buf_puts(out, "true");
-    for (int i = 0; no[i]; i++)
-      if (strcasecmp(v->data, no[i]) == 0) return px_buf_puts(out, "false");
-    return px_error_set(err, PX_INVALID, f->column, "not true or false: %.60s", v->data);
+    int b;
+    if (!boolean_word(v->data, &b)) return px_error_set(err, PX_INVALID, f->column, "not true or false: %.60s", v->data);
+    return px_buf_puts(out, b ? "true" : "false");
   }
   return px_buf_json_str(out, v->data, v->len);
 }

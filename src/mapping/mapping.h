@@ -65,6 +65,11 @@ px_status px_mapping_parse(const char *json, size_t n, px_mapping *out, px_error
  * field and the column) when one is missing. */
 px_status px_mapping_bind(px_mapping *m, const px_csv_field *columns, size_t ncolumns, px_error *err);
 
+/* One field's value as the mapping reads it (standardized, empty when
+ * absent) into v; PX_INVALID when it does not convert (err says why). */
+px_status px_mapping_value(const px_mapping *m, const px_map_field *f, const px_csv_field *raw, px_buf *v,
+                           px_error *err);
+
 /* One record to a Segment message (JSON) appended to out. PX_INVALID when
  * a value cannot be converted or a required one is empty: err names the
  * field and says why, and the row is to be rejected. */

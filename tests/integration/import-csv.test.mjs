@@ -93,6 +93,21 @@ describe('CSV import through a mapping', { timeout: 60000 }, () => {
     assert.equal(again.duplicates, 3);
   });
 
+  it('pickaxe quality profiles the columns and counts what the mapping would reject', async () => {
+    const r = await runCliOk(['quality', path.join(dir, 'customers.csv'), '--mapping', path.join(dir, 'customers.json'), '--json']);
+    const q = JSON.parse(r.stdout);
+    assert.equal(q.rows, 5);
+    const col = (name) => q.columns.find((c) => c.name === name);
+    assert.equal(col('email').filled, 5);
+    assert.deepEqual(col('email').invalid, [{ rule: 'email', count: 1 }]);
+    assert.deepEqual(col('joined').invalid, [{ rule: 'date', count: 1 }]);
+    assert.equal(col('vip').distinct, 4); // yes, no, no, y, n: distinct as written
+    assert.equal(col('customer_id').patterns[0].pattern, 'a9');
+    const text = (await runCliOk(['quality', path.join(dir, 'customers.csv')])).stdout;
+    assert.match(text, /^5 rows, 0 bad records/);
+    assert.match(text, /first_name\n  filled   5 \(100\.0%\)/);
+  });
+
   it('a mapping that does not fit the file stops the import before anything lands', async () => {
     fs.writeFileSync(path.join(dir, 'wrong.json'), JSON.stringify({ identifiers: { user_id: 'cust_no' } }));
     const r = await importFile('customers.csv', 'wrong.json');

@@ -1,0 +1,230 @@
+#include "quality/quality.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define SAMPLE_BYTES 64  /* of a value kept to show it */
+#define PATTERN_CHARS 40 /* of a pattern; longer ones end in "..." */
+
+typedef struct entry {
+  uint64_t hash; /* 0: empty */
+  uint64_t count;
+  uint32_t off, len; /* the sample, in the counter's pool */
+} entry;
+
+/* Counts of distinct strings, by 64-bit hash, with a sample of each. */
+typedef struct counter {
+  entry *slots;
+  size_t cap, used;
+  px_buf pool;
+  int capped; /* new values were no longer tracked */
+} counter;
+
+typedef struct column {
+  char *name;
+  uint64_t filled, invalid;
+  counter values, patterns;
+  const px_map_field *rule; /* with a mapping */
+} column;
+
+struct px_quality {
+  column *cols;
+  size_t ncols;
+  uint64_t rows, bad;
+  const px_mapping *m;
+  px_buf v; /* scratch */
+};
+
+static int counter_grow(counter *c) {
+  size_t cap = c->cap ? c->cap * 2 : 1024;
+  entry *slots = calloc(cap, sizeof *slots);
+  if (!slots) return 0;
+  for (size_t i = 0; i < c->cap; i++) {
+    if (!c->slots[i].hash) continue;
+    size_t j = c->slots[i].hash & (cap - 1);
+    while (slots[j].hash) j = (j + 1) & (cap - 1);
+    slots[j] = c->slots[i];
+  }
+  free(c->slots);
+  c->slots = slots;
+  c->cap = cap;
+  return 1;
+}
+
+static void counter_add(counter *c, const char *s, size_t n) {
+  int full = c->used >= PX_QUALITY_MAX_DISTINCT;
+  if (!full && c->used * 10 >= c->cap * 7 && !counter_grow(c)) full = 1;
+  uint64_t h = XXH3_64bits(s, n) | 1;
+  size_t i = h & (c->cap - 1);
+  for (; c->slots[i].hash; i = (i + 1) & (c->cap - 1))
+    if (c->slots[i].hash == h) {
+      c->slots[i].count++;
+      return;
+    }
+  if (full) { /* only values already seen are counted: distinct is a lower bound */
+    c->capped = 1;
+    return;
+  }
+  size_t keep = n < SAMPLE_BYTES ? n : SAMPLE_BYTES;
+  while (keep < n && keep > 0 && ((unsigned char)s[keep] & 0xc0) == 0x80) keep--; /* whole characters */
+  c->slots[i] = (entry){h, 1, (uint32_t)c->pool.len, (uint32_t)keep};
+  px_buf_append(&c->pool, s, keep);
+  c->used++;
+}
+
+/* "John Smith 42" -> "Aaaa Aaaaa 99": letters by case, digits as 9, the
+ * rest as it is; a non-ASCII character counts as a letter. */
+static size_t pattern(const char *s, size_t n, char *out) {
+  size_t k = 0;
+  for (size_t i = 0; i < n && k < PATTERN_CHARS; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch >= 0x80) {
+      if ((ch & 0xc0) != 0x80) out[k++] = 'a';
+      continue;
+    }
+    out[k++] = isupper(ch) ? 'A' : islower(ch) ? 'a' : isdigit(ch) ? '9' : (char)ch;
+  }
+  if (k == PATTERN_CHARS) memcpy(out + k, "...", 3), k += 3;
+  return k;
+}
+
+px_quality *px_quality_create(const px_csv_field *columns, size_t ncolumns, const px_mapping *m) {
+  px_quality *q = calloc(1, sizeof *q);
+  if (!q || !(q->cols = calloc(ncolumns ? ncolumns : 1, sizeof *q->cols))) {
+    free(q);
+    return NULL;
+  }
+  q->ncols = ncolumns;
+  q->m = m;
+  px_buf_init(&q->v, 0);
+  for (size_t i = 0; i < ncolumns; i++) {
+    column *c = &q->cols[i];
+    if (!(c->name = malloc(columns[i].n + 1)) || !counter_grow(&c->values) || !counter_grow(&c->patterns)) {
+      px_quality_destroy(q);
+      return NULL;
+    }
+    memcpy(c->name, columns[i].s, columns[i].n);
+    c->name[columns[i].n] = 0;
+    px_buf_init(&c->values.pool, 0);
+    px_buf_init(&c->patterns.pool, 0);
+  }
+  for (int i = 0; m && i < m->nfields; i++)
+    if (m->fields[i].index >= 0 && (size_t)m->fields[i].index < ncolumns && !q->cols[m->fields[i].index].rule)
+      q->cols[m->fields[i].index].rule = &m->fields[i];
+  return q;
+}
+
+void px_quality_destroy(px_quality *q) {
+  if (!q) return;
+  for (size_t i = 0; i < q->ncols; i++) {
+    free(q->cols[i].name);
+    free(q->cols[i].values.slots);
+    free(q->cols[i].patterns.slots);
+    px_buf_free(&q->cols[i].values.pool);
+    px_buf_free(&q->cols[i].patterns.pool);
+  }
+  free(q->cols);
+  px_buf_free(&q->v);
+  free(q);
+}
+
+void px_quality_bad_record(px_quality *q) { q->bad++; }
+
+px_status px_quality_add(px_quality *q, const px_csv_field *fields, size_t n) {
+  q->rows++;
+  for (size_t i = 0; i < n && i < q->ncols; i++) {
+    column *c = &q->cols[i];
+    const char *s = fields[i].s;
+    size_t len = fields[i].n;
+    while (len && isspace((unsigned char)*s)) s++, len--;
+    while (len && isspace((unsigned char)s[len - 1])) len--;
+    if (!len) continue;
+    c->filled++;
+    counter_add(&c->values, s, len);
+    char pat[PATTERN_CHARS + 3];
+    counter_add(&c->patterns, pat, pattern(s, len, pat));
+    px_error err;
+    if (c->rule && px_mapping_value(q->m, c->rule, &fields[i], &q->v, &err) == PX_INVALID) c->invalid++;
+  }
+  return PX_OK;
+}
+
+/* The k most frequent entries (ties: first seen), into top (k slots). */
+static size_t top(const counter *c, const entry **out, size_t k) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->cap; i++) {
+    const entry *e = &c->slots[i];
+    if (!e->hash) continue;
+    size_t j = n < k ? n++ : k;
+    if (j == k && e->count <= out[k - 1]->count) continue;
+    if (j == k) j = k - 1;
+    while (j > 0 && out[j - 1]->count < e->count) out[j] = out[j - 1], j--;
+    out[j] = e;
+  }
+  return n;
+}
+
+static void json_list(px_buf *o, const counter *c, const char *key) {
+  const entry *t[PX_QUALITY_TOP];
+  size_t n = top(c, t, PX_QUALITY_TOP);
+  px_buf_puts(o, "[");
+  for (size_t i = 0; i < n; i++) {
+    px_buf_printf(o, "%s{\"%s\":", i ? "," : "", key);
+    px_buf_json_str(o, c->pool.data + t[i]->off, t[i]->len);
+    px_buf_printf(o, ",\"count\":%llu}", (unsigned long long)t[i]->count);
+  }
+  px_buf_puts(o, "]");
+}
+
+static const char *rule_name(const px_map_field *f) {
+  static const char *const std[] = {"none", "trim", "text", "lower", "email", "postcode", "date", "iso"};
+  return f->type == PX_MAP_NUMBER ? "number" : f->type == PX_MAP_BOOLEAN ? "boolean" : std[f->std];
+}
+
+px_status px_quality_json(const px_quality *q, px_buf *o) {
+  px_buf_printf(o, "{\"rows\":%llu,\"bad_records\":%llu,\"columns\":[", (unsigned long long)q->rows,
+                (unsigned long long)q->bad);
+  for (size_t i = 0; i < q->ncols; i++) {
+    const column *c = &q->cols[i];
+    px_buf_puts(o, i ? ",{\"name\":" : "{\"name\":");
+    px_buf_json_str(o, c->name, strlen(c->name));
+    px_buf_printf(o, ",\"filled\":%llu,\"fill_rate\":%.4f,\"distinct\":%zu,\"distinct_capped\":%s,\"top\":",
+                  (unsigned long long)c->filled, q->rows ? (double)c->filled / (double)q->rows : 0.0,
+                  c->values.used, c->values.capped ? "true" : "false");
+    json_list(o, &c->values, "value");
+    px_buf_puts(o, ",\"patterns\":");
+    json_list(o, &c->patterns, "pattern");
+    px_buf_puts(o, ",\"invalid\":[");
+    if (c->rule)
+      px_buf_printf(o, "{\"rule\":\"%s\",\"count\":%llu}", rule_name(c->rule), (unsigned long long)c->invalid);
+    px_buf_puts(o, "]}");
+  }
+  return px_buf_puts(o, "]}");
+}
+
+static void text_list(px_buf *o, const counter *c) {
+  const entry *t[3];
+  size_t n = top(c, t, 3);
+  for (size_t i = 0; i < n; i++)
+    px_buf_printf(o, "%s%.*s (%llu)", i ? ", " : "", (int)(t[i]->len > 20 ? 20 : t[i]->len), c->pool.data + t[i]->off,
+                  (unsigned long long)t[i]->count);
+}
+
+px_status px_quality_text(const px_quality *q, px_buf *o) {
+  px_buf_printf(o, "%llu rows, %llu bad records\n\n", (unsigned long long)q->rows, (unsigned long long)q->bad);
+  for (size_t i = 0; i < q->ncols; i++) {
+    const column *c = &q->cols[i];
+    px_buf_printf(o, "%s\n  filled   %llu (%.1f%%)   distinct %s%zu", c->name, (unsigned long long)c->filled,
+                  q->rows ? 100.0 * (double)c->filled / (double)q->rows : 0.0, c->values.capped ? ">" : "",
+                  c->values.used);
+    if (c->rule) px_buf_printf(o, "   invalid (%s) %llu", rule_name(c->rule), (unsigned long long)c->invalid);
+    px_buf_puts(o, "\n  top      ");
+    text_list(o, &c->values);
+    px_buf_puts(o, "\n  patterns ");
+    text_list(o, &c->patterns);
+    px_buf_puts(o, "\n");
+  }
+  return PX_OK;
+}

@@ -1,0 +1,37 @@
+/* Data quality of a file source, column by column: how full each column
+ * is, how many distinct values, the most common values and value patterns
+ * ("Aaaa 999"), and with a mapping how many values fail its rules. Feeds
+ * `pickaxe quality`. See docs/internals/quality.md. */
+#ifndef PX_QUALITY_QUALITY_H
+#define PX_QUALITY_QUALITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "csv/csv.h"
+#include "mapping/mapping.h"
+
+#define PX_QUALITY_TOP 5             /* values and patterns listed per column */
+#define PX_QUALITY_MAX_DISTINCT 200000 /* values tracked per column; past it, distinct is a lower bound */
+
+typedef struct px_quality px_quality;
+
+/* For the columns named; m (may be NULL, else bound to these columns) adds
+ * the count of values that fail each mapped field's type or standardization. */
+px_quality *px_quality_create(const px_csv_field *columns, size_t ncolumns, const px_mapping *m);
+void px_quality_destroy(px_quality *q);
+
+/* One record (as many fields as columns). */
+px_status px_quality_add(px_quality *q, const px_csv_field *fields, size_t n);
+/* A record the file could not give (bad quoting, wrong field count...). */
+void px_quality_bad_record(px_quality *q);
+
+/* The report as JSON: {"rows", "bad_records", "columns": [{"name", "filled",
+ * "fill_rate", "distinct", "distinct_capped", "top": [{"value","count"}],
+ * "patterns": [{"pattern","count"}], "invalid": [{"rule","count"}]}]}. */
+px_status px_quality_json(const px_quality *q, px_buf *out);
+/* The same as a table for a terminal. */
+px_status px_quality_text(const px_quality *q, px_buf *out);
+
+#endif

@@ -1,0 +1,96 @@
+/* quality: column profiles of a file source. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "px_test.h"
+#include "quality/quality.h"
+
+static px_csv_field f(const char *s) { return (px_csv_field){s, strlen(s)}; }
+
+static const cJSON *col(const cJSON *report, const char *name) {
+  const cJSON *c;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(report, "columns")) {
+    if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name")), name) == 0) return c;
+  }
+  fail_msg("no column %s", name);
+  return NULL;
+}
+
+static double num(const cJSON *o, const char *k) { return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k)); }
+
+static void test_profiles_columns(void **state) {
+  (void)state;
+  px_mapping *m = malloc(sizeof *m);
+  px_error err;
+  const char *mj = "{\"identifiers\":{\"email\":{\"column\":\"email\",\"std\":\"email\"}},"
+                   "\"traits\":{\"age\":{\"column\":\"age\",\"type\":\"number\"}}}";
+  PX_ASSERT_OK(px_mapping_parse(mj, strlen(mj), m, &err));
+  px_csv_field cols[] = {f("name"), f("email"), f("age")};
+  PX_ASSERT_OK(px_mapping_bind(m, cols, 3, &err));
+  px_quality *q = px_quality_create(cols, 3, m);
+  const char *rows[][3] = {{"John Smith", "john@x.io", "42"}, {"Ann Lee", "bad-address", "x"},
+                           {"John Smith", "", "7"},           {" ", "ann@x.io", ""},
+                           {"Zoë Ö", "zoe@x.io", "101"}};
+  for (int i = 0; i < 5; i++) {
+    px_csv_field r[3] = {f(rows[i][0]), f(rows[i][1]), f(rows[i][2])};
+    PX_ASSERT_OK(px_quality_add(q, r, 3));
+  }
+  px_quality_bad_record(q);
+  px_buf b;
+  px_buf_init(&b, 0);
+  PX_ASSERT_OK(px_quality_json(q, &b));
+  cJSON *j = cJSON_Parse(b.data);
+  assert_non_null(j);
+  PX_ASSERT_INT_EQ(num(j, "rows"), 5);
+  PX_ASSERT_INT_EQ(num(j, "bad_records"), 1);
+  const cJSON *name = col(j, "name");
+  PX_ASSERT_INT_EQ(num(name, "filled"), 4); /* blanks are not a value */
+  PX_ASSERT_INT_EQ(num(name, "distinct"), 3);
+  const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(name, "top"), 0);
+  PX_ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(top, "value")), "John Smith");
+  PX_ASSERT_INT_EQ(num(top, "count"), 2);
+  const cJSON *pat = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(name, "patterns"), 0);
+  PX_ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pat, "pattern")), "Aaaa Aaaaa");
+  PX_ASSERT_INT_EQ(num(pat, "count"), 2); /* John Smith twice (Ann Lee is Aaa Aaa) */
+  const cJSON *email = col(j, "email"), *inv = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(email, "invalid"), 0);
+  PX_ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inv, "rule")), "email");
+  PX_ASSERT_INT_EQ(num(inv, "count"), 1);
+  const cJSON *age = col(j, "age");
+  inv = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(age, "invalid"), 0);
+  PX_ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inv, "rule")), "number");
+  PX_ASSERT_INT_EQ(num(inv, "count"), 1);
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(name, "invalid")), 0); /* not mapped */
+  cJSON_Delete(j);
+  px_buf_reset(&b);
+  PX_ASSERT_OK(px_quality_text(q, &b));
+  PX_ASSERT_STR_CONTAINS(b.data, "5 rows, 1 bad records");
+  PX_ASSERT_STR_CONTAINS(b.data, "invalid (email) 1");
+  px_buf_free(&b);
+  px_quality_destroy(q);
+  free(m);
+}
+
+/* Past the tracking limit, distinct is a lower bound and says so. */
+static void test_distinct_cap(void **state) {
+  (void)state;
+  px_csv_field cols[] = {f("id")};
+  px_quality *q = px_quality_create(cols, 1, NULL);
+  char v[32];
+  for (int i = 0; i < PX_QUALITY_MAX_DISTINCT + 5000; i++) {
+    snprintf(v, sizeof v, "id-%d", i);
+    px_csv_field r = f(v);
+    px_quality_add(q, &r, 1);
+  }
+  px_buf b;
+  px_buf_init(&b, 0);
+  px_quality_json(q, &b);
+  PX_ASSERT_STR_CONTAINS(b.data, "\"distinct_capped\":true");
+  px_buf_free(&b);
+  px_quality_destroy(q);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_profiles_columns), cmocka_unit_test(test_distinct_cap)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
