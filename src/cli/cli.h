@@ -3,6 +3,7 @@
 #define PX_CLI_CLI_H
 
 #include "base/status.h"
+#include "mapping/mapping.h"
 #include "store/store.h"
 
 #define PX_DEFAULT_DATA "./pickaxe-data"
@@ -20,6 +21,9 @@ int px_cmd_export(int argc, char **argv);
 int px_cmd_rebuild(int argc, char **argv);
 int px_cmd_config(int argc, char **argv);
 int px_cmd_quality(int argc, char **argv);
+
+/* Reads and checks the mapping file at path; NULL after saying why (as cmd). */
+px_mapping *px_cli_load_mapping(const char *cmd, const char *path);
 
 /* Option helpers: argv[*i] is the option; its value is argv[*i + 1]. */
 int px_cli_is_help(const char *a);

@@ -241,30 +241,6 @@ static px_status import_csv(import_state *s, lines *in, px_mapping *m, int tty, 
   return st;
 }
 
-/* Reads and checks a mapping file; NULL after saying why. */
-static px_mapping *load_mapping(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) return px_cli_fail(PX_EXIT_USAGE, "import: cannot open the mapping %s", path), NULL;
-  px_buf text;
-  px_buf_init(&text, 1 << 20);
-  char chunk[8192];
-  size_t got;
-  px_status s = PX_OK;
-  while (s == PX_OK && (got = fread(chunk, 1, sizeof chunk, f)) > 0) s = px_buf_append(&text, chunk, got);
-  fclose(f);
-  px_mapping *m = malloc(sizeof *m);
-  px_error err;
-  px_error_clear(&err);
-  if (s == PX_OK && m) s = px_mapping_parse(text.data ? text.data : "", text.len, m, &err);
-  px_buf_free(&text);
-  if (s != PX_OK || !m) {
-    px_cli_fail(PX_EXIT_USAGE, "import: mapping %s: %s%s%s", path, err.field, *err.field ? ": " : "",
-                s == PX_INVALID ? err.reason : px_status_str(s));
-    free(m);
-    return NULL;
-  }
-  return m;
-}
 
 int px_cmd_import(int argc, char **argv) {
   const char *data = PX_DEFAULT_DATA, *file = NULL, *source = NULL, *mapping_path = NULL, *rejects = NULL;
@@ -281,7 +257,7 @@ int px_cmd_import(int argc, char **argv) {
   }
   if (!file) return fputs(help, stderr), px_cli_fail(PX_EXIT_USAGE, "import: FILE is required");
   if (!source) return px_cli_fail(PX_EXIT_USAGE, "import: --source NAME is required (see pickaxe source list)");
-  px_mapping *mapping = mapping_path ? load_mapping(mapping_path) : NULL;
+  px_mapping *mapping = mapping_path ? px_cli_load_mapping("import", mapping_path) : NULL;
   if (mapping_path && !mapping) return PX_EXIT_USAGE;
   char default_rejects[4200];
   if (mapping && !rejects && strcmp(file, "-") && strlen(file) < 4000) {

@@ -22,30 +22,6 @@ static const char help[] =
     "file is read as the mapping says (delimiter, header), else with a header\n"
     "and a detected delimiter. --json prints {\"rows\",\"bad_records\",\"columns\":[...]}.\n";
 
-/* Reads and checks a mapping file (as pickaxe import does). */
-static px_mapping *read_mapping(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) return px_cli_fail(PX_EXIT_USAGE, "quality: cannot open the mapping %s", path), NULL;
-  px_buf text;
-  px_buf_init(&text, 1 << 20);
-  char chunk[8192];
-  size_t got;
-  px_status s = PX_OK;
-  while (s == PX_OK && (got = fread(chunk, 1, sizeof chunk, f)) > 0) s = px_buf_append(&text, chunk, got);
-  fclose(f);
-  px_mapping *m = malloc(sizeof *m);
-  px_error err;
-  px_error_clear(&err);
-  if (s == PX_OK && m) s = px_mapping_parse(text.data ? text.data : "", text.len, m, &err);
-  px_buf_free(&text);
-  if (s != PX_OK || !m) {
-    px_cli_fail(PX_EXIT_USAGE, "quality: mapping %s: %s%s%s", path, err.field, *err.field ? ": " : "",
-                s == PX_INVALID ? err.reason : px_status_str(s));
-    free(m);
-    return NULL;
-  }
-  return m;
-}
 
 int px_cmd_quality(int argc, char **argv) {
   const char *file = NULL, *mapping_path = NULL;
@@ -59,7 +35,7 @@ int px_cmd_quality(int argc, char **argv) {
     else return px_cli_fail(PX_EXIT_USAGE, "quality: unexpected argument %s", argv[i]);
   }
   if (!file) return fputs(help, stderr), px_cli_fail(PX_EXIT_USAGE, "quality: FILE is required");
-  px_mapping *m = mapping_path ? read_mapping(mapping_path) : NULL;
+  px_mapping *m = mapping_path ? px_cli_load_mapping("quality", mapping_path) : NULL;
   if (mapping_path && !m) return PX_EXIT_USAGE;
   int rc = PX_EXIT_FAIL, fd = open(file, O_RDONLY);
   struct stat sb;
