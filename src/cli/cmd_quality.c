@@ -7,43 +7,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli/cli.h"
 #include "csv/csv.h"
 #include "mapping/mapping.h"
 #include "quality/quality.h"
 
 static const char help[] =
-    "usage: pickaxe quality FILE [--mapping MAP.json] [--json]\n"
+    "usage: pickaxe quality FILE [FILE...] [--mapping MAP.json] [--json]\n"
     "\n"
     "Reports, for each column of the CSV file FILE: how many rows fill it, how\n"
     "many distinct values it has, its most common values and value patterns\n"
     "(letters as A/a, digits as 9: \"Aaaa 999\"), and with --mapping how many\n"
     "values fail the mapping's type or standardization for that column. The\n"
     "file is read as the mapping says (delimiter, header), else with a header\n"
-    "and a detected delimiter. --json prints {\"rows\",\"bad_records\",\"columns\":[...]}.\n";
+    "and a detected delimiter. --json prints {\"rows\",\"bad_records\",\"columns\":[...]}.\n"
+    "\n"
+    "With several files (no mapping): each file's report, then the candidate join\n"
+    "keys: pairs of columns of different files whose values overlap (the same\n"
+    "customer number in POS and CRM exports, e-mails in two systems), with how\n"
+    "many values they share (--json: {\"files\":[{file,report}],\"overlaps\":[...]}).\n";
 
 
-int px_cmd_quality(int argc, char **argv) {
-  const char *file = NULL, *mapping_path = NULL;
-  int json = 0;
-  for (int i = 1; i < argc; i++) {
-    if (px_cli_is_help(argv[i])) return fputs(help, stdout), PX_EXIT_OK;
-    if (px_cli_opt(argc, argv, &i, "--mapping", &mapping_path)) continue;
-    if (!strcmp(argv[i], "--json")) json = 1;
-    else if (argv[i][0] == '-') return px_cli_fail(PX_EXIT_USAGE, "quality: unknown option %s", argv[i]);
-    else if (!file) file = argv[i];
-    else return px_cli_fail(PX_EXIT_USAGE, "quality: unexpected argument %s", argv[i]);
-  }
-  if (!file) return fputs(help, stderr), px_cli_fail(PX_EXIT_USAGE, "quality: FILE is required");
-  px_mapping *m = mapping_path ? px_cli_load_mapping("quality", mapping_path) : NULL;
-  if (mapping_path && !m) return PX_EXIT_USAGE;
+/* Profiles one file into *out; an exit code. */
+static int profile_file(const char *file, px_mapping *m, px_quality **out) {
   int rc = PX_EXIT_FAIL, fd = open(file, O_RDONLY);
   struct stat sb;
   void *map = MAP_FAILED;
   px_csv *csv = NULL;
   px_quality *q = NULL;
-  px_buf out;
-  px_buf_init(&out, 0);
   if (fd < 0 || fstat(fd, &sb) != 0) {
     px_cli_fail(PX_EXIT_FAIL, "quality: cannot open %s", file);
     goto done;
@@ -75,16 +68,85 @@ int px_cmd_quality(int argc, char **argv) {
     else if (s == PX_INVALID) px_quality_bad_record(q);
     else goto done;
   }
-  if (json) px_quality_json(q, &out), px_buf_putc(&out, '\n');
-  else px_quality_text(q, &out);
-  fwrite(out.data, 1, out.len, stdout);
+  *out = q;
+  q = NULL;
   rc = PX_EXIT_OK;
 done:
   px_quality_destroy(q);
   px_csv_close(csv);
   if (map != MAP_FAILED) munmap(map, (size_t)sb.st_size);
   if (fd >= 0) close(fd);
+  return rc;
+}
+
+#define MAX_FILES 16
+
+int px_cmd_quality(int argc, char **argv) {
+  const char *files[MAX_FILES], *mapping_path = NULL;
+  size_t nfiles = 0;
+  int json = 0;
+  for (int i = 1; i < argc; i++) {
+    if (px_cli_is_help(argv[i])) return fputs(help, stdout), PX_EXIT_OK;
+    if (px_cli_opt(argc, argv, &i, "--mapping", &mapping_path)) continue;
+    if (!strcmp(argv[i], "--json")) json = 1;
+    else if (argv[i][0] == '-') return px_cli_fail(PX_EXIT_USAGE, "quality: unknown option %s", argv[i]);
+    else if (nfiles < MAX_FILES) files[nfiles++] = argv[i];
+    else return px_cli_fail(PX_EXIT_USAGE, "quality: at most %d files", MAX_FILES);
+  }
+  if (!nfiles) return fputs(help, stderr), px_cli_fail(PX_EXIT_USAGE, "quality: FILE is required");
+  if (mapping_path && nfiles > 1) return px_cli_fail(PX_EXIT_USAGE, "quality: --mapping goes with one file");
+  px_mapping *m = mapping_path ? px_cli_load_mapping("quality", mapping_path) : NULL;
+  if (mapping_path && !m) return PX_EXIT_USAGE;
+  px_quality *qs[MAX_FILES] = {0};
+  int rc = PX_EXIT_OK;
+  for (size_t i = 0; i < nfiles && rc == PX_EXIT_OK; i++) rc = profile_file(files[i], m, &qs[i]);
+  px_buf out;
+  px_buf_init(&out, 0);
+  if (rc == PX_EXIT_OK && nfiles == 1) {
+    if (json) px_quality_json(qs[0], &out), px_buf_putc(&out, '\n');
+    else px_quality_text(qs[0], &out);
+  } else if (rc == PX_EXIT_OK && json) {
+    px_buf_puts(&out, "{\"files\":[");
+    for (size_t i = 0; i < nfiles; i++) {
+      px_buf_puts(&out, i ? ",{\"file\":" : "{\"file\":");
+      px_buf_json_str(&out, files[i], strlen(files[i]));
+      px_buf_puts(&out, ",\"report\":");
+      px_quality_json(qs[i], &out);
+      px_buf_putc(&out, '}');
+    }
+    px_buf_puts(&out, "],\"overlaps\":");
+    px_quality_overlaps((const px_quality *const *)qs, files, nfiles, &out);
+    px_buf_puts(&out, "}\n");
+  } else if (rc == PX_EXIT_OK) {
+    for (size_t i = 0; i < nfiles; i++) {
+      px_buf_printf(&out, "== %s ==\n", files[i]);
+      px_quality_text(qs[i], &out);
+      px_buf_putc(&out, '\n');
+    }
+    /* The overlaps, read back from their JSON form into lines. */
+    px_buf j;
+    px_buf_init(&j, 0);
+    px_quality_overlaps((const px_quality *const *)qs, files, nfiles, &j);
+    cJSON *list = cJSON_Parse(j.data);
+    px_buf_puts(&out, "candidate join keys (values shared between files):\n");
+    const cJSON *v;
+    cJSON_ArrayForEach(v, list) {
+      const cJSON *a = cJSON_GetObjectItemCaseSensitive(v, "a"), *b = cJSON_GetObjectItemCaseSensitive(v, "b");
+      px_buf_printf(&out, "  %s:%s ~ %s:%s  %d shared, %.0f%% of the smaller\n",
+                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "file")),
+                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "column")),
+                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "file")),
+                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "column")),
+                    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "shared")),
+                    100.0 * cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "containment")));
+    }
+    if (!cJSON_GetArraySize(list)) px_buf_puts(&out, "  none\n");
+    cJSON_Delete(list);
+    px_buf_free(&j);
+  }
+  if (out.len) fwrite(out.data, 1, out.len, stdout);
   px_buf_free(&out);
+  for (size_t i = 0; i < nfiles; i++) px_quality_destroy(qs[i]);
   free(m);
   return rc;
 }

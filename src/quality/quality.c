@@ -26,6 +26,7 @@ typedef struct column {
   char *name;
   uint64_t filled, invalid;
   counter values, patterns;
+  counter keys; /* values trimmed and ASCII-lower-cased, for overlaps between files */
   const px_map_field *rule; /* with a mapping */
 } column;
 
@@ -101,7 +102,8 @@ px_quality *px_quality_create(const px_csv_field *columns, size_t ncolumns, cons
   px_buf_init(&q->v, 0);
   for (size_t i = 0; i < ncolumns; i++) {
     column *c = &q->cols[i];
-    if (!(c->name = malloc(columns[i].n + 1)) || !counter_grow(&c->values) || !counter_grow(&c->patterns)) {
+    if (!(c->name = malloc(columns[i].n + 1)) || !counter_grow(&c->values) || !counter_grow(&c->patterns) ||
+        !counter_grow(&c->keys)) {
       px_quality_destroy(q);
       return NULL;
     }
@@ -109,6 +111,7 @@ px_quality *px_quality_create(const px_csv_field *columns, size_t ncolumns, cons
     c->name[columns[i].n] = 0;
     px_buf_init(&c->values.pool, 0);
     px_buf_init(&c->patterns.pool, 0);
+    px_buf_init(&c->keys.pool, 0);
   }
   for (int i = 0; m && i < m->nfields; i++)
     if (m->fields[i].index >= 0 && (size_t)m->fields[i].index < ncolumns && !q->cols[m->fields[i].index].rule)
@@ -122,8 +125,10 @@ void px_quality_destroy(px_quality *q) {
     free(q->cols[i].name);
     free(q->cols[i].values.slots);
     free(q->cols[i].patterns.slots);
+    free(q->cols[i].keys.slots);
     px_buf_free(&q->cols[i].values.pool);
     px_buf_free(&q->cols[i].patterns.pool);
+    px_buf_free(&q->cols[i].keys.pool);
   }
   free(q->cols);
   px_buf_free(&q->v);
@@ -145,6 +150,10 @@ px_status px_quality_add(px_quality *q, const px_csv_field *fields, size_t n) {
     counter_add(&c->values, s, len);
     char pat[PATTERN_CHARS + 3];
     counter_add(&c->patterns, pat, pattern(s, len, pat));
+    char key[256];
+    size_t kn = len < sizeof key ? len : sizeof key;
+    for (size_t k = 0; k < kn; k++) key[k] = (char)tolower((unsigned char)s[k]);
+    counter_add(&c->keys, key, kn);
     px_error err;
     if (c->rule && px_mapping_value(q->m, c->rule, &fields[i], &q->v, &err) == PX_INVALID) c->invalid++;
   }
@@ -227,4 +236,68 @@ px_status px_quality_text(const px_quality *q, px_buf *o) {
     px_buf_puts(o, "\n");
   }
   return PX_OK;
+}
+
+/* ---- overlaps between files ---- */
+
+static int has(const counter *c, uint64_t h) {
+  for (size_t i = h & (c->cap - 1); c->slots[i].hash; i = (i + 1) & (c->cap - 1))
+    if (c->slots[i].hash == h) return 1;
+  return 0;
+}
+
+typedef struct overlap {
+  size_t fa, ca, fb, cb;
+  size_t shared, na, nb;
+  double containment, jaccard;
+} overlap;
+
+static int by_containment(const void *x, const void *y) {
+  const overlap *a = x, *b = y;
+  if (a->containment != b->containment) return a->containment < b->containment ? 1 : -1;
+  return (a->shared < b->shared) - (a->shared > b->shared);
+}
+
+px_status px_quality_overlaps(const px_quality *const *qs, const char *const *files, size_t nfiles, px_buf *o) {
+  overlap *list = NULL;
+  size_t n = 0, cap = 0;
+  for (size_t fa = 0; fa < nfiles; fa++)
+    for (size_t fb = fa + 1; fb < nfiles; fb++)
+      for (size_t ca = 0; ca < qs[fa]->ncols; ca++)
+        for (size_t cb = 0; cb < qs[fb]->ncols; cb++) {
+          const counter *a = &qs[fa]->cols[ca].keys, *b = &qs[fb]->cols[cb].keys;
+          if (a->used < PX_QUALITY_MIN_KEYS || b->used < PX_QUALITY_MIN_KEYS) continue;
+          const counter *small = a->used <= b->used ? a : b, *large = small == a ? b : a;
+          size_t shared = 0;
+          for (size_t i = 0; i < small->cap; i++) shared += small->slots[i].hash && has(large, small->slots[i].hash);
+          double containment = (double)shared / (double)small->used;
+          if (shared < PX_QUALITY_MIN_KEYS || containment < 0.2) continue;
+          if (n == cap) {
+            overlap *l = realloc(list, (cap = cap ? cap * 2 : 16) * sizeof *l);
+            if (!l) {
+              free(list);
+              return PX_NOMEM;
+            }
+            list = l;
+          }
+          list[n++] = (overlap){fa, ca, fb, cb, shared, a->used, b->used, containment,
+                                (double)shared / (double)(a->used + b->used - shared)};
+        }
+  if (n) qsort(list, n, sizeof *list, by_containment);
+  px_buf_puts(o, "[");
+  for (size_t i = 0; i < n && i < 20; i++) {
+    const overlap *v = &list[i];
+    px_buf_puts(o, i ? ",{\"a\":{\"file\":" : "{\"a\":{\"file\":");
+    px_buf_json_str(o, files[v->fa], strlen(files[v->fa]));
+    px_buf_puts(o, ",\"column\":");
+    px_buf_json_str(o, qs[v->fa]->cols[v->ca].name, strlen(qs[v->fa]->cols[v->ca].name));
+    px_buf_printf(o, ",\"distinct\":%zu},\"b\":{\"file\":", v->na);
+    px_buf_json_str(o, files[v->fb], strlen(files[v->fb]));
+    px_buf_puts(o, ",\"column\":");
+    px_buf_json_str(o, qs[v->fb]->cols[v->cb].name, strlen(qs[v->fb]->cols[v->cb].name));
+    px_buf_printf(o, ",\"distinct\":%zu},\"shared\":%zu,\"containment\":%.4f,\"jaccard\":%.4f}", v->nb, v->shared,
+                  v->containment, v->jaccard);
+  }
+  free(list);
+  return px_buf_puts(o, "]");
 }

@@ -34,4 +34,13 @@ px_status px_quality_json(const px_quality *q, px_buf *out);
 /* The same as a table for a terminal. */
 px_status px_quality_text(const px_quality *q, px_buf *out);
 
+/* Candidate join keys between files: pairs of columns of different files
+ * whose values (trimmed, ASCII case ignored) overlap, as a JSON array, most
+ * contained first (at most 20): [{"a":{"file","column","distinct"}, "b":{...},
+ * "shared", "containment" (shared / the smaller distinct count), "jaccard"}].
+ * Columns with fewer than PX_QUALITY_MIN_KEYS distinct values (flags, codes)
+ * and pairs sharing fewer, or under 20% contained, are left out. */
+#define PX_QUALITY_MIN_KEYS 10
+px_status px_quality_overlaps(const px_quality *const *qs, const char *const *files, size_t nfiles, px_buf *out);
+
 #endif

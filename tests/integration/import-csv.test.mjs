@@ -108,6 +108,21 @@ describe('CSV import through a mapping', { timeout: 60000 }, () => {
     assert.match(text, /first_name\n  filled   5 \(100\.0%\)/);
   });
 
+  it('pickaxe quality with several files finds the columns that join them', async () => {
+    const a = ['cust_no,city', ...Array.from({ length: 40 }, (_, i) => `C${i},city${i % 3}`)];
+    const b = ['invoice;customer', ...Array.from({ length: 40 }, (_, i) => `I${i};c${i + 20}`)];
+    fs.writeFileSync(path.join(dir, 'a.csv'), `${a.join('\n')}\n`);
+    fs.writeFileSync(path.join(dir, 'b.csv'), `${b.join('\n')}\n`);
+    const q = JSON.parse((await runCliOk(['quality', path.join(dir, 'a.csv'), path.join(dir, 'b.csv'), '--json'])).stdout);
+    assert.equal(q.files.length, 2);
+    assert.equal(q.overlaps.length, 1);
+    assert.equal(q.overlaps[0].a.column, 'cust_no');
+    assert.equal(q.overlaps[0].b.column, 'customer');
+    assert.equal(q.overlaps[0].shared, 20);
+    const r = await runCli(['quality', path.join(dir, 'a.csv'), path.join(dir, 'b.csv'), '--mapping', path.join(dir, 'orders.json')]);
+    assert.equal(r.code, 2);
+  });
+
   it('a mapping that does not fit the file stops the import before anything lands', async () => {
     fs.writeFileSync(path.join(dir, 'wrong.json'), JSON.stringify({ identifiers: { user_id: 'cust_no' } }));
     const r = await importFile('customers.csv', 'wrong.json');

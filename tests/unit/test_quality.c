@@ -90,7 +90,45 @@ static void test_distinct_cap(void **state) {
   px_quality_destroy(q);
 }
 
+/* Columns of two files sharing values (case aside) are found; small value
+ * sets and unrelated columns are not. */
+static void test_overlaps_between_files(void **state) {
+  (void)state;
+  px_csv_field ca[] = {f("cust_no"), f("flag")}, cb[] = {f("customer"), f("amount"), f("flag")};
+  px_quality *a = px_quality_create(ca, 2, NULL), *b = px_quality_create(cb, 3, NULL);
+  char v[32], w[32];
+  for (int i = 0; i < 100; i++) {
+    snprintf(v, sizeof v, "C%d", i);
+    px_csv_field r[2] = {f(v), f(i % 2 ? "y" : "n")};
+    px_quality_add(a, r, 2);
+  }
+  for (int i = 50; i < 250; i++) {
+    snprintf(v, sizeof v, "c%d", i);
+    snprintf(w, sizeof w, "%d", 1000 + i);
+    px_csv_field r[3] = {f(v), f(w), f(i % 2 ? "y" : "n")};
+    px_quality_add(b, r, 3);
+  }
+  const px_quality *qs[] = {a, b};
+  const char *files[] = {"crm.csv", "pos.csv"};
+  px_buf o;
+  px_buf_init(&o, 0);
+  PX_ASSERT_OK(px_quality_overlaps(qs, files, 2, &o));
+  cJSON *list = cJSON_Parse(o.data);
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(list), 1); /* the y/n flags share everything but are too few to say */
+  const cJSON *x = cJSON_GetArrayItem(list, 0);
+  PX_ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(x, "a"), "column")), "cust_no");
+  PX_ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(x, "b"), "column")), "customer");
+  PX_ASSERT_INT_EQ(num(x, "shared"), 50);
+  PX_ASSERT_TRUE(num(x, "containment") == 0.5);
+  PX_ASSERT_TRUE(num(x, "jaccard") == 0.2);
+  cJSON_Delete(list);
+  px_buf_free(&o);
+  px_quality_destroy(a);
+  px_quality_destroy(b);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_profiles_columns), cmocka_unit_test(test_distinct_cap)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_profiles_columns), cmocka_unit_test(test_distinct_cap),
+                                     cmocka_unit_test(test_overlaps_between_files)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
