@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "match/compare.h"
+#include "match/levels.h"
 #include "px_test.h"
 
 static void close_to(double got, double want, const char *what) {
@@ -51,7 +52,50 @@ static void test_levenshtein(void **state) {
   PX_ASSERT_UINT_EQ(L("a", "b", 0), 1);
 }
 
+#define LV(f, a, b) px_cmp_level(f, a, strlen(a), b, strlen(b))
+
+static void test_levels(void **state) {
+  (void)state;
+  char buf[64];
+  px_cmp_field jw = {PX_CMP_JARO_WINKLER, {0.92, 0.88}, 2};
+  PX_ASSERT_INT_EQ(px_cmp_levels(&jw), 5);
+  PX_ASSERT_INT_EQ(LV(&jw, "", "martha"), 0);
+  PX_ASSERT_INT_EQ(LV(&jw, "martha", "martha"), 1);
+  PX_ASSERT_INT_EQ(LV(&jw, "martha", "marhta"), 2); /* 0.961 */
+  PX_ASSERT_INT_EQ(LV(&jw, "dwayne", "duane"), 4);  /* 0.84: below both */
+  PX_ASSERT_INT_EQ(LV(&jw, "jon", "john"), 2);      /* 0.933 */
+  PX_ASSERT_STR_EQ(px_cmp_level_name(&jw, 2, buf, sizeof buf), "jaro_winkler>=0.92");
+  PX_ASSERT_STR_EQ(px_cmp_level_name(&jw, 0, buf, sizeof buf), "null");
+  PX_ASSERT_STR_EQ(px_cmp_level_name(&jw, 4, buf, sizeof buf), "different");
+
+  px_cmp_field lev = {PX_CMP_LEVENSHTEIN, {1, 2}, 2};
+  PX_ASSERT_INT_EQ(LV(&lev, "waller", "waler"), 2);
+  PX_ASSERT_INT_EQ(LV(&lev, "4011", "4110"), 3); /* two edits */
+  PX_ASSERT_INT_EQ(LV(&lev, "4011", "2999"), 4);
+  PX_ASSERT_STR_EQ(px_cmp_level_name(&lev, 3, buf, sizeof buf), "levenshtein<=2");
+
+  px_cmp_field date = {PX_CMP_DATE, {1, 31, 366}, 3};
+  PX_ASSERT_INT_EQ(LV(&date, "1908-12-09", "1908-12-10"), 2);
+  PX_ASSERT_INT_EQ(LV(&date, "2024-02-28", "2024-03-01"), 3); /* two days: 2024 is a leap year */
+  PX_ASSERT_INT_EQ(LV(&date, "2023-02-28", "2023-03-01"), 2); /* one day: 2023 is not */
+  PX_ASSERT_INT_EQ(LV(&date, "1999-02-19", "1998-05-19"), 4);
+  PX_ASSERT_INT_EQ(LV(&date, "1999-02-19", "1979-02-19"), 5);
+  PX_ASSERT_INT_EQ(LV(&date, "1999-02-19", "unknown"), 5); /* not a date: only exactness counts */
+
+  px_cmp_field num = {PX_CMP_NUMBER, {0.01, 0.1}, 2};
+  PX_ASSERT_INT_EQ(LV(&num, "100", "100.5"), 2);
+  PX_ASSERT_INT_EQ(LV(&num, "100", "95"), 3);
+  PX_ASSERT_INT_EQ(LV(&num, "100", "50"), 4);
+  PX_ASSERT_INT_EQ(LV(&num, "0", "0.0"), 2);
+
+  px_cmp_field exact = {PX_CMP_EXACT, {0}, 0};
+  PX_ASSERT_INT_EQ(px_cmp_levels(&exact), 3);
+  PX_ASSERT_INT_EQ(LV(&exact, "qld", "qld"), 1);
+  PX_ASSERT_INT_EQ(LV(&exact, "qld", "nsw"), 2);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_jaro_winkler), cmocka_unit_test(test_levenshtein)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_jaro_winkler), cmocka_unit_test(test_levenshtein),
+                                     cmocka_unit_test(test_levels)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
