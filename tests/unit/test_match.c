@@ -1,9 +1,11 @@
 /* match/compare: string comparisons against published values. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "match/compare.h"
+#include "match/em.h"
 #include "match/levels.h"
 #include "px_test.h"
 
@@ -94,8 +96,63 @@ static void test_levels(void **state) {
   PX_ASSERT_INT_EQ(LV(&exact, "qld", "nsw"), 2);
 }
 
+/* A small deterministic generator for the synthetic pairs. */
+static uint64_t rng = 88172645463325252ull;
+static double uniform(void) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static int draw(const double *p, int k) { /* a level 1..k from probabilities p[1..k] */
+  double x = uniform(), acc = 0;
+  for (int l = 1; l < k; l++)
+    if (x < (acc += p[l])) return l;
+  return k;
+}
+
+/* EM recovers known m, u and lambda from unlabelled synthetic pairs:
+ * three fields, three informative levels each, 10% matches, 5% missing. */
+static void test_em_recovers_known_parameters(void **state) {
+  (void)state;
+  enum { N = 200000, F = 3 };
+  const double m[F][4] = {{0, 0.90, 0.07, 0.03}, {0, 0.80, 0.15, 0.05}, {0, 0.85, 0.05, 0.10}};
+  const double u[F][4] = {{0, 0.02, 0.08, 0.90}, {0, 0.05, 0.15, 0.80}, {0, 0.01, 0.04, 0.95}};
+  const double lambda = 0.10;
+  unsigned char *v = malloc((size_t)N * F);
+  for (size_t i = 0; i < N; i++) {
+    int match = uniform() < lambda;
+    for (int f = 0; f < F; f++)
+      v[i * F + f] = uniform() < 0.05 ? 0 : (unsigned char)draw(match ? m[f] : u[f], 3);
+  }
+  int nlevels[F] = {4, 4, 4};
+  px_em_model mdl;
+  px_em_init(&mdl, F, nlevels, 0.01);
+  double ll;
+  int iters = px_em_fit(&mdl, v, N, 500, 1e-6, &ll);
+  PX_ASSERT_INT_CMP(iters, <, 500);
+  if (fabs(mdl.lambda - lambda) > 0.005) fail_msg("lambda %.4f, want %.2f", mdl.lambda, lambda);
+  for (int f = 0; f < F; f++)
+    for (int l = 1; l <= 3; l++) {
+      if (fabs(mdl.m[f][l] - m[f][l]) > 0.02) fail_msg("m[%d][%d] = %.4f, want %.2f", f, l, mdl.m[f][l], m[f][l]);
+      if (fabs(mdl.u[f][l] - u[f][l]) > 0.02) fail_msg("u[%d][%d] = %.4f, want %.2f", f, l, mdl.u[f][l], u[f][l]);
+    }
+  /* Weights: all exact is strong evidence for, all different against;
+   * a missing field adds nothing; parts add up to the weight. */
+  unsigned char same[F] = {1, 1, 1}, differ[F] = {3, 3, 3}, partial[F] = {1, 0, 3};
+  double parts[F];
+  double w = px_em_weight(&mdl, same, parts);
+  PX_ASSERT_TRUE(w > 10);
+  close_to(parts[0] + parts[1] + parts[2], w, "parts add up");
+  PX_ASSERT_TRUE(px_em_weight(&mdl, differ, NULL) < -5);
+  px_em_weight(&mdl, partial, parts);
+  close_to(parts[1], 0.0, "a missing field");
+  PX_ASSERT_TRUE(px_em_probability(&mdl, same) > 0.99);
+  PX_ASSERT_TRUE(px_em_probability(&mdl, differ) < 0.001);
+  free(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_jaro_winkler), cmocka_unit_test(test_levenshtein),
-                                     cmocka_unit_test(test_levels)};
+                                     cmocka_unit_test(test_levels), cmocka_unit_test(test_em_recovers_known_parameters)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
