@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "match/block.h"
 #include "match/compare.h"
 #include "match/em.h"
 #include "match/levels.h"
@@ -151,8 +152,40 @@ static void test_em_recovers_known_parameters(void **state) {
   free(v);
 }
 
+static void test_blocking(void **state) {
+  (void)state;
+  const char *recs[] = {"smith", "4000", "ann",  "smith", "4001", "anne", "smyth", "4000", "ann",
+                        "jones", "5000", "bob",  "jones", "5000", "rob",  "",      "4000", "sue"};
+  px_block_rule rules[] = {{{0}, {0}, 1}, {{1}, {0}, 1}, {{2}, {2}, 1}}; /* surname; postcode; first 2 of first name */
+  px_block_pairs p;
+  PX_ASSERT_OK(px_block(recs, 6, 3, rules, 3, 100, &p));
+  const uint32_t want[][2] = {{0, 1}, {0, 2}, {0, 5}, {1, 2}, {2, 5}, {3, 4}}; /* sorted, each once */
+  PX_ASSERT_UINT_EQ(p.n, 6);
+  for (size_t i = 0; i < p.n; i++) {
+    PX_ASSERT_UINT_EQ(p.a[i], want[i][0]);
+    PX_ASSERT_UINT_EQ(p.b[i], want[i][1]);
+  }
+  PX_ASSERT_UINT_EQ(p.skipped_blocks, 0);
+  px_block_free(&p);
+  /* Blocks over the limit are left out, and counted. */
+  PX_ASSERT_OK(px_block(recs, 6, 3, rules, 3, 2, &p));
+  PX_ASSERT_UINT_EQ(p.n, 2);
+  PX_ASSERT_UINT_EQ(p.a[0], 0);
+  PX_ASSERT_UINT_EQ(p.b[0], 1);
+  PX_ASSERT_UINT_EQ(p.a[1], 3);
+  PX_ASSERT_UINT_EQ(p.b[1], 4);
+  PX_ASSERT_UINT_EQ(p.skipped_blocks, 2);
+  px_block_free(&p);
+  /* Two parts in one rule: surname and postcode together. */
+  px_block_rule both = {{0, 1}, {0, 0}, 2};
+  PX_ASSERT_OK(px_block(recs, 6, 3, &both, 1, 100, &p));
+  PX_ASSERT_UINT_EQ(p.n, 1); /* jones 5000 */
+  px_block_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_jaro_winkler), cmocka_unit_test(test_levenshtein),
-                                     cmocka_unit_test(test_levels), cmocka_unit_test(test_em_recovers_known_parameters)};
+                                     cmocka_unit_test(test_levels), cmocka_unit_test(test_em_recovers_known_parameters),
+                                     cmocka_unit_test(test_blocking)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
