@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "match/block.h"
+#include "match/cluster.h"
 #include "match/compare.h"
 #include "match/em.h"
 #include "match/levels.h"
@@ -183,9 +184,30 @@ static void test_blocking(void **state) {
   px_block_free(&p);
 }
 
+static void test_clusters(void **state) {
+  (void)state;
+  /* A chain 0-1-2-3-4 whose weakest link is 2-3, and a separate pair 5-6. */
+  const uint32_t a[] = {0, 1, 2, 3, 5}, b[] = {1, 2, 3, 4, 6};
+  const double w[] = {10, 9, 1, 8, 5};
+  px_clusters c;
+  PX_ASSERT_OK(px_cluster(8, a, b, w, 5, 0, &c)); /* no limit: one chain */
+  const uint32_t all[] = {0, 0, 0, 0, 0, 5, 5, 7};
+  for (int i = 0; i < 8; i++) PX_ASSERT_UINT_EQ(c.id[i], all[i]);
+  PX_ASSERT_UINT_EQ(c.clusters, 3);
+  PX_ASSERT_UINT_EQ(c.refused, 0);
+  px_clusters_free(&c);
+  /* At most 3 a cluster: split where the link is weakest. */
+  PX_ASSERT_OK(px_cluster(8, a, b, w, 5, 3, &c));
+  const uint32_t split[] = {0, 0, 0, 3, 3, 5, 5, 7};
+  for (int i = 0; i < 8; i++) PX_ASSERT_UINT_EQ(c.id[i], split[i]);
+  PX_ASSERT_UINT_EQ(c.clusters, 4);
+  PX_ASSERT_UINT_EQ(c.refused, 1);
+  px_clusters_free(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_jaro_winkler), cmocka_unit_test(test_levenshtein),
                                      cmocka_unit_test(test_levels), cmocka_unit_test(test_em_recovers_known_parameters),
-                                     cmocka_unit_test(test_blocking)};
+                                     cmocka_unit_test(test_blocking), cmocka_unit_test(test_clusters)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
