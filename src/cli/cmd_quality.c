@@ -7,8 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "cli/cli.h"
 #include "csv/csv.h"
 #include "mapping/mapping.h"
@@ -31,7 +29,7 @@ static const char help[] =
 
 
 /* Profiles one file into *out; an exit code. */
-static int profile_file(const char *file, px_mapping *m, px_quality **out) {
+static int profile_file(const char *file, px_mapping *m, int keys, px_quality **out) {
   int rc = PX_EXIT_FAIL, fd = open(file, O_RDONLY);
   struct stat sb;
   void *map = MAP_FAILED;
@@ -58,7 +56,7 @@ static int profile_file(const char *file, px_mapping *m, px_quality **out) {
     rc = px_cli_fail(PX_EXIT_USAGE, "quality: mapping %s: %s", err.field, err.reason);
     goto done;
   }
-  if (!(q = px_quality_create(cols, ncols, m))) goto done;
+  if (!(q = px_quality_create(cols, ncols, m, keys))) goto done;
   const px_csv_field *f;
   size_t nf;
   long line;
@@ -99,7 +97,7 @@ int px_cmd_quality(int argc, char **argv) {
   if (mapping_path && !m) return PX_EXIT_USAGE;
   px_quality *qs[MAX_FILES] = {0};
   int rc = PX_EXIT_OK;
-  for (size_t i = 0; i < nfiles && rc == PX_EXIT_OK; i++) rc = profile_file(files[i], m, &qs[i]);
+  for (size_t i = 0; i < nfiles && rc == PX_EXIT_OK; i++) rc = profile_file(files[i], m, nfiles > 1, &qs[i]);
   px_buf out;
   px_buf_init(&out, 0);
   if (rc == PX_EXIT_OK && nfiles == 1) {
@@ -115,7 +113,7 @@ int px_cmd_quality(int argc, char **argv) {
       px_buf_putc(&out, '}');
     }
     px_buf_puts(&out, "],\"overlaps\":");
-    px_quality_overlaps((const px_quality *const *)qs, files, nfiles, &out);
+    px_quality_overlaps((const px_quality *const *)qs, files, nfiles, 0, &out);
     px_buf_puts(&out, "}\n");
   } else if (rc == PX_EXIT_OK) {
     for (size_t i = 0; i < nfiles; i++) {
@@ -123,26 +121,8 @@ int px_cmd_quality(int argc, char **argv) {
       px_quality_text(qs[i], &out);
       px_buf_putc(&out, '\n');
     }
-    /* The overlaps, read back from their JSON form into lines. */
-    px_buf j;
-    px_buf_init(&j, 0);
-    px_quality_overlaps((const px_quality *const *)qs, files, nfiles, &j);
-    cJSON *list = cJSON_Parse(j.data);
     px_buf_puts(&out, "candidate join keys (values shared between files):\n");
-    const cJSON *v;
-    cJSON_ArrayForEach(v, list) {
-      const cJSON *a = cJSON_GetObjectItemCaseSensitive(v, "a"), *b = cJSON_GetObjectItemCaseSensitive(v, "b");
-      px_buf_printf(&out, "  %s:%s ~ %s:%s  %d shared, %.0f%% of the smaller\n",
-                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "file")),
-                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "column")),
-                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "file")),
-                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "column")),
-                    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "shared")),
-                    100.0 * cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "containment")));
-    }
-    if (!cJSON_GetArraySize(list)) px_buf_puts(&out, "  none\n");
-    cJSON_Delete(list);
-    px_buf_free(&j);
+    px_quality_overlaps((const px_quality *const *)qs, files, nfiles, 1, &out);
   }
   if (out.len) fwrite(out.data, 1, out.len, stdout);
   px_buf_free(&out);

@@ -276,7 +276,11 @@ static px_status put_group(const px_mapping *m, const px_csv_field *fields, px_m
     int id_here = f->target == PX_MAP_IDENTIFIER && target == PX_MAP_TRAIT && strcmp(f->name, "user_id") &&
                   strcmp(f->name, "anonymous_id");
     if (f->target != target && !id_here) continue;
-    if ((s = value_of(m, f, &fields[f->index], v, err)) != PX_OK || !v->len) continue;
+    if ((s = value_of(m, f, &fields[f->index], v, err)) != PX_OK) break;
+    if (!v->len) {
+      if (f->required) s = px_error_set(err, PX_INVALID, f->column, "is empty but required");
+      continue;
+    }
     if (first) s = px_buf_putc(out, '{');
     if (s == PX_OK) s = put_member(out, f->name, f, v, &first, err);
   }
@@ -297,18 +301,18 @@ px_status px_mapping_row(const px_mapping *m, const px_csv_field *fields, size_t
       s = px_error_set(err, PX_INVALID, f->column, "the mapping is not bound to this file");
       break;
     }
-    if ((s = value_of(m, f, &fields[f->index], &v, err)) != PX_OK) break;
-    if (!v.len) {
-      if (f->required) s = px_error_set(err, PX_INVALID, f->column, "is empty but required");
-      continue;
-    }
     const char *key = f->target == PX_MAP_TIMESTAMP    ? "timestamp"
                       : f->target == PX_MAP_MESSAGE_ID ? "messageId"
                       : f->target == PX_MAP_EVENT      ? "event"
                       : f->target == PX_MAP_IDENTIFIER && !strcmp(f->name, "user_id")      ? "userId"
                       : f->target == PX_MAP_IDENTIFIER && !strcmp(f->name, "anonymous_id") ? "anonymousId"
                                                                                              : NULL;
-    if (!key) continue; /* traits, properties and other identifiers: below */
+    if (!key) continue; /* traits, properties and other identifiers: read once, in put_group */
+    if ((s = value_of(m, f, &fields[f->index], &v, err)) != PX_OK) break;
+    if (!v.len) {
+      if (f->required) s = px_error_set(err, PX_INVALID, f->column, "is empty but required");
+      continue;
+    }
     int first = 0;
     has_mid |= f->target == PX_MAP_MESSAGE_ID;
     s = put_member(out, key, f, &v, &first, err);

@@ -33,6 +33,7 @@ typedef struct column {
 struct px_quality {
   column *cols;
   size_t ncols;
+  int keys; /* keep the key sets (for overlaps between files) */
   uint64_t rows, bad;
   const px_mapping *m;
   px_buf v; /* scratch */
@@ -91,19 +92,20 @@ static size_t pattern(const char *s, size_t n, char *out) {
   return k;
 }
 
-px_quality *px_quality_create(const px_csv_field *columns, size_t ncolumns, const px_mapping *m) {
+px_quality *px_quality_create(const px_csv_field *columns, size_t ncolumns, const px_mapping *m, int keys) {
   px_quality *q = calloc(1, sizeof *q);
   if (!q || !(q->cols = calloc(ncolumns ? ncolumns : 1, sizeof *q->cols))) {
     free(q);
     return NULL;
   }
   q->ncols = ncolumns;
+  q->keys = keys;
   q->m = m;
   px_buf_init(&q->v, 0);
   for (size_t i = 0; i < ncolumns; i++) {
     column *c = &q->cols[i];
     if (!(c->name = malloc(columns[i].n + 1)) || !counter_grow(&c->values) || !counter_grow(&c->patterns) ||
-        !counter_grow(&c->keys)) {
+        (keys && !counter_grow(&c->keys))) {
       px_quality_destroy(q);
       return NULL;
     }
@@ -150,10 +152,12 @@ px_status px_quality_add(px_quality *q, const px_csv_field *fields, size_t n) {
     counter_add(&c->values, s, len);
     char pat[PATTERN_CHARS + 3];
     counter_add(&c->patterns, pat, pattern(s, len, pat));
-    char key[256];
-    size_t kn = len < sizeof key ? len : sizeof key;
-    for (size_t k = 0; k < kn; k++) key[k] = (char)tolower((unsigned char)s[k]);
-    counter_add(&c->keys, key, kn);
+    if (q->keys) {
+      char key[256];
+      size_t kn = len < sizeof key ? len : sizeof key;
+      for (size_t k = 0; k < kn; k++) key[k] = (char)tolower((unsigned char)s[k]);
+      counter_add(&c->keys, key, kn);
+    }
     px_error err;
     if (c->rule && px_mapping_value(q->m, c->rule, &fields[i], &q->v, &err) == PX_INVALID) c->invalid++;
   }
@@ -258,7 +262,8 @@ static int by_containment(const void *x, const void *y) {
   return (a->shared < b->shared) - (a->shared > b->shared);
 }
 
-px_status px_quality_overlaps(const px_quality *const *qs, const char *const *files, size_t nfiles, px_buf *o) {
+px_status px_quality_overlaps(const px_quality *const *qs, const char *const *files, size_t nfiles, int text,
+                              px_buf *o) {
   overlap *list = NULL;
   size_t n = 0, cap = 0;
   for (size_t fa = 0; fa < nfiles; fa++)
@@ -266,7 +271,7 @@ px_status px_quality_overlaps(const px_quality *const *qs, const char *const *fi
       for (size_t ca = 0; ca < qs[fa]->ncols; ca++)
         for (size_t cb = 0; cb < qs[fb]->ncols; cb++) {
           const counter *a = &qs[fa]->cols[ca].keys, *b = &qs[fb]->cols[cb].keys;
-          if (a->used < PX_QUALITY_MIN_KEYS || b->used < PX_QUALITY_MIN_KEYS) continue;
+          if (!a->cap || !b->cap || a->used < PX_QUALITY_MIN_KEYS || b->used < PX_QUALITY_MIN_KEYS) continue;
           const counter *small = a->used <= b->used ? a : b, *large = small == a ? b : a;
           size_t shared = 0;
           for (size_t i = 0; i < small->cap; i++) shared += small->slots[i].hash && has(large, small->slots[i].hash);
@@ -284,6 +289,16 @@ px_status px_quality_overlaps(const px_quality *const *qs, const char *const *fi
                                 (double)shared / (double)(a->used + b->used - shared)};
         }
   if (n) qsort(list, n, sizeof *list, by_containment);
+  if (text) {
+    for (size_t i = 0; i < n && i < 20; i++) {
+      const overlap *v = &list[i];
+      px_buf_printf(o, "  %s:%s ~ %s:%s  %zu shared, %.0f%% of the smaller\n", files[v->fa],
+                    qs[v->fa]->cols[v->ca].name, files[v->fb], qs[v->fb]->cols[v->cb].name, v->shared,
+                    100.0 * v->containment);
+    }
+    free(list);
+    return n ? PX_OK : px_buf_puts(o, "  none\n");
+  }
   px_buf_puts(o, "[");
   for (size_t i = 0; i < n && i < 20; i++) {
     const overlap *v = &list[i];

@@ -18,8 +18,9 @@
 typedef struct px_quality px_quality;
 
 /* For the columns named; m (may be NULL, else bound to these columns) adds
- * the count of values that fail each mapped field's type or standardization. */
-px_quality *px_quality_create(const px_csv_field *columns, size_t ncolumns, const px_mapping *m);
+ * the count of values that fail each mapped field's type or standardization;
+ * keys keeps what px_quality_overlaps needs (only worth it for several files). */
+px_quality *px_quality_create(const px_csv_field *columns, size_t ncolumns, const px_mapping *m, int keys);
 void px_quality_destroy(px_quality *q);
 
 /* One record (as many fields as columns). */
@@ -34,13 +35,15 @@ px_status px_quality_json(const px_quality *q, px_buf *out);
 /* The same as a table for a terminal. */
 px_status px_quality_text(const px_quality *q, px_buf *out);
 
-/* Candidate join keys between files: pairs of columns of different files
- * whose values (trimmed, ASCII case ignored) overlap, as a JSON array, most
+/* Candidate join keys between files (each created with keys): pairs of
+ * columns of different files whose values (trimmed, ASCII case ignored)
+ * overlap, as a JSON array (or, with text, one line each), most
  * contained first (at most 20): [{"a":{"file","column","distinct"}, "b":{...},
  * "shared", "containment" (shared / the smaller distinct count), "jaccard"}].
  * Columns with fewer than PX_QUALITY_MIN_KEYS distinct values (flags, codes)
  * and pairs sharing fewer, or under 20% contained, are left out. */
 #define PX_QUALITY_MIN_KEYS 10
-px_status px_quality_overlaps(const px_quality *const *qs, const char *const *files, size_t nfiles, px_buf *out);
+px_status px_quality_overlaps(const px_quality *const *qs, const char *const *files, size_t nfiles, int text,
+                              px_buf *out);
 
 #endif

@@ -68,6 +68,28 @@ static inline int env_teardown(void **state) {
   return 0;
 }
 
+/* A story that exercises the whole pipeline: anonymous then identified,
+ * a merge, a group, an alias, context traits, phones written two ways and a
+ * repeated messageId. Message i, or NULL past the end. */
+static inline const char *env_story(size_t i) {
+  static const char *const story[] = {
+      "{\"type\":\"page\",\"anonymousId\":\"a1\",\"name\":\"Home\",\"timestamp\":\"2024-01-01T00:00:00Z\"}",
+      "{\"type\":\"identify\",\"anonymousId\":\"a1\",\"traits\":{\"plan\":\"free\",\"signup\":\"web\"}}",
+      "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"U1@x.io\",\"plan\":\"pro\"}}",
+      "{\"type\":\"track\",\"userId\":\"u1\",\"anonymousId\":\"a1\",\"event\":\"Paid\",\"properties\":{\"usd\":10}}",
+      "{\"type\":\"identify\",\"userId\":\"u2\",\"anonymousId\":\"a1\",\"traits\":{\"plan\":\"team\"}}",
+      "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g1\",\"traits\":{\"name\":\"G\"}}",
+      "{\"type\":\"screen\",\"userId\":\"u2\",\"name\":\"Settings\"}",
+      "{\"type\":\"alias\",\"userId\":\"u3\",\"previousId\":\"a9\"}",
+      "{\"type\":\"track\",\"anonymousId\":\"a9\",\"event\":\"Came back\",\"context\":{\"traits\":{\"city\":\"Oslo\"}}}",
+      "{\"type\":\"identify\",\"userId\":\"u3\",\"traits\":{\"phone\":\"555-010-9999\",\"city\":\"Oslo\"}}",
+      "{\"type\":\"identify\",\"anonymousId\":\"a7\",\"traits\":{\"phone\":\"(555) 010-9999\",\"city\":\"Bergen\"}}",
+      "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"u1@x.io\"},\"messageId\":\"dup\"}",
+      "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"u1@x.io\"},\"messageId\":\"dup\"}",
+  };
+  return i < sizeof story / sizeof *story ? story[i] : NULL;
+}
+
 /* Prepares and ingests one message from `source` in its own write
  * transaction. Returns the status; *dup (may be NULL) says it was a duplicate. */
 static inline px_status env_ingest_from(env *e, uint32_t source, const char *json, int *dup) {

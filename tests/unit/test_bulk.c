@@ -7,23 +7,11 @@
 
 #define E ((env *)*state)
 
-static const char *events[] = {
-    "{\"type\":\"page\",\"anonymousId\":\"a1\",\"name\":\"Home\",\"timestamp\":\"2024-01-01T00:00:00Z\"}",
-    "{\"type\":\"identify\",\"anonymousId\":\"a1\",\"traits\":{\"plan\":\"free\",\"signup\":\"web\"}}",
-    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"U1@x.io\",\"plan\":\"pro\"}}",
-    "{\"type\":\"track\",\"userId\":\"u1\",\"anonymousId\":\"a1\",\"event\":\"Paid\",\"properties\":{\"usd\":10}}",
-    "{\"type\":\"identify\",\"userId\":\"u2\",\"anonymousId\":\"a1\",\"traits\":{\"plan\":\"team\"}}",
-    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g1\",\"traits\":{\"name\":\"G\"}}",
-    "{\"type\":\"screen\",\"userId\":\"u2\",\"name\":\"Settings\"}",
-    "{\"type\":\"alias\",\"userId\":\"u3\",\"previousId\":\"a9\"}",
-    "{\"type\":\"track\",\"anonymousId\":\"a9\",\"event\":\"Came back\",\"context\":{\"traits\":{\"city\":\"Oslo\"}}}",
-    "{\"type\":\"identify\",\"userId\":\"u3\",\"traits\":{\"phone\":\"555-010-9999\",\"city\":\"Oslo\"}}",
-    "{\"type\":\"identify\",\"anonymousId\":\"a7\",\"traits\":{\"phone\":\"(555) 010-9999\",\"city\":\"Bergen\"}}",
-    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"u1@x.io\"},\"messageId\":\"dup\"}",
-    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"u1@x.io\"},\"messageId\":\"dup\"}",
-    "{\"type\":\"track\",\"userId\":\"u2\",\"event\":\"Paid\",\"messageId\":\"m-1\"}",
-};
-#define NEVENTS (sizeof events / sizeof *events)
+/* The pipeline tests' story, and one more track event with its own messageId. */
+static const char *event(size_t i) {
+  return env_story(i) ? env_story(i) : "{\"type\":\"track\",\"userId\":\"u2\",\"event\":\"Paid\",\"messageId\":\"m-1\"}";
+}
+#define NEVENTS 14
 
 /* Loads every event `rounds` times through a loader with chunks of `chunk`
  * events (messageIds repeat across rounds: duplicates after the first).
@@ -39,7 +27,7 @@ static void load(env *e, int rounds, size_t chunk, int interleave, uint64_t *acc
       px_event *slot = px_bulk_slot(b, &arena);
       assert_non_null(slot);
       px_arena *prev = px_arena_enter(arena);
-      cJSON *item = px_json_parse(events[i], strlen(events[i]), NULL);
+      cJSON *item = px_json_parse(event(i), strlen(event(i)), NULL);
       char mid[32];
       snprintf(mid, sizeof mid, "r%d-%zu", r % 2, i); /* rounds 2, 3.. repeat 0, 1 */
       if (!cJSON_GetObjectItemCaseSensitive(item, "messageId")) cJSON_AddStringToObject(item, "messageId", mid);
@@ -85,6 +73,8 @@ static void expect_replay_identical(env *e) {
 
 static void test_bulk_equals_replay(void **state) {
   env *e = E;
+  PX_ASSERT_NULL(env_story(NEVENTS - 1)); /* the story has NEVENTS - 1 messages */
+  PX_ASSERT_TRUE(env_story(NEVENTS - 2) != NULL);
   uint64_t accepted, dups;
   load(e, 4, 3, 0, &accepted, &dups); /* chunks of 3: many transactions, groups of two */
   /* New: 11 generated messageIds in each of rounds 0 and 1, and "dup" and
@@ -111,9 +101,9 @@ static void test_bulk_with_another_writer_between_chunks(void **state) {
   expect_replay_identical(e);
 }
 
-/* Prepares events[i] with messageId mid into ev. */
+/* Prepares event(i) with messageId mid into ev. */
 static void prepare(env *e, size_t i, const char *mid, px_event *ev) {
-  cJSON *item = cJSON_Parse(events[i]);
+  cJSON *item = cJSON_Parse(event(i));
   cJSON_DeleteItemFromObjectCaseSensitive(item, "messageId");
   cJSON_AddStringToObject(item, "messageId", mid);
   px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = e->web, .received_ms = e->clock};

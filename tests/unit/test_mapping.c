@@ -104,6 +104,14 @@ static void test_track_row(void **state) {
   PX_ASSERT_NULL(row(m, cols, 6, nocust, &err));
   PX_ASSERT_STR_EQ(err.field, "customer");
   PX_ASSERT_STR_CONTAINS(err.reason, "required");
+  /* A required trait or property is checked where it is read. */
+  px_mapping *r = malloc(sizeof *r);
+  load("{\"identifiers\":{\"user_id\":\"id\"},\"traits\":{\"email\":{\"column\":\"mail\",\"required\":true}}}", r);
+  px_csv_field rcols[] = {f("id"), f("mail")}, rvals[] = {f("u1"), f(" ")};
+  PX_ASSERT_NULL(row(r, rcols, 2, rvals, &err));
+  PX_ASSERT_STR_EQ(err.field, "mail");
+  PX_ASSERT_STR_CONTAINS(err.reason, "required");
+  free(r);
   /* A column the file does not have. */
   px_csv_field fewer[] = {f("invoice"), f("when"), f("customer")};
   PX_ASSERT_STATUS(px_mapping_bind(m, fewer, 3, &err), PX_INVALID);

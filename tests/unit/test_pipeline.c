@@ -373,24 +373,7 @@ static void test_group_links_an_account(void **state) {
 
 static void test_replay_gives_identical_renders(void **state) {
   env *e = E;
-  static const char *events[] = {
-      "{\"type\":\"page\",\"anonymousId\":\"a1\",\"name\":\"Home\",\"timestamp\":\"2024-01-01T00:00:00Z\"}",
-      "{\"type\":\"identify\",\"anonymousId\":\"a1\",\"traits\":{\"plan\":\"free\",\"signup\":\"web\"}}",
-      "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"U1@x.io\",\"plan\":\"pro\"}}",
-      "{\"type\":\"track\",\"userId\":\"u1\",\"anonymousId\":\"a1\",\"event\":\"Paid\",\"properties\":{\"usd\":10}}",
-      "{\"type\":\"identify\",\"userId\":\"u2\",\"anonymousId\":\"a1\",\"traits\":{\"plan\":\"team\"}}",
-      "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g1\",\"traits\":{\"name\":\"G\"}}",
-      "{\"type\":\"screen\",\"userId\":\"u2\",\"name\":\"Settings\"}",
-      "{\"type\":\"alias\",\"userId\":\"u3\",\"previousId\":\"a9\"}",
-      "{\"type\":\"track\",\"anonymousId\":\"a9\",\"event\":\"Came back\",\"context\":{\"traits\":{\"city\":\"Oslo\"}}}",
-      "{\"type\":\"identify\",\"userId\":\"u3\",\"traits\":{\"phone\":\"555-010-9999\",\"city\":\"Oslo\"}}",
-      "{\"type\":\"identify\",\"anonymousId\":\"a7\",\"traits\":{\"phone\":\"(555) 010-9999\",\"city\":\"Bergen\"}}",
-      "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"u1@x.io\"},\"messageId\":\"dup\"}",
-      "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"u1@x.io\"},\"messageId\":\"dup\"}",
-  };
-  for (size_t i = 0; i < sizeof events / sizeof *events; i++) {
-    PX_ASSERT_OK(env_ingest_from(e, i % 3 == 2 ? e->crm : e->web, events[i], NULL));
-  }
+  for (size_t i = 0; env_story(i); i++) PX_ASSERT_OK(env_ingest_from(e, i % 3 == 2 ? e->crm : e->web, env_story(i), NULL));
   size_t n;
   uint64_t *ids = env_profiles(e, &n);
   PX_ASSERT_INT_CMP(n, >=, 4);

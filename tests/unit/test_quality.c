@@ -28,7 +28,7 @@ static void test_profiles_columns(void **state) {
   PX_ASSERT_OK(px_mapping_parse(mj, strlen(mj), m, &err));
   px_csv_field cols[] = {f("name"), f("email"), f("age")};
   PX_ASSERT_OK(px_mapping_bind(m, cols, 3, &err));
-  px_quality *q = px_quality_create(cols, 3, m);
+  px_quality *q = px_quality_create(cols, 3, m, 0);
   const char *rows[][3] = {{"John Smith", "john@x.io", "42"}, {"Ann Lee", "bad-address", "x"},
                            {"John Smith", "", "7"},           {" ", "ann@x.io", ""},
                            {"Zoë Ö", "zoe@x.io", "101"}};
@@ -75,7 +75,7 @@ static void test_profiles_columns(void **state) {
 static void test_distinct_cap(void **state) {
   (void)state;
   px_csv_field cols[] = {f("id")};
-  px_quality *q = px_quality_create(cols, 1, NULL);
+  px_quality *q = px_quality_create(cols, 1, NULL, 0);
   char v[32];
   for (int i = 0; i < PX_QUALITY_MAX_DISTINCT + 5000; i++) {
     snprintf(v, sizeof v, "id-%d", i);
@@ -95,7 +95,7 @@ static void test_distinct_cap(void **state) {
 static void test_overlaps_between_files(void **state) {
   (void)state;
   px_csv_field ca[] = {f("cust_no"), f("flag")}, cb[] = {f("customer"), f("amount"), f("flag")};
-  px_quality *a = px_quality_create(ca, 2, NULL), *b = px_quality_create(cb, 3, NULL);
+  px_quality *a = px_quality_create(ca, 2, NULL, 1), *b = px_quality_create(cb, 3, NULL, 1);
   char v[32], w[32];
   for (int i = 0; i < 100; i++) {
     snprintf(v, sizeof v, "C%d", i);
@@ -112,7 +112,7 @@ static void test_overlaps_between_files(void **state) {
   const char *files[] = {"crm.csv", "pos.csv"};
   px_buf o;
   px_buf_init(&o, 0);
-  PX_ASSERT_OK(px_quality_overlaps(qs, files, 2, &o));
+  PX_ASSERT_OK(px_quality_overlaps(qs, files, 2, 0, &o));
   cJSON *list = cJSON_Parse(o.data);
   PX_ASSERT_INT_EQ(cJSON_GetArraySize(list), 1); /* the y/n flags share everything but are too few to say */
   const cJSON *x = cJSON_GetArrayItem(list, 0);
@@ -122,6 +122,9 @@ static void test_overlaps_between_files(void **state) {
   PX_ASSERT_TRUE(num(x, "containment") == 0.5);
   PX_ASSERT_TRUE(num(x, "jaccard") == 0.2);
   cJSON_Delete(list);
+  px_buf_reset(&o);
+  PX_ASSERT_OK(px_quality_overlaps(qs, files, 2, 1, &o));
+  PX_ASSERT_STR_EQ(o.data, "  crm.csv:cust_no ~ pos.csv:customer  50 shared, 50% of the smaller\n");
   px_buf_free(&o);
   px_quality_destroy(a);
   px_quality_destroy(b);
