@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "identity/identity.h"
+#include "std/std.h"
 
 void px_profile_id_format(uint64_t id, char out[17]) {
   snprintf(out, 17, "%016llx", (unsigned long long)id);
@@ -35,42 +36,13 @@ static size_t trim(const char *in, const char **start) {
 }
 
 static px_status phone(const px_config *cfg, const char *s, size_t n, char *out) {
-  char d[64];
-  size_t nd = 0;
-  int plus = 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (c == '(' && i + 2 < n && s[i + 1] == '0' && s[i + 2] == ')') {
-      i += 2; /* "+44 (0)20 ...": the national trunk prefix in brackets */
-      continue;
-    }
-    if (isdigit((unsigned char)c)) {
-      if (nd >= sizeof d - 1) return PX_INVALID;
-      d[nd++] = c;
-    } else if (c == '+' && nd == 0 && !plus) {
-      plus = 1;
-    } else if (!strchr(" -.()/", c)) {
-      return PX_INVALID;
-    }
-  }
-  d[nd] = 0;
-  const char *cc = cfg->default_country_code;
-  size_t ccn = strlen(cc);
-  const char *num = d;
-  if (plus) {
-    snprintf(out, PX_IDENT_VALUE_MAX + 1, "+%s", num);
-  } else if (nd > 2 && d[0] == '0' && d[1] == '0') {
-    snprintf(out, PX_IDENT_VALUE_MAX + 1, "+%s", num + 2);
-  } else if (nd > 10 && strncmp(d, cc, ccn) == 0) {
-    /* Already international without the +, e.g. 1-555-010-9999 with code 1. */
-    snprintf(out, PX_IDENT_VALUE_MAX + 1, "+%s", num);
-  } else {
-    if (d[0] == '0') num++; /* national trunk prefix */
-    snprintf(out, PX_IDENT_VALUE_MAX + 1, "+%s%s", cc, num);
-  }
-  size_t digits = strlen(out) - 1;
-  if (digits < 7 || digits > 15) return PX_INVALID;
-  return PX_OK;
+  px_buf b;
+  px_buf_init(&b, 0);
+  px_status st = px_std_phone(s, n, cfg->default_country_code, &b);
+  if (st == PX_OK && b.len > PX_IDENT_VALUE_MAX) st = PX_INVALID;
+  if (st == PX_OK) memcpy(out, b.data, b.len + 1);
+  px_buf_free(&b);
+  return st;
 }
 
 static int is_blocked(const px_config *cfg, const char *v) {

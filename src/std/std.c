@@ -170,6 +170,47 @@ px_status px_std_date(const char *in, size_t n, px_date_order order, char out[11
                               : finish_date(y, number(&t[1]), number(&t[0]), out);
 }
 
+/* ---- phone numbers ---- */
+
+px_status px_std_phone(const char *in, size_t n, const char *country_code, px_buf *out) {
+  char d[64];
+  size_t nd = 0;
+  int plus = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = in[i];
+    if (c == '(' && i + 2 < n && in[i + 1] == '0' && in[i + 2] == ')') {
+      i += 2; /* "+44 (0)20 ...": the national trunk prefix in brackets */
+      continue;
+    }
+    if (c >= '0' && c <= '9') {
+      if (nd >= sizeof d - 1) return PX_INVALID;
+      d[nd++] = c;
+    } else if (c == '+' && nd == 0 && !plus) {
+      plus = 1;
+    } else if (!memchr(" \t-.()/", c, 7)) {
+      return PX_INVALID;
+    }
+  }
+  d[nd] = 0;
+  size_t ccn = strlen(country_code);
+  const char *cc = "", *num = d;
+  if (plus) {
+  } else if (nd > 2 && d[0] == '0' && d[1] == '0') {
+    num += 2; /* 00: the international prefix */
+  } else if (nd > 10 && ccn && strncmp(d, country_code, ccn) == 0) {
+    /* Already international without the +, e.g. 1-555-010-9999 with code 1. */
+  } else {
+    if (d[0] == '0') num++; /* national trunk prefix */
+    cc = country_code;
+  }
+  size_t digits = strlen(cc) + strlen(num);
+  if (digits < 7 || digits > 15) return PX_INVALID;
+  px_status s = px_buf_puts(out, "+");
+  if (s == PX_OK) s = px_buf_puts(out, cc);
+  if (s == PX_OK) s = px_buf_puts(out, num);
+  return s;
+}
+
 /* ---- postcodes ---- */
 
 /* The outward and inward parts of a British postcode, spaces removed:

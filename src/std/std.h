@@ -1,6 +1,6 @@
 /* Standardization of the values customer records carry, for imports (per
  * field in a mapping) and for matching: text folded for comparison, e-mail
- * addresses, dates in the formats exports use, postcodes and the parts of a
+ * addresses, phone numbers, dates in the formats exports use, postcodes and the parts of a
  * person's name. Every function writes a value or says PX_INVALID; none
  * guesses silently. See docs/internals/std.md. */
 #ifndef PX_STD_STD_H
@@ -39,6 +39,13 @@ px_status px_std_date(const char *in, size_t n, px_date_order order, char out[11
 /* A postcode in capitals without spaces, except that a British one gets its
  * space back before the last three characters (sw1a1aa -> SW1A 1AA). */
 px_status px_std_postcode(const char *in, size_t n, px_buf *out);
+
+/* A phone number to E.164 ("+" and 7 to 15 digits), appended to out.
+ * Reads spaces, dashes, dots, slashes and brackets between digits, a
+ * leading + or 00, and "+44 (0)20 ..."; a national number (one leading 0
+ * dropped) gets country_code (digits, e.g. "44"). PX_INVALID for letters
+ * or a wrong number of digits. */
+px_status px_std_phone(const char *in, size_t n, const char *country_code, px_buf *out);
 
 /* The parts of a person's name, each NUL-terminated (empty when absent). */
 #define PX_NAME_PART_MAX 128
