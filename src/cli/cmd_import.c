@@ -24,8 +24,9 @@ static const char help[] =
     "\n"
     "Loads FILE (\"-\" for stdin). Without --mapping: one Segment message per\n"
     "line, each with its \"type\" (identify, track, page, screen, group, alias).\n"
-    "With --mapping: a CSV export whose columns the mapping turns into identify or\n"
-    "track messages (docs/internals/mapping.md). Events are stored as if sent by\n"
+    "With --mapping: a CSV export (or JSON lines, with \"format\": \"jsonl\") whose\n"
+    "columns the mapping turns into identify or track messages\n"
+    "(docs/internals/mapping.md). Events are stored as if sent by\n"
     "the source NAME; repeated messageIds are counted as duplicates and stored\n"
     "once. Invalid lines or rows are reported with their line number and reason,\n"
     "and written to --rejects (with --mapping: FILE.rejects.csv by default) as\n"
@@ -241,6 +242,48 @@ static px_status import_csv(import_state *s, lines *in, px_mapping *m, int tty, 
   return st;
 }
 
+/* JSON lines through a mapping: each line is one record (an object) whose
+ * members the mapping names. A line that is not JSON, or a value that does
+ * not convert, rejects that line only. */
+static px_status import_jsonl(import_state *s, lines *in, px_mapping *m, int tty, long total, uint64_t t0,
+                              long *lineno) {
+  px_buf text, msg;
+  px_buf_init(&text, 0);
+  px_buf_init(&msg, 0);
+  px_csv_field *fields = calloc((size_t)m->nfields, sizeof *fields);
+  px_status st = fields ? PX_OK : PX_NOMEM;
+  const char *line;
+  ssize_t len;
+  uint64_t rows = 0, accepted, duplicates;
+  while (st == PX_OK && (len = lines_next(in, &line)) >= 0) {
+    ++*lineno;
+    if (len == 0) continue;
+    px_error err;
+    px_error_clear(&err);
+    cJSON *obj = cJSON_ParseWithLength(line, (size_t)len);
+    px_status r = obj ? px_mapping_json_record(m, obj, fields, &text, &err)
+                      : px_error_set(&err, PX_INVALID, "", "malformed JSON");
+    if (r == PX_OK) {
+      px_buf_reset(&msg);
+      r = px_mapping_row(m, fields, (size_t)m->nfields, &msg, &err);
+    }
+    cJSON_Delete(obj);
+    if (r == PX_INVALID) {
+      reject(s, *lineno, err.field, err.reason);
+      continue;
+    }
+    if ((st = r) != PX_OK) break;
+    if (add_message(s, msg.data, msg.len, *lineno) < 0) break;
+    if (tty && ++rows % 8192 == 0) {
+      px_bulk_counts(s->bulk, &accepted, &duplicates);
+      show_progress(lines_pos(in), total, accepted + duplicates, t0);
+    }
+  }
+  free(fields);
+  px_buf_free(&text);
+  px_buf_free(&msg);
+  return st;
+}
 
 int px_cmd_import(int argc, char **argv) {
   const char *data = PX_DEFAULT_DATA, *file = NULL, *source = NULL, *mapping_path = NULL, *rejects = NULL;
@@ -308,7 +351,8 @@ int px_cmd_import(int argc, char **argv) {
   s->info = (px_json_info){.spans = s->spans, .max_spans = sizeof s->spans / sizeof *s->spans};
   px_status setup = PX_OK;
   if (mapping) {
-    setup = import_csv(s, &input, mapping, tty, total, t0, &lineno);
+    setup = mapping->jsonl ? import_jsonl(s, &input, mapping, tty, total, t0, &lineno)
+                           : import_csv(s, &input, mapping, tty, total, t0, &lineno);
   } else {
     while ((len = lines_next(&input, &line)) >= 0) {
       lineno++;

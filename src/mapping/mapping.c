@@ -12,7 +12,7 @@
 /* ---- reading a mapping ---- */
 
 static const char *const type_names[] = {"string", "number", "boolean", NULL};
-static const char *const std_names[] = {"none", "trim", "text", "lower", "email", "postcode", "date", "iso", NULL};
+static const char *const std_names[] = {"none", "trim", "text", "lower", "email", "postcode", "date", "iso", "phone", NULL};
 
 static int lookup(const char *s, const char *const *names) {
   for (int i = 0; names[i]; i++)
@@ -133,14 +133,25 @@ static px_status read_mapping(const cJSON *root, px_mapping *m, px_error *err) {
       s = read_group(m, c, PX_MAP_PROPERTY, "properties", err);
     } else if (strcmp(k, "csv") == 0) {
       s = read_csv_opts(m, c, err);
+    } else if (strcmp(k, "country_code") == 0) {
+      const char *cc = cJSON_GetStringValue(c);
+      size_t n = cc ? strlen(cc) : 0;
+      if (!n || n > 3 || strspn(cc, "0123456789") != n)
+        return px_error_set(err, PX_INVALID, "country_code", "must be 1 to 3 digits, e.g. \"44\"");
+      memcpy(m->country_code, cc, n + 1);
+    } else if (strcmp(k, "format") == 0) {
+      const char *fm = cJSON_GetStringValue(c);
+      if (!fm || (strcmp(fm, "csv") && strcmp(fm, "jsonl")))
+        return px_error_set(err, PX_INVALID, "format", "must be csv or jsonl");
+      m->jsonl = strcmp(fm, "jsonl") == 0;
     } else if (strcmp(k, "date_order") == 0) {
       const char *o = cJSON_GetStringValue(c);
       if (!o || (strcmp(o, "DMY") && strcmp(o, "MDY")))
         return px_error_set(err, PX_INVALID, "date_order", "must be DMY or MDY");
       m->date_order = strcmp(o, "MDY") == 0 ? PX_DATE_MDY : PX_DATE_DMY;
     } else {
-      return px_error_set(err, PX_INVALID, k, "unknown (type, event, timestamp, message_id, identifiers, traits, "
-                                              "properties, csv, date_order)");
+      return px_error_set(err, PX_INVALID, k, "unknown (type, format, event, timestamp, message_id, identifiers, "
+                                              "traits, properties, csv, date_order, country_code)");
     }
   }
   if (s != PX_OK) return s;
@@ -184,6 +195,61 @@ px_status px_mapping_bind(px_mapping *m, const px_csv_field *columns, size_t nco
   return PX_OK;
 }
 
+/* A finite double as JSON: an integer as such, else the shortest of %.15g
+ * and %.17g that reads back as the same double (0.1, not 0.10000000000000001). */
+static const char *number_text(double d, char num[32]) {
+  if (d == floor(d) && fabs(d) < 1e15) snprintf(num, 32, "%lld", (long long)d);
+  else if (snprintf(num, 32, "%.15g", d), strtod(num, NULL) != d) snprintf(num, 32, "%.17g", d);
+  return num;
+}
+
+/* The member at a dotted path ("address.city") of a JSON object, or NULL. */
+static const cJSON *member_at(const cJSON *obj, const char *path) {
+  char part[PX_MAPPING_NAME_MAX];
+  while (obj && *path) {
+    size_t n = strcspn(path, ".");
+    if (n >= sizeof part) return NULL;
+    memcpy(part, path, n);
+    part[n] = 0;
+    obj = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, part) : NULL;
+    path += n + (path[n] == '.');
+  }
+  return obj;
+}
+
+px_status px_mapping_json_record(px_mapping *m, const cJSON *obj, px_csv_field *fields, px_buf *text,
+                                 px_error *err) {
+  if (!cJSON_IsObject(obj)) return px_error_set(err, PX_INVALID, "", "a record is a JSON object");
+  /* Offsets first: text may move while it grows. */
+  size_t at[PX_MAPPING_MAX_FIELDS];
+  px_buf_reset(text);
+  for (int i = 0; i < m->nfields; i++) {
+    px_map_field *f = &m->fields[i];
+    const cJSON *v = member_at(obj, f->column);
+    f->index = i;
+    at[i] = text->len;
+    px_status st = PX_OK;
+    if (!v || cJSON_IsNull(v)) {
+    } else if (cJSON_IsString(v)) {
+      st = px_buf_puts(text, v->valuestring);
+    } else if (cJSON_IsBool(v)) {
+      st = px_buf_puts(text, cJSON_IsTrue(v) ? "true" : "false");
+    } else if (cJSON_IsNumber(v)) {
+      char num[32];
+      st = px_buf_puts(text, number_text(v->valuedouble, num));
+    } else {
+      return px_error_set(err, PX_INVALID, f->column, "must be a string, number, boolean or null");
+    }
+    if (st == PX_OK) st = px_buf_append(text, "", 1); /* each value NUL-terminated */
+    if (st != PX_OK) return st;
+  }
+  for (int i = 0; i < m->nfields; i++) {
+    fields[i].s = text->data + at[i];
+    fields[i].n = strlen(fields[i].s);
+  }
+  return PX_OK;
+}
+
 /* ---- a record to a message ---- */
 
 /* The field's value, standardized, into v (empty: absent). */
@@ -206,6 +272,7 @@ static px_status value_of(const px_mapping *m, const px_map_field *f, const px_c
     case PX_MAP_STD_LOWER: st = px_std_text(s, n, PX_STD_FOLD, v); break;
     case PX_MAP_STD_EMAIL: st = px_std_email(s, n, v); break;
     case PX_MAP_STD_POSTCODE: st = px_std_postcode(s, n, v); break;
+    case PX_MAP_STD_PHONE: st = px_std_phone(s, n, m->country_code, v); break;
     case PX_MAP_STD_DATE:
       if ((st = px_std_date(s, n, m->date_order, date)) == PX_OK) {
         st = px_buf_append(v, date, 10);
@@ -253,9 +320,7 @@ static px_status put_member(px_buf *out, const char *name, const px_map_field *f
     if (*end || end == v->data || !isfinite(d))
       return px_error_set(err, PX_INVALID, f->column, "not a number: %.60s", v->data);
     char num[32]; /* JSON's form, whatever the file's ("+3", ".5", "1E3") */
-    if (d == floor(d) && fabs(d) < 1e15) snprintf(num, sizeof num, "%lld", (long long)d);
-    else snprintf(num, sizeof num, "%.17g", d);
-    return px_buf_puts(out, num);
+    return px_buf_puts(out, number_text(d, num));
   }
   if (f->type == PX_MAP_BOOLEAN) {
     int b;

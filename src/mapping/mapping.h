@@ -8,12 +8,18 @@
  *    "identifiers": {"user_id": {"column": "..."}, "email": {...}, ...},
  *    "traits": {"name": {"column": "...", "type": ..., "std": ...}, ...},
  *    "properties": {...},                                         (track)
+ *    "format": "csv" | "jsonl",                                   (csv by default)
  *    "csv": {"delimiter": ",", "header": true, "keep_space": false},
- *    "date_order": "DMY" | "MDY"}
+ *    "date_order": "DMY" | "MDY",
+ *    "country_code": "44"}      (for std phone: national numbers' country)
+ *
+ * With format jsonl the source is JSON lines, one flat (or nested) object
+ * per record, and a column is a member's name or a dotted path into nested
+ * objects ("address.city").
  *
  * A field: "column" (a header name), "type" (string, number or boolean;
- * string by default), "std" (none, trim, text, lower, email, postcode,
- * date), "required" (an empty value rejects the row). Identifier kinds are
+ * string by default), "std" (none, trim, text, lower, email, phone,
+ * postcode, date), "required" (an empty value rejects the row). Identifier kinds are
  * those of the configuration; the mapping only names columns for them.
  * See docs/internals/mapping.md. */
 #ifndef PX_MAPPING_MAPPING_H
@@ -32,7 +38,7 @@
 typedef enum px_map_type { PX_MAP_STRING = 0, PX_MAP_NUMBER, PX_MAP_BOOLEAN } px_map_type;
 typedef enum px_map_std {
   PX_MAP_STD_NONE = 0, PX_MAP_STD_TRIM, PX_MAP_STD_TEXT, PX_MAP_STD_LOWER, PX_MAP_STD_EMAIL,
-  PX_MAP_STD_POSTCODE, PX_MAP_STD_DATE, PX_MAP_STD_ISO
+  PX_MAP_STD_POSTCODE, PX_MAP_STD_DATE, PX_MAP_STD_ISO, PX_MAP_STD_PHONE
 } px_map_std;
 
 /* Where a value goes in the message. */
@@ -56,6 +62,8 @@ typedef struct px_mapping {
   int nfields;
   px_csv_opts csv;
   px_date_order date_order;
+  int jsonl;              /* the source is JSON lines, not CSV */
+  char country_code[4];   /* digits, or empty: phone numbers must then be international */
 } px_mapping;
 
 /* Reads a mapping; errors name the offending field ("traits.age.type"). */
@@ -64,6 +72,15 @@ px_status px_mapping_parse(const char *json, size_t n, px_mapping *out, px_error
 /* Finds each field's column among a file's header; PX_INVALID (naming the
  * field and the column) when one is missing. */
 px_status px_mapping_bind(px_mapping *m, const px_csv_field *columns, size_t ncolumns, px_error *err);
+
+/* A JSON-lines record (an object) as fields for px_mapping_row: one per
+ * mapping field, in the mapping's order (binds each field to its position),
+ * their text in text (strings as they are, numbers and booleans as JSON
+ * writes them, absent and null empty). PX_INVALID when a mapped member is
+ * an object or array. fields: room for m->nfields. */
+typedef struct cJSON cJSON;
+px_status px_mapping_json_record(px_mapping *m, const cJSON *obj, px_csv_field *fields, px_buf *text,
+                                 px_error *err);
 
 /* One field's value as the mapping reads it (standardized, empty when
  * absent) into v; PX_INVALID when it does not convert (err says why). */

@@ -123,6 +123,35 @@ describe('CSV import through a mapping', { timeout: 60000 }, () => {
     assert.equal(r.code, 2);
   });
 
+  it('JSON lines through a mapping: members and dotted paths as columns, bad lines rejected', async () => {
+    const lines = [
+      { id: 'L1', contact: { phone: '020 7946 0018', city: 'Leeds' }, points: 120.5 },
+      { id: 'L2', contact: { phone: 'ring me' } }, // rejected: not a phone number
+      '{"id": "L3", "contact": ', // rejected: not JSON
+      { id: 'L4', contact: { city: 'York' }, points: 0 },
+    ].map((l) => (typeof l === 'string' ? l : JSON.stringify(l)));
+    fs.writeFileSync(path.join(dir, 'loyalty.jsonl'), `${lines.join('\n')}\n`);
+    fs.writeFileSync(path.join(dir, 'loyalty.json'), JSON.stringify({
+      format: 'jsonl',
+      country_code: '44',
+      identifiers: { user_id: 'id' },
+      traits: {
+        phone: { column: 'contact.phone', std: 'phone' },
+        city: 'contact.city',
+        points: { column: 'points', type: 'number' },
+      },
+    }));
+    const r = await importFile('loyalty.jsonl', 'loyalty.json');
+    assert.equal(r.code, 4);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.accepted, 2);
+    assert.deepEqual(out.errors.map((e) => [e.line, e.field]), [[2, 'contact.phone'], [3, '']]);
+    const l1 = JSON.parse((await runCliOk(['profile', 'get', 'user_id:L1', '--data', data])).stdout);
+    assert.deepEqual(l1.traits, { phone: '+442079460018', city: 'Leeds', points: 120.5 });
+    const l4 = JSON.parse((await runCliOk(['profile', 'get', 'user_id:L4', '--data', data])).stdout);
+    assert.deepEqual(l4.traits, { city: 'York', points: 0 });
+  });
+
   it('a mapping that does not fit the file stops the import before anything lands', async () => {
     fs.writeFileSync(path.join(dir, 'wrong.json'), JSON.stringify({ identifiers: { user_id: 'cust_no' } }));
     const r = await importFile('customers.csv', 'wrong.json');

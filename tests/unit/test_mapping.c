@@ -134,6 +134,46 @@ static void test_mapping_errors_name_the_field(void **state) {
   rejected("{\"identifiers\":{\"user_id\":\"a\"},\"properties\":{\"p\":\"a\"}}", "properties");
   rejected("{\"identifiers\":{\"user_id\":\"a\"},\"colour\":1}", "colour");
   rejected("{\"identifiers\":{\"user_id\":\"a\"},\"date_order\":\"YMD\"}", "date_order");
+  rejected("{\"identifiers\":{\"user_id\":\"a\"},\"format\":\"xml\"}", "format");
+  rejected("{\"identifiers\":{\"user_id\":\"a\"},\"country_code\":\"+44\"}", "country_code");
+}
+
+/* JSON lines: members (or dotted paths) as columns; phones standardized. */
+static void test_jsonl_record(void **state) {
+  (void)state;
+  px_mapping *m = malloc(sizeof *m);
+  load("{\"format\":\"jsonl\",\"country_code\":\"44\",\"identifiers\":{\"user_id\":\"id\"},"
+       "\"traits\":{\"city\":\"address.city\",\"phone\":{\"column\":\"tel\",\"std\":\"phone\"},"
+       "\"age\":{\"column\":\"age\",\"type\":\"number\"},\"vip\":\"vip\",\"note\":\"note\"}}",
+       m);
+  assert_int_equal(m->jsonl, 1);
+  cJSON *obj = cJSON_Parse("{\"id\":17,\"address\":{\"city\":\"Leeds\"},\"tel\":\"020 7946 0018\","
+                           "\"age\":0.1,\"vip\":false,\"note\":null}");
+  px_csv_field vals[PX_MAPPING_MAX_FIELDS];
+  px_buf text, msg;
+  px_buf_init(&text, 0);
+  px_buf_init(&msg, 0);
+  px_error err;
+  PX_ASSERT_OK(px_mapping_json_record(m, obj, vals, &text, &err));
+  PX_ASSERT_OK(px_mapping_row(m, vals, (size_t)m->nfields, &msg, &err));
+  PX_ASSERT_STR_CONTAINS(msg.data, "\"userId\":\"17\"");
+  PX_ASSERT_STR_CONTAINS(msg.data, "\"traits\":{\"city\":\"Leeds\",\"phone\":\"+442079460018\",\"age\":0.1,"
+                                   "\"vip\":\"false\"}");
+  cJSON_Delete(obj);
+  /* A nested object where a value belongs rejects the record, naming it. */
+  obj = cJSON_Parse("{\"id\":1,\"tel\":{\"home\":\"1\"}}");
+  PX_ASSERT_STATUS(px_mapping_json_record(m, obj, vals, &text, &err), PX_INVALID);
+  PX_ASSERT_STR_EQ(err.field, "tel");
+  cJSON_Delete(obj);
+  /* A phone with letters does not convert. */
+  obj = cJSON_Parse("{\"id\":1,\"tel\":\"call me\"}");
+  PX_ASSERT_OK(px_mapping_json_record(m, obj, vals, &text, &err));
+  PX_ASSERT_STATUS(px_mapping_row(m, vals, (size_t)m->nfields, &msg, &err), PX_INVALID);
+  PX_ASSERT_STR_EQ(err.field, "tel");
+  cJSON_Delete(obj);
+  px_buf_free(&text);
+  px_buf_free(&msg);
+  free(m);
 }
 
 int main(void) {
@@ -141,6 +181,7 @@ int main(void) {
       cmocka_unit_test(test_identify_row),
       cmocka_unit_test(test_track_row),
       cmocka_unit_test(test_mapping_errors_name_the_field),
+      cmocka_unit_test(test_jsonl_record),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

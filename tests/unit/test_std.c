@@ -108,6 +108,33 @@ static void test_postcodes(void **state) {
   postcode_is("   ", NULL);
 }
 
+static void phone_is(const char *in, const char *cc, const char *want) {
+  px_buf b;
+  px_buf_init(&b, 0);
+  px_status s = px_std_phone(in, strlen(in), cc, &b);
+  if (!want) {
+    PX_ASSERT_STATUS(s, PX_INVALID);
+  } else {
+    PX_ASSERT_OK(s);
+    PX_ASSERT_STR_EQ(b.data, want);
+  }
+  px_buf_free(&b);
+}
+
+static void test_phones(void **state) {
+  (void)state;
+  phone_is("+44 (0)20 7946 0018", "1", "+442079460018");
+  phone_is("020 7946 0018", "44", "+442079460018");
+  phone_is("0044 20 7946 0018", "1", "+442079460018");
+  phone_is("1-555-010-9999", "1", "+15550109999");    /* international without the + */
+  phone_is("(555) 010.9999", "1", "+15550109999");
+  phone_is("07 3210 9876", "61", "+61732109876");     /* Australian, trunk 0 dropped */
+  phone_is("555-CALL", "1", NULL);
+  phone_is("12345", "1", NULL);                        /* too short */
+  phone_is("+1234567890123456", "1", NULL);            /* too long */
+  phone_is("", "1", NULL);
+}
+
 static void name_is(const char *in, const char *title, const char *first, const char *middle, const char *last,
                     const char *suffix) {
   px_name_parts p;
@@ -136,7 +163,7 @@ static void test_names(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text),      cmocka_unit_test(test_email), cmocka_unit_test(test_dates),
-      cmocka_unit_test(test_postcodes), cmocka_unit_test(test_names),
+      cmocka_unit_test(test_postcodes), cmocka_unit_test(test_names),  cmocka_unit_test(test_phones),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
