@@ -8,14 +8,14 @@
 #include "base/rand.h"
 #include "base/timeutil.h"
 
-static const char *type_names[] = {"none", "identify", "track", "page", "screen", "group", "alias"};
+static const char *type_names[] = {"none", "identify", "track", "page", "screen", "group", "alias", "merge"};
 
 const char *px_event_type_name(px_event_type t) {
   return (unsigned)t < sizeof type_names / sizeof *type_names ? type_names[t] : "none";
 }
 
 px_event_type px_event_type_parse(const char *s) {
-  for (int i = 1; i < (int)(sizeof type_names / sizeof *type_names); i++)
+  for (int i = 1; i <= PX_EV_ALIAS; i++) /* merge is pickaxe's own: never read from input */
     if (strcmp(s, type_names[i]) == 0) return (px_event_type)i;
   return PX_EV_NONE;
 }
@@ -341,6 +341,26 @@ static px_status check_type(cJSON *item, fields *fs, px_event *ev, px_error *err
   return PX_OK;
 }
 
+/* A merge names the two profiles by an identifier each ("a", "b": {"kind",
+ * "value"}) and says why (a "probability" in [0, 1] and the rest free). */
+static px_status check_merge(const cJSON *item, px_error *err) {
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(item, "merge");
+  if (!cJSON_IsObject(m)) return px_error_set(err, PX_INVALID, "merge", "must be an object");
+  static const char *const sides[] = {"a", "b"};
+  for (int i = 0; i < 2; i++) {
+    const cJSON *side = cJSON_GetObjectItemCaseSensitive(m, sides[i]);
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(side, "kind"));
+    const char *value = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(side, "value"));
+    if (!kind || !value || !*kind || !*value || strlen(kind) > PX_MAX_ID_BYTES || strlen(value) > PX_MAX_ID_BYTES)
+      return px_error_set(err, PX_INVALID, i ? "merge.b" : "merge.a", "must be {\"kind\", \"value\"}: two strings of 1-%d bytes",
+                          PX_MAX_ID_BYTES);
+  }
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(m, "probability");
+  if (!cJSON_IsNumber(p) || !(p->valuedouble >= 0 && p->valuedouble <= 1))
+    return px_error_set(err, PX_INVALID, "merge.probability", "must be a number from 0 to 1");
+  return PX_OK;
+}
+
 /* The checks each type adds. */
 static px_status check_by_type(cJSON *item, fields *fs, px_event *ev, const char *uid, px_error *err) {
   int bad = 0;
@@ -371,6 +391,7 @@ static px_status check_by_type(cJSON *item, fields *fs, px_event *ev, const char
         return bad ? PX_INVALID : px_error_set(err, PX_INVALID, "previousId", "alias needs a previousId");
       if (!uid) return px_error_set(err, PX_INVALID, "userId", "alias needs a userId");
       break;
+    case PX_EV_MERGE: return check_merge(item, err);
     default: break;
   }
   return PX_OK;
@@ -456,7 +477,8 @@ static px_status normalize(cJSON *item, const px_event_ctx *ctx, px_event *ev, f
   if (bad) return PX_INVALID;
   const char *aid = id_field(item, &fs, F_ANONYMOUS_ID, &bad, err);
   if (bad) return PX_INVALID;
-  if (!uid && !aid) return px_error_set(err, PX_INVALID, "userId", "userId or anonymousId is required");
+  if (!uid && !aid && ev->type != PX_EV_MERGE)
+    return px_error_set(err, PX_INVALID, "userId", "userId or anonymousId is required");
   ev->user_id = uid;
   ev->anonymous_id = aid;
   const char *mid = id_field(item, &fs, F_MESSAGE_ID, &bad, err);

@@ -28,6 +28,7 @@ typedef enum px_event_type {
   PX_EV_SCREEN = 4,
   PX_EV_GROUP = 5,
   PX_EV_ALIAS = 6,
+  PX_EV_MERGE = 7, /* pickaxe's own: a probabilistic merge decided by `pickaxe link` */
 } px_event_type;
 
 const char *px_event_type_name(px_event_type t);

@@ -53,6 +53,14 @@ typedef struct px_resolution {
 px_status px_identity_resolve(px_txn *txn, const px_store *st, const px_config *cfg,
                               const px_event *ev, const px_ident *ids, int n, px_resolution *out);
 
+/* A probabilistic merge (ev: a PX_EV_MERGE event): the profiles holding
+ * ids[0] and ids[1] become one (the older survives) unless a per-kind
+ * maximum forbids it; either way audited with cause "probabilistic" and the
+ * event's "merge" member (score, explanation) as "match". PX_NOT_FOUND when
+ * an identifier is held by no profile; nothing happens when one holds both. */
+px_status px_identity_merge_pair(px_txn *txn, const px_store *st, const px_config *cfg, const px_event *ev,
+                                 const px_ident ids[2], px_resolution *out);
+
 /* Finds the profile holding kind:value (value normalized for the kind). */
 px_status px_identity_lookup(px_txn *txn, const px_store *st, const px_config *cfg,
                              const char *kind, const char *value, uint64_t *pid);

@@ -99,9 +99,11 @@ static px_status audit(resolver *r, const char *status, uint64_t survivor, uint6
   char t[32], sv[17], ls[17];
   px_time_format_iso(r->ev->received_ms, t);
   px_profile_id_format(survivor, sv);
+  const char *cause = r->ev->type == PX_EV_ALIAS   ? "alias"
+                      : r->ev->type == PX_EV_MERGE ? "probabilistic"
+                                                   : "identifier";
   px_buf_printf(&b, "{\"id\":%llu,\"time\":\"%s\",\"status\":\"%s\",\"cause\":\"%s\",\"survivor\":\"%s\",",
-                (unsigned long long)mid, t, status, r->ev->type == PX_EV_ALIAS ? "alias" : "identifier",
-                sv);
+                (unsigned long long)mid, t, status, cause, sv);
   if (loser && loser != NEW_PROFILE) {
     px_profile_id_format(loser, ls);
     px_buf_printf(&b, "\"loser\":\"%s\",", ls);
@@ -116,6 +118,12 @@ static px_status audit(resolver *r, const char *status, uint64_t survivor, uint6
   if (reason) {
     px_buf_puts(&b, ",\"reason\":");
     px_buf_json_str(&b, reason, strlen(reason));
+  }
+  const cJSON *match = r->ev->type == PX_EV_MERGE ? cJSON_GetObjectItemCaseSensitive(r->ev->root, "merge") : NULL;
+  if (match) {
+    /* The score and its explanation, as the linker wrote them. */
+    px_buf_puts(&b, ",\"match\":");
+    if (px_json_write(match, &b) != PX_OK) px_buf_puts(&b, "null");
   }
   px_buf_puts(&b, "}");
   px_key k;
@@ -301,6 +309,33 @@ px_status px_identity_resolve(px_txn *txn, const px_store *st, const px_config *
       return s;
   }
   out->profile_id = target;
+  return PX_OK;
+}
+
+px_status px_identity_merge_pair(px_txn *txn, const px_store *st, const px_config *cfg, const px_event *ev,
+                                 const px_ident ids[2], px_resolution *out) {
+  memset(out, 0, sizeof *out);
+  resolver r = {txn, st, cfg, ev, ids, 2, {0}, {0}, out};
+  px_status s;
+  for (int i = 0; i < 2; i++) {
+    if ((s = lookup(&r, &ids[i], &r.pid[i])) != PX_OK) return s; /* PX_NOT_FOUND: nothing to merge */
+    r.known[i] = 1;
+  }
+  out->profile_id = r.pid[0] < r.pid[1] ? r.pid[0] : r.pid[1];
+  if (r.pid[0] == r.pid[1]) return PX_OK; /* one profile already */
+  uint64_t survivor = out->profile_id, loser = survivor == r.pid[0] ? r.pid[1] : r.pid[0];
+  int ok;
+  char why[160];
+  if ((s = allowed(&r, survivor, loser, &ok, why, sizeof why)) != PX_OK) return s;
+  if (!ok) {
+    out->refused = 1;
+    return audit(&r, "refused", survivor, loser, why, 0);
+  }
+  if ((s = move_identity(&r, survivor, loser)) != PX_OK) return s;
+  if ((s = audit(&r, "merged", survivor, loser, NULL, 0)) != PX_OK) return s;
+  out->merges[0].survivor = survivor;
+  out->merges[0].loser = loser;
+  out->nmerges = 1;
   return PX_OK;
 }
 

@@ -12,7 +12,7 @@
 px_status px_pipeline_prepare(const px_config *cfg, cJSON *item, const px_event_ctx *ctx,
                               px_event *ev, px_error *err) {
   px_status s = px_event_from_json(item, ctx, ev, err);
-  if (s != PX_OK) return s;
+  if (s != PX_OK || ev->type == PX_EV_MERGE) return s; /* a merge names its profiles itself */
   /* Extracted here, on the request's thread, so the writer need not. */
   px_ident ids[PX_MAX_EVENT_IDENTS];
   int blocked;
@@ -41,8 +41,32 @@ static void add_counter(px_txn *txn, const px_store *st, const char *name, int64
     *s = px_store_set_counter(txn, st, name, (uint64_t)((int64_t)v + delta));
 }
 
+/* A probabilistic merge: its two identifiers, normalized under cfg, name
+ * the profiles to join. One that is unknown or no longer valid under the
+ * configuration leaves the event logged with nothing to apply. */
+static px_status derive_merge(px_txn *txn, const px_store *st, const px_config *cfg, const px_event *ev) {
+  const cJSON *mg = cJSON_GetObjectItemCaseSensitive(ev->root, "merge");
+  px_ident ids[2];
+  static const char *const sides[] = {"a", "b"};
+  for (int i = 0; i < 2; i++) {
+    const cJSON *side = cJSON_GetObjectItemCaseSensitive(mg, sides[i]);
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(side, "kind"));
+    const char *value = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(side, "value"));
+    const px_kind *pk = kind && value ? px_config_kind(cfg, kind, &ids[i].kind) : NULL;
+    if (!pk || px_identity_normalize(cfg, pk, value, ids[i].value) != PX_OK) return PX_OK;
+  }
+  px_resolution res;
+  px_status s = px_identity_merge_pair(txn, st, cfg, ev, ids, &res);
+  if (s == PX_NOT_FOUND) return PX_OK;
+  if (s == PX_OK && res.nmerges) s = px_profile_merge(txn, st, res.merges[0].survivor, res.merges[0].loser);
+  add_counter(txn, st, "profiles", -res.nmerges, &s);
+  add_counter(txn, st, "merges", res.nmerges, &s);
+  return s;
+}
+
 px_status px_pipeline_derive(px_txn *txn, const px_store *st, const px_config *cfg,
                              const px_event *ev, px_metrics *m) {
+  if (ev->type == PX_EV_MERGE) return derive_merge(txn, st, cfg, ev);
   px_ident ids[PX_MAX_EVENT_IDENTS];
   int blocked = 0, n;
   if (ev->idents && ev->idents_version == cfg->version) {

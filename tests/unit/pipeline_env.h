@@ -92,10 +92,10 @@ static inline const char *env_story(size_t i) {
 
 /* Prepares and ingests one message from `source` in its own write
  * transaction. Returns the status; *dup (may be NULL) says it was a duplicate. */
-static inline px_status env_ingest_from(env *e, uint32_t source, const char *json, int *dup) {
+static inline px_status env_ingest_typed(env *e, uint32_t source, px_event_type type, const char *json, int *dup) {
   cJSON *item = cJSON_Parse(json);
   if (!item) fail_msg("bad JSON in test: %.300s", json);
-  px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = source, .received_ms = e->clock};
+  px_event_ctx ctx = {.type = type, .source_id = source, .received_ms = e->clock};
   e->clock += 1000;
   px_event ev;
   px_error err;
@@ -119,6 +119,11 @@ static inline px_status env_ingest_from(env *e, uint32_t source, const char *jso
   px_event_free(&ev);
   if (dup) *dup = d;
   return s;
+}
+
+/* The same, for a message that says its own type. */
+static inline px_status env_ingest_from(env *e, uint32_t source, const char *json, int *dup) {
+  return env_ingest_typed(e, source, PX_EV_NONE, json, dup);
 }
 
 /* Ingests from the web source and fails the test on any error. */

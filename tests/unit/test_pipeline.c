@@ -195,6 +195,72 @@ static void test_merges_are_recorded(void **state) {
   PX_ASSERT_INT_EQ(env_merges(e, 12345).n, 0);
 }
 
+/* A probabilistic merge (pickaxe link's event) joins two profiles that
+ * share no identifier, is audited with its score and explanation, counts
+ * like other merges, obeys the per-kind maxima and replays the same. */
+static void test_probabilistic_merge(void **state) {
+  env *e = E;
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"crm-1\",\"traits\":{\"first_name\":\"Ann\",\"dob\":\"1980-02-03\"}}");
+  env_ingest(e, "{\"type\":\"identify\",\"anonymousId\":\"pos-9\",\"traits\":{\"first_name\":\"Anne\",\"dob\":\"1980-02-03\"}}");
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"crm-2\"}");
+  uint64_t p1 = env_pid(e, "user_id", "crm-1"), p2 = env_pid(e, "anonymous_id", "pos-9");
+  assert_true(p1 != p2);
+  const char *merge =
+      "{\"messageId\":\"match-1\",\"merge\":{\"a\":{\"kind\":\"anonymous_id\",\"value\":\"pos-9\"},"
+      "\"b\":{\"kind\":\"user_id\",\"value\":\"crm-1\"},\"probability\":0.998,\"weight\":9.1,"
+      "\"fields\":[{\"field\":\"first_name\",\"level\":\"jaro_winkler>=0.92\",\"weight\":3.2}]}}";
+  PX_ASSERT_OK(env_ingest_typed(e, 0, PX_EV_MERGE, merge, NULL));
+  PX_ASSERT_UINT_EQ(env_pid(e, "anonymous_id", "pos-9"), p1);
+  PX_ASSERT_UINT_EQ(env_counter(e, "profiles"), 2);
+  PX_ASSERT_UINT_EQ(env_counter(e, "merges"), 1);
+  merges m = env_merges(e, p1);
+  PX_ASSERT_INT_EQ(m.merged, 1);
+  cJSON *j = cJSON_Parse(m.last);
+  PX_ASSERT_STR_EQ(jstr(j, "cause"), "probabilistic");
+  PX_ASSERT_STR_EQ(jstr(jget(j, "event"), "type"), "merge");
+  assert_true(cJSON_GetNumberValue(jget(jget(j, "match"), "probability")) == 0.998);
+  PX_ASSERT_STR_EQ(jstr(cJSON_GetArrayItem(jget(jget(j, "match"), "fields"), 0), "level"), "jaro_winkler>=0.92");
+  cJSON_Delete(j);
+  cJSON *p = env_render(e, p1);
+  PX_ASSERT_STR_EQ(jstr(jget(p, "traits"), "first_name"), "Anne"); /* the newer value, both kept in history */
+  cJSON_Delete(p);
+  /* The same decision again: deduplicated by messageId; on one profile: nothing. */
+  int dup = 0;
+  PX_ASSERT_OK(env_ingest_typed(e, 0, PX_EV_MERGE, merge, &dup));
+  PX_ASSERT_INT_EQ(dup, 1);
+  /* An identifier no profile holds: logged, nothing merged. */
+  PX_ASSERT_OK(env_ingest_typed(e, 0, PX_EV_MERGE,
+                                "{\"merge\":{\"a\":{\"kind\":\"user_id\",\"value\":\"nobody\"},"
+                                "\"b\":{\"kind\":\"user_id\",\"value\":\"crm-1\"},\"probability\":1}}", NULL));
+  /* user_id allows one per profile: crm-1 and crm-2 may not join, and that is audited. */
+  PX_ASSERT_OK(env_ingest_typed(e, 0, PX_EV_MERGE,
+                                "{\"merge\":{\"a\":{\"kind\":\"user_id\",\"value\":\"crm-2\"},"
+                                "\"b\":{\"kind\":\"user_id\",\"value\":\"crm-1\"},\"probability\":0.99}}", NULL));
+  assert_true(env_pid(e, "user_id", "crm-2") != p1);
+  PX_ASSERT_INT_EQ(env_merges(e, p1).refused, 1);
+  PX_ASSERT_UINT_EQ(env_counter(e, "merges"), 1);
+  /* Bad merges are refused before they are logged, naming the member. */
+  cJSON *bad = cJSON_Parse("{\"merge\":{\"a\":{\"kind\":\"user_id\"},\"b\":{},\"probability\":2}}");
+  px_event_ctx ctx = {.type = PX_EV_MERGE, .received_ms = e->clock};
+  px_event ev;
+  px_error err;
+  PX_ASSERT_STATUS(px_pipeline_prepare(&e->cfg, bad, &ctx, &ev, &err), PX_INVALID);
+  PX_ASSERT_STR_EQ(err.field, "merge.a");
+  /* And a client cannot send one: "merge" is not a message type. */
+  PX_ASSERT_STATUS(env_ingest_from(e, e->web, "{\"type\":\"merge\",\"userId\":\"x\"}", NULL), PX_INVALID);
+  /* Replaying the log gives the same profiles and audit. */
+  uint64_t audits = env_count(e, PX_DB_MERGES);
+  char *before = env_render_text(e, p1);
+  px_error_clear(&err);
+  PX_ASSERT_OK(px_pipeline_replay(e->st, NULL, NULL, &err));
+  char *after = env_render_text(e, p1);
+  PX_ASSERT_STR_EQ(after, before);
+  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_MERGES), audits);
+  PX_ASSERT_UINT_EQ(env_pid(e, "anonymous_id", "pos-9"), p1);
+  free(before);
+  free(after);
+}
+
 /* Whether a string value was ever observed for a trait. */
 static int history_has(const cJSON *p, const char *trait, const char *value) {
   const cJSON *it;
@@ -439,6 +505,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_merge_survivor_is_older_profile, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_shared_device_refuses_merge, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_merges_are_recorded, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_probabilistic_merge, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_merge_loses_no_trait_values, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_max_per_profile_holds_across_joins, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_new_profile_obeys_maxima, email_max_1, env_teardown),
