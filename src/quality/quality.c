@@ -25,6 +25,7 @@ typedef struct counter {
 typedef struct column {
   char *name;
   uint64_t filled, invalid;
+  uint64_t last; /* the record that last filled it: a record with several values counts once */
   counter values, patterns;
   counter keys; /* values trimmed and ASCII-lower-cased, for overlaps between files */
   const px_map_field *rule; /* with a mapping */
@@ -32,7 +33,11 @@ typedef struct column {
 
 struct px_quality {
   column *cols;
-  size_t ncols;
+  size_t ncols, colcap;
+  uint32_t *index; /* column names by hash: slot -> column + 1 (0: empty) */
+  size_t index_cap;
+  int columns_capped; /* px_quality_column refused a new column */
+  const char *unit;   /* what a record is ("rows", "events"): static */
   int keys; /* keep the key sets (for overlaps between files) */
   uint64_t rows, bad;
   const px_mapping *m;
@@ -58,6 +63,10 @@ static int counter_grow(counter *c) {
 static void counter_add(counter *c, const char *s, size_t n) {
   int full = c->used >= PX_QUALITY_MAX_DISTINCT;
   if (!full && c->used * 10 >= c->cap * 7 && !counter_grow(c)) full = 1;
+  if (!c->cap) { /* out of memory before the first value */
+    c->capped = 1;
+    return;
+  }
   uint64_t h = XXH3_64bits(s, n) | 1;
   size_t i = h & (c->cap - 1);
   for (; c->slots[i].hash; i = (i + 1) & (c->cap - 1))
@@ -92,33 +101,78 @@ static size_t pattern(const char *s, size_t n, char *out) {
   return k;
 }
 
+/* ---- columns, by name ---- */
+
+static uint64_t name_hash(const char *s, size_t n) { return XXH3_64bits(s, n); }
+
+/* The index slot of name: its column's, or the empty one it would take. */
+static size_t index_slot(const px_quality *q, const char *s, size_t n) {
+  size_t i = name_hash(s, n) & (q->index_cap - 1);
+  for (; q->index[i]; i = (i + 1) & (q->index_cap - 1)) {
+    const char *name = q->cols[q->index[i] - 1].name;
+    if (strlen(name) == n && memcmp(name, s, n) == 0) break;
+  }
+  return i;
+}
+
+/* Indexes every column (the first of equal names wins), in a table at
+ * most half full for the columns there can be. */
+static int index_build(px_quality *q) {
+  size_t want = 64, most = q->ncols > PX_QUALITY_MAX_COLUMNS ? q->ncols : PX_QUALITY_MAX_COLUMNS;
+  while (want < 2 * most) want *= 2;
+  uint32_t *index = calloc(want, sizeof *index);
+  if (!index) return 0;
+  free(q->index);
+  q->index = index;
+  q->index_cap = want;
+  for (size_t c = 0; c < q->ncols; c++) {
+    size_t i = index_slot(q, q->cols[c].name, strlen(q->cols[c].name));
+    if (!q->index[i]) q->index[i] = (uint32_t)c + 1;
+  }
+  return 1;
+}
+
+/* Appends a column (no values yet); 0 when out of memory. */
+static int column_append(px_quality *q, const char *s, size_t n) {
+  if (q->ncols == q->colcap) {
+    size_t cap = q->colcap ? q->colcap * 2 : 16;
+    column *cols = realloc(q->cols, cap * sizeof *cols);
+    if (!cols) return 0;
+    q->cols = cols;
+    q->colcap = cap;
+  }
+  column *c = &q->cols[q->ncols];
+  memset(c, 0, sizeof *c);
+  if (!(c->name = malloc(n + 1))) return 0;
+  memcpy(c->name, s, n);
+  c->name[n] = 0;
+  px_buf_init(&c->values.pool, 0);
+  px_buf_init(&c->patterns.pool, 0);
+  px_buf_init(&c->keys.pool, 0);
+  q->ncols++;
+  return 1;
+}
+
 px_quality *px_quality_create(const px_csv_field *columns, size_t ncolumns, const px_mapping *m, int keys) {
   px_quality *q = calloc(1, sizeof *q);
-  if (!q || !(q->cols = calloc(ncolumns ? ncolumns : 1, sizeof *q->cols))) {
-    free(q);
-    return NULL;
-  }
-  q->ncols = ncolumns;
+  if (!q) return NULL;
   q->keys = keys;
   q->m = m;
+  q->unit = "rows";
   px_buf_init(&q->v, 0);
   for (size_t i = 0; i < ncolumns; i++) {
+    if (!column_append(q, columns[i].s, columns[i].n)) goto fail;
     column *c = &q->cols[i];
-    if (!(c->name = malloc(columns[i].n + 1)) || !counter_grow(&c->values) || !counter_grow(&c->patterns) ||
-        (keys && !counter_grow(&c->keys))) {
-      px_quality_destroy(q);
-      return NULL;
-    }
-    memcpy(c->name, columns[i].s, columns[i].n);
-    c->name[columns[i].n] = 0;
-    px_buf_init(&c->values.pool, 0);
-    px_buf_init(&c->patterns.pool, 0);
-    px_buf_init(&c->keys.pool, 0);
+    if (!counter_grow(&c->values) || !counter_grow(&c->patterns) || (keys && !counter_grow(&c->keys))) goto fail;
   }
+  if (!index_build(q)) goto fail;
   for (int i = 0; m && i < m->nfields; i++)
     if (m->fields[i].index >= 0 && (size_t)m->fields[i].index < ncolumns && !q->cols[m->fields[i].index].rule)
       q->cols[m->fields[i].index].rule = &m->fields[i];
   return q;
+fail:
+  px_quality_destroy(q);
+  return NULL;
 }
 
 void px_quality_destroy(px_quality *q) {
@@ -133,31 +187,64 @@ void px_quality_destroy(px_quality *q) {
     px_buf_free(&q->cols[i].keys.pool);
   }
   free(q->cols);
+  free(q->index);
   px_buf_free(&q->v);
   free(q);
 }
 
+void px_quality_set_unit(px_quality *q, const char *unit) { q->unit = unit; }
+
+long px_quality_column(px_quality *q, const char *name, size_t n) {
+  size_t i = index_slot(q, name, n);
+  if (q->index[i]) return (long)q->index[i] - 1;
+  if (q->ncols >= PX_QUALITY_MAX_COLUMNS || !column_append(q, name, n)) {
+    q->columns_capped = 1;
+    return -1;
+  }
+  q->index[i] = (uint32_t)q->ncols;
+  return (long)q->ncols - 1;
+}
+
+static int by_name(const void *x, const void *y) {
+  return strcmp(((const column *)x)->name, ((const column *)y)->name);
+}
+
+px_status px_quality_sort_columns(px_quality *q, size_t from) {
+  if (from < q->ncols) qsort(q->cols + from, q->ncols - from, sizeof *q->cols, by_name);
+  return index_build(q) ? PX_OK : PX_NOMEM;
+}
+
 void px_quality_bad_record(px_quality *q) { q->bad++; }
+
+void px_quality_begin(px_quality *q) { q->rows++; }
+
+/* Counts one value of column c of the current record; 0 when it is blank. */
+static int count_value(px_quality *q, column *c, const char *s, size_t len) {
+  while (len && isspace((unsigned char)*s)) s++, len--;
+  while (len && isspace((unsigned char)s[len - 1])) len--;
+  if (!len) return 0;
+  if (c->last != q->rows) c->filled++, c->last = q->rows;
+  counter_add(&c->values, s, len);
+  char pat[PATTERN_CHARS + 3];
+  counter_add(&c->patterns, pat, pattern(s, len, pat));
+  if (q->keys) {
+    char key[256];
+    size_t kn = len < sizeof key ? len : sizeof key;
+    for (size_t k = 0; k < kn; k++) key[k] = (char)tolower((unsigned char)s[k]);
+    counter_add(&c->keys, key, kn);
+  }
+  return 1;
+}
+
+void px_quality_value(px_quality *q, size_t col, const char *s, size_t n) {
+  if (col < q->ncols && q->rows) count_value(q, &q->cols[col], s, n);
+}
 
 px_status px_quality_add(px_quality *q, const px_csv_field *fields, size_t n) {
   q->rows++;
   for (size_t i = 0; i < n && i < q->ncols; i++) {
     column *c = &q->cols[i];
-    const char *s = fields[i].s;
-    size_t len = fields[i].n;
-    while (len && isspace((unsigned char)*s)) s++, len--;
-    while (len && isspace((unsigned char)s[len - 1])) len--;
-    if (!len) continue;
-    c->filled++;
-    counter_add(&c->values, s, len);
-    char pat[PATTERN_CHARS + 3];
-    counter_add(&c->patterns, pat, pattern(s, len, pat));
-    if (q->keys) {
-      char key[256];
-      size_t kn = len < sizeof key ? len : sizeof key;
-      for (size_t k = 0; k < kn; k++) key[k] = (char)tolower((unsigned char)s[k]);
-      counter_add(&c->keys, key, kn);
-    }
+    if (!count_value(q, c, fields[i].s, fields[i].n)) continue;
     px_error err;
     if (c->rule && px_mapping_value(q->m, c->rule, &fields[i], &q->v, &err) == PX_INVALID) c->invalid++;
   }
@@ -197,8 +284,8 @@ static const char *rule_name(const px_map_field *f) {
 }
 
 px_status px_quality_json(const px_quality *q, px_buf *o) {
-  px_buf_printf(o, "{\"rows\":%llu,\"bad_records\":%llu,\"columns\":[", (unsigned long long)q->rows,
-                (unsigned long long)q->bad);
+  px_buf_printf(o, "{\"%s\":%llu,\"bad_records\":%llu,\"columns_capped\":%s,\"columns\":[", q->unit,
+                (unsigned long long)q->rows, (unsigned long long)q->bad, q->columns_capped ? "true" : "false");
   for (size_t i = 0; i < q->ncols; i++) {
     const column *c = &q->cols[i];
     px_buf_puts(o, i ? ",{\"name\":" : "{\"name\":");
@@ -226,7 +313,10 @@ static void text_list(px_buf *o, const counter *c) {
 }
 
 px_status px_quality_text(const px_quality *q, px_buf *o) {
-  px_buf_printf(o, "%llu rows, %llu bad records\n\n", (unsigned long long)q->rows, (unsigned long long)q->bad);
+  px_buf_printf(o, "%llu %s, %llu bad records\n", (unsigned long long)q->rows, q->unit, (unsigned long long)q->bad);
+  if (q->columns_capped)
+    px_buf_printf(o, "more than %d fields: only the first %zu found are listed\n", PX_QUALITY_MAX_COLUMNS, q->ncols);
+  px_buf_putc(o, '\n');
   for (size_t i = 0; i < q->ncols; i++) {
     const column *c = &q->cols[i];
     px_buf_printf(o, "%s\n  filled   %llu (%.1f%%)   distinct %s%zu", c->name, (unsigned long long)c->filled,

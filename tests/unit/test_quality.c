@@ -130,8 +130,136 @@ static void test_overlaps_between_files(void **state) {
   px_quality_destroy(b);
 }
 
+static const cJSON *item(const cJSON *o, const char *k, int i) {
+  return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, k), i);
+}
+static const char *str(const cJSON *o, const char *k) { return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k)); }
+
+/* Records given value by value, with columns found on the way: nested
+ * members by path, array items under [], numbers as JSON text; a record
+ * with several values of one column fills it once; fill rates stay over all
+ * records, those before the column appeared included. */
+static void test_columns_found_on_the_way(void **state) {
+  (void)state;
+  px_quality *q = px_quality_create(NULL, 0, NULL, 0);
+  px_quality_set_unit(q, "events");
+  const char *docs[] = {
+      "{\"email\":\"ann@x.io\",\"age\":42}",
+      "{\"email\":\"bo@x.io\",\"address\":{\"city\":\"Leeds\"},\"vip\":true,\"n\":null,\"e\":{},\"a\":[]}",
+      "{\"products\":[{\"sku\":\"A-1\",\"price\":19.99},{\"sku\":\"B-2\",\"price\":1e21}],\"tags\":[\"x\",\"x\",[\"deep\"]]}",
+      "{\"email\":\"  \",\"vip\":false,\"age\":42.0}",
+  };
+  for (int i = 0; i < 4; i++) {
+    cJSON *d = cJSON_Parse(docs[i]);
+    px_quality_begin(q);
+    PX_ASSERT_OK(px_quality_add_json(q, "traits", d));
+    cJSON_Delete(d);
+  }
+  PX_ASSERT_INT_EQ(px_quality_column(q, "traits.email", 12), 0); /* found again, not added */
+  PX_ASSERT_OK(px_quality_sort_columns(q, 0));
+  px_buf b;
+  px_buf_init(&b, 0);
+  PX_ASSERT_OK(px_quality_json(q, &b));
+  cJSON *j = cJSON_Parse(b.data);
+  assert_non_null(j);
+  PX_ASSERT_INT_EQ(num(j, "events"), 4);
+  PX_ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "columns_capped")));
+  const char *names[] = {"traits.address.city", "traits.age", "traits.email", "traits.products[].price",
+                         "traits.products[].sku", "traits.tags[]", "traits.tags[][]", "traits.vip"};
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "columns")), 8); /* null, {}, [] are no value */
+  for (int i = 0; i < 8; i++) PX_ASSERT_STR_EQ(str(item(j, "columns", i), "name"), names[i]);
+  const cJSON *email = col(j, "traits.email");
+  PX_ASSERT_INT_EQ(num(email, "filled"), 2); /* the blank one is no value */
+  PX_ASSERT_TRUE(num(email, "fill_rate") == 0.5);
+  const cJSON *age = col(j, "traits.age");
+  PX_ASSERT_INT_EQ(num(age, "distinct"), 1); /* 42 and 42.0 are the same number */
+  PX_ASSERT_STR_EQ(str(item(age, "top", 0), "value"), "42");
+  PX_ASSERT_INT_EQ(num(item(age, "top", 0), "count"), 2);
+  const cJSON *sku = col(j, "traits.products[].sku");
+  PX_ASSERT_INT_EQ(num(sku, "filled"), 1); /* one record, two values */
+  PX_ASSERT_INT_EQ(num(sku, "distinct"), 2);
+  PX_ASSERT_STR_EQ(str(item(sku, "patterns", 0), "pattern"), "A-9");
+  PX_ASSERT_INT_EQ(num(item(sku, "patterns", 0), "count"), 2);
+  const cJSON *price = col(j, "traits.products[].price");
+  const char *p0 = str(item(price, "top", 0), "value"), *p1 = str(item(price, "top", 1), "value");
+  PX_ASSERT_TRUE((!strcmp(p0, "19.99") && !strcmp(p1, "1e+21")) || (!strcmp(p0, "1e+21") && !strcmp(p1, "19.99")));
+  const cJSON *tags = col(j, "traits.tags[]");
+  PX_ASSERT_INT_EQ(num(item(tags, "top", 0), "count"), 2);
+  PX_ASSERT_STR_EQ(str(item(col(j, "traits.tags[][]"), "top", 0), "value"), "deep");
+  const cJSON *vip = col(j, "traits.vip");
+  PX_ASSERT_INT_EQ(num(vip, "filled"), 2);
+  PX_ASSERT_INT_EQ(num(vip, "distinct"), 2);
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(vip, "patterns")), 2); /* true, false */
+  PX_ASSERT_STR_EQ(str(col(j, "traits.address.city"), "name"), "traits.address.city");
+  PX_ASSERT_TRUE(num(col(j, "traits.address.city"), "fill_rate") == 0.25);
+  cJSON_Delete(j);
+  px_buf_reset(&b);
+  PX_ASSERT_OK(px_quality_text(q, &b));
+  PX_ASSERT_STR_CONTAINS(b.data, "4 events, 0 bad records\n\ntraits.address.city\n");
+  px_buf_free(&b);
+  px_quality_destroy(q);
+}
+
+/* Past PX_QUALITY_MAX_COLUMNS, new columns are refused and the report says so;
+ * known ones still count. */
+static void test_column_cap(void **state) {
+  (void)state;
+  px_quality *q = px_quality_create(NULL, 0, NULL, 0);
+  char name[32];
+  px_quality_begin(q);
+  for (int i = 0; i < PX_QUALITY_MAX_COLUMNS + 10; i++) {
+    int n = snprintf(name, sizeof name, "f%d", i);
+    long c = px_quality_column(q, name, (size_t)n);
+    PX_ASSERT_INT_EQ(c, i < PX_QUALITY_MAX_COLUMNS ? i : -1);
+    if (c >= 0) px_quality_value(q, (size_t)c, "v", 1);
+  }
+  PX_ASSERT_INT_EQ(px_quality_column(q, "f7", 2), 7);
+  px_buf b;
+  px_buf_init(&b, 0);
+  PX_ASSERT_OK(px_quality_json(q, &b));
+  cJSON *j = cJSON_Parse(b.data);
+  PX_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "columns_capped")));
+  PX_ASSERT_INT_EQ(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "columns")), PX_QUALITY_MAX_COLUMNS);
+  PX_ASSERT_INT_EQ(num(col(j, "f255"), "filled"), 1);
+  cJSON_Delete(j);
+  px_buf_reset(&b);
+  PX_ASSERT_OK(px_quality_text(q, &b));
+  PX_ASSERT_STR_CONTAINS(b.data, "1 rows, 0 bad records\nmore than 256 fields: only the first 256 found are listed\n");
+  px_buf_free(&b);
+  px_quality_destroy(q);
+}
+
+/* Found columns and file columns meet in the overlaps, labelled as given. */
+static void test_overlaps_with_found_columns(void **state) {
+  (void)state;
+  px_csv_field ca[] = {f("customer_no")};
+  px_quality *a = px_quality_create(ca, 1, NULL, 1), *b = px_quality_create(NULL, 0, NULL, 1);
+  char v[32];
+  for (int i = 0; i < 30; i++) {
+    snprintf(v, sizeof v, "CUST-%d", i);
+    px_csv_field r = f(v);
+    px_quality_add(a, &r, 1);
+  }
+  for (int i = 10; i < 50; i++) {
+    px_quality_begin(b);
+    int n = snprintf(v, sizeof v, "cust-%d", i);
+    px_quality_value(b, (size_t)px_quality_column(b, "userId", 6), v, (size_t)n);
+  }
+  const px_quality *qs[] = {a, b};
+  const char *labels[] = {"crm.csv", "source:web"};
+  px_buf o;
+  px_buf_init(&o, 0);
+  PX_ASSERT_OK(px_quality_overlaps(qs, labels, 2, 1, &o));
+  PX_ASSERT_STR_EQ(o.data, "  crm.csv:customer_no ~ source:web:userId  20 shared, 67% of the smaller\n");
+  px_buf_free(&o);
+  px_quality_destroy(a);
+  px_quality_destroy(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_profiles_columns), cmocka_unit_test(test_distinct_cap),
-                                     cmocka_unit_test(test_overlaps_between_files)};
+                                     cmocka_unit_test(test_overlaps_between_files),
+                                     cmocka_unit_test(test_columns_found_on_the_way), cmocka_unit_test(test_column_cap),
+                                     cmocka_unit_test(test_overlaps_with_found_columns)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
