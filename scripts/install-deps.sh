@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config clang llvm
   libmicrohttpd-dev liblmdb-dev lmdb-utils libcjson-dev libsodium-dev libxxhash-dev
   libcmocka-dev zlib1g-dev libutf8proc-dev
-  nodejs npm curl
+  nodejs npm curl time
 )
 
 missing=()

@@ -17,7 +17,9 @@ static const char usage[] =
     "  source add|list  manage sources and their write keys\n"
     "  token create     create an admin token for the read API\n"
     "  import FILE      bulk-load Segment-shaped JSON lines, or a CSV through --mapping\n"
-    "  quality FILE     the data quality of a CSV export, column by column\n"
+    "  quality FILE     the data quality of a CSV export or a stored source, column by column\n"
+    "  resolve FILE     find the records that are the same person (probabilistic matching)\n"
+    "  link             link stored profiles that are the same person (probabilistic merges)\n"
     "  profile get REF  print a profile (REF: profile id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
     "  rebuild          rebuild all profiles by replaying the event log\n"
@@ -115,7 +117,8 @@ int main(int argc, char **argv) {
     int (*fn)(int, char **);
   } cmds[] = {{"serve", px_cmd_serve},     {"source", px_cmd_source},   {"token", px_cmd_token},
               {"import", px_cmd_import},   {"profile", px_cmd_profile}, {"export", px_cmd_export},
-              {"rebuild", px_cmd_rebuild}, {"config", px_cmd_config},   {"quality", px_cmd_quality}};
+              {"rebuild", px_cmd_rebuild}, {"config", px_cmd_config},   {"quality", px_cmd_quality},
+              {"resolve", px_cmd_resolve}, {"link", px_cmd_link}};
   if (argc < 2 || px_cli_is_help(argv[1])) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;

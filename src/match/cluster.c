@@ -21,6 +21,11 @@ static int stronger_first(const void *x, const void *y) {
 
 px_status px_cluster(size_t n, const uint32_t *a, const uint32_t *b, const double *w, size_t npairs,
                      size_t max_size, px_clusters *out) {
+  return px_cluster_joined(n, a, b, w, npairs, max_size, NULL, out);
+}
+
+px_status px_cluster_joined(size_t n, const uint32_t *a, const uint32_t *b, const double *w, size_t npairs,
+                            size_t max_size, unsigned char *joined, px_clusters *out) {
   memset(out, 0, sizeof *out);
   if (n > UINT32_MAX) return PX_INVALID;
   uint32_t *parent = malloc((n ? n : 1) * sizeof *parent), *size = malloc((n ? n : 1) * sizeof *size);
@@ -31,6 +36,7 @@ px_status px_cluster(size_t n, const uint32_t *a, const uint32_t *b, const doubl
   }
   for (size_t i = 0; i < n; i++) parent[i] = (uint32_t)i, size[i] = 1;
   for (size_t i = 0; i < npairs; i++) e[i] = (edge){w[i], i};
+  if (joined && npairs) memset(joined, 0, npairs);
   qsort(e, npairs, sizeof *e, stronger_first);
   for (size_t k = 0; k < npairs; k++) {
     size_t i = e[k].i;
@@ -47,6 +53,7 @@ px_status px_cluster(size_t n, const uint32_t *a, const uint32_t *b, const doubl
     }
     parent[rb] = ra;
     size[ra] += size[rb];
+    if (joined) joined[i] = 1;
   }
   free(e);
   /* Name each cluster by its smallest record: stable whatever the order of merging. */

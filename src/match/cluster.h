@@ -22,6 +22,10 @@ typedef struct px_clusters {
 /* n records; npairs pairs (a[i], b[i]) of weight w[i] (higher: stronger). */
 px_status px_cluster(size_t n, const uint32_t *a, const uint32_t *b, const double *w, size_t npairs,
                      size_t max_size, px_clusters *out);
+/* The same, and joined[i] (when not NULL) says whether pair i was applied:
+ * 1 when it joined two clusters, 0 when refused or already in one. */
+px_status px_cluster_joined(size_t n, const uint32_t *a, const uint32_t *b, const double *w, size_t npairs,
+                            size_t max_size, unsigned char *joined, px_clusters *out);
 void px_clusters_free(px_clusters *c);
 
 #endif

@@ -37,28 +37,34 @@ static void likelihoods(const px_em_model *mdl, const unsigned char *v, double *
 }
 
 int px_em_fit(px_em_model *mdl, const unsigned char *vectors, size_t n, int max_iter, double tol, double *loglik) {
+  return px_em_fit_counts(mdl, vectors, NULL, n, max_iter, tol, loglik);
+}
+
+int px_em_fit_counts(px_em_model *mdl, const unsigned char *vectors, const double *counts, size_t n, int max_iter,
+                     double tol, double *loglik) {
   int F = mdl->nfields, iter = 0;
   double prev = -INFINITY, ll = 0;
   for (; iter < max_iter && n; iter++) {
     double m[PX_EM_MAX_FIELDS][PX_EM_MAX_LEVELS] = {{0}}, u[PX_EM_MAX_FIELDS][PX_EM_MAX_LEVELS] = {{0}};
-    double gsum = 0, lambda = clamp(mdl->lambda);
+    double gsum = 0, total_count = 0, lambda = clamp(mdl->lambda);
     ll = 0;
     for (size_t i = 0; i < n; i++) {
       const unsigned char *v = vectors + i * (size_t)F;
-      double lm, lu;
+      double lm, lu, c = counts ? counts[i] : 1.0;
       likelihoods(mdl, v, &lm, &lu);
       double a = log(lambda) + lm, b = log(1 - lambda) + lu, top = fmax(a, b);
       double total = top + log(exp(a - top) + exp(b - top)); /* log(P_M + P_U), safely */
       double g = exp(a - total);
-      ll += total;
-      gsum += g;
+      ll += c * total;
+      gsum += c * g;
+      total_count += c;
       for (int f = 0; f < F; f++) {
         if (!v[f] || v[f] >= mdl->nlevels[f]) continue;
-        m[f][v[f]] += g;
-        u[f][v[f]] += 1 - g;
+        m[f][v[f]] += c * g;
+        u[f][v[f]] += c * (1 - g);
       }
     }
-    mdl->lambda = clamp(gsum / (double)n);
+    mdl->lambda = clamp(total_count > 0 ? gsum / total_count : mdl->lambda);
     for (int f = 0; f < F; f++) {
       double ms = 0, us = 0;
       for (int l = 1; l < mdl->nlevels[f]; l++) ms += m[f][l], us += u[f][l];

@@ -31,6 +31,11 @@ void px_em_init(px_em_model *mdl, int nfields, const int *nlevels, double lambda
  * final log-likelihood. */
 int px_em_fit(px_em_model *mdl, const unsigned char *vectors, size_t n, int max_iter, double tol, double *loglik);
 
+/* The same with a count per vector (counts[i] copies of vector i; NULL:
+ * one each), so EM can run over the distinct vectors of millions of pairs. */
+int px_em_fit_counts(px_em_model *mdl, const unsigned char *vectors, const double *counts, size_t n, int max_iter,
+                     double tol, double *loglik);
+
 /* The match weight of a vector: the sum over fields of log2(m / u) of its
  * levels (missing values add nothing). Also per field into parts (may be
  * NULL), for explanations. */
