@@ -1,7 +1,8 @@
 /* Fuzz target: the mapping loader, then rows through a loaded mapping.
  * The input is a mapping; its own column names become the file's header,
- * and the row's values are slices of the input. Checks: a mapping that
- * loads binds to its own columns, and every row it accepts is valid JSON. */
+ * and the row's values are slices of the input, as a CSV record and as a
+ * JSON-lines object. Checks: a mapping that loads binds to its own columns,
+ * and every row it accepts is valid JSON. */
 #include <cjson/cJSON.h>
 
 #include "base/utf8.h"
@@ -30,6 +31,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       FUZZ_CHECK(j != NULL || px_utf8_invalid_at(out.data, out.len) >= 0, "row is not JSON: %s", out.data);
       cJSON_Delete(j);
     }
+    /* The same values as a JSON object (columns as member names). */
+    cJSON *obj = cJSON_CreateObject();
+    px_buf text;
+    px_buf_init(&text, 0);
+    for (int i = 0; i < m->nfields && obj; i++) {
+      char *v = fuzz_copy((const uint8_t *)vals[i].s, vals[i].n, 1);
+      cJSON_AddStringToObject(obj, m->fields[i].column, v);
+      free(v);
+    }
+    if (obj && px_mapping_json_record(m, obj, vals, &text, &err) == PX_OK) {
+      px_buf_reset(&out);
+      if (px_mapping_row(m, vals, (size_t)m->nfields, &out, &err) == PX_OK) {
+        cJSON *j = px_json_parse(out.data, out.len, NULL);
+        FUZZ_CHECK(j != NULL || px_utf8_invalid_at(out.data, out.len) >= 0, "JSON record's row is not JSON: %s",
+                   out.data);
+        cJSON_Delete(j);
+      }
+    }
+    cJSON_Delete(obj);
+    px_buf_free(&text);
     px_buf_free(&out);
   }
   free(m);

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { runCli, runCliOk, makeTempDir, cleanupDir, REPO_ROOT } from './lib/server.mjs';
+import { runCli, runCliOk, makeTempDir, cleanupDir, SHARED_DATA } from './lib/server.mjs';
 
 const T = { timeout: 60000 };
-const FEBRL = path.join(REPO_ROOT, '..', 'shared', 'data', 'febrl');
+const FEBRL = path.join(SHARED_DATA, 'febrl');
 const febrl1 = path.join(FEBRL, 'dataset1.csv');
 const haveFebrl = fs.existsSync(febrl1);
 

@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '../../..');
+/** The shared real data sets (../shared/data next to the repository, else $PX_SHARED_DATA or /work/shared/data). */
+export const SHARED_DATA = [process.env.PX_SHARED_DATA, path.resolve(REPO_ROOT, '..', 'shared', 'data'),
+  '/work/shared/data'].find((d) => d && fs.existsSync(d)) ?? path.resolve(REPO_ROOT, '..', 'shared', 'data');
 export const BIN = process.env.PICKAXE_BIN
   ? path.resolve(process.env.PICKAXE_BIN)
   : path.join(REPO_ROOT, 'build', 'pickaxe');
