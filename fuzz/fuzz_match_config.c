@@ -1,7 +1,8 @@
 /* Fuzz target: the matching configuration parser (pickaxe resolve --config,
  * pickaxe link --config), then a small linkage with what it accepts.
  * Checks: an accepted configuration is consistent (indices in range, at
- * most 8 levels a field), writes JSON that reads back to the same JSON,
+ * most 8 levels a field, groups of two or more fields, a field in one group
+ * at most), writes JSON that reads back to the same JSON,
  * and links four records made of slices of the input without breaking the
  * result's invariants. */
 #include "fuzz_common.h"
@@ -18,6 +19,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int f = 0; f < c->nfields; f++) {
       FUZZ_CHECK(px_match_field_levels(&c->fields[f]) <= PX_EM_MAX_LEVELS, "field %d: too many levels", f);
       FUZZ_CHECK(c->fields[f].swap_with < c->nfields && c->fields[f].swap_with != f, "field %d: swap_with", f);
+    }
+    int grouped[PX_EM_MAX_FIELDS] = {0};
+    for (int g = 0; g < c->ngroups; g++) {
+      FUZZ_CHECK(c->groups[g].nmembers >= 2, "group %d: fewer than two members", g);
+      for (int k = 0; k < c->groups[g].nmembers; k++) {
+        int f = c->groups[g].member[k];
+        FUZZ_CHECK(f >= 0 && f < c->nfields, "group %d: member %d out of range", g, k);
+        FUZZ_CHECK(!grouped[f]++, "field %d in two groups", f);
+      }
     }
     for (int r = 0; r < c->nrules; r++)
       for (int p = 0; p < c->rules[r].nparts; p++)

@@ -253,6 +253,10 @@ static void explain_text(px_buf *out, const px_match_config *cfg, const px_link_
   for (size_t f = 0; f < F; f++)
     px_buf_printf(out, "    %-20s %-22s %+7.2f\n", cfg->fields[f].name,
                   px_match_level_name(&cfg->fields[f], r->vectors[k * F + f], lv, sizeof lv), r->parts[k * F + f]);
+  size_t G = (size_t)r->model.ngroups;
+  for (size_t g = 0; g < G && g < (size_t)cfg->ngroups; g++) /* a group's one part (its members then weigh 0) */
+    px_buf_printf(out, "    %-20s %-22s %+7.2f\n", cfg->groups[g].name,
+                  px_link_group_level_name(r->group_levels[k * G + g]), r->group_parts[k * G + g]);
 }
 
 int px_cmd_resolve(int argc, char **argv) {

@@ -195,12 +195,73 @@ static px_status read_rules(px_match_config *c, const cJSON *a, px_error *err) {
   return PX_OK;
 }
 
+/* The fields of group i (names), from an array. */
+static px_status read_members(px_match_config *c, const cJSON *a, const char *path, px_error *err) {
+  px_match_group *g = &c->groups[c->ngroups];
+  if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 2 || cJSON_GetArraySize(a) > c->nfields)
+    return set_err(err, path, NULL, "must be an array of at least two fields");
+  for (const cJSON *m = a->child; m; m = m->next) {
+    char mp[80];
+    snprintf(mp, sizeof mp, "%s[%d]", path, g->nmembers);
+    int f = field_index(c, cJSON_GetStringValue(m));
+    if (f < 0) return set_err(err, mp, NULL, "names no field");
+    for (int k = 0; k <= c->ngroups; k++)
+      for (int x = 0; x < c->groups[k].nmembers; x++)
+        if (c->groups[k].member[x] == f) return set_err(err, mp, NULL, "is already in a group");
+    g->member[g->nmembers++] = f;
+  }
+  return PX_OK;
+}
+
+static px_status read_groups(px_match_config *c, const cJSON *a, px_error *err) {
+  if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > PX_EM_MAX_GROUPS)
+    return set_err(err, "", "groups", "must be an array of at most 4 groups");
+  c->ngroups = 0;
+  for (const cJSON *j = a->child; j; j = j->next) {
+    char path[32];
+    snprintf(path, sizeof path, "groups[%d]", c->ngroups);
+    px_match_group *g = &c->groups[c->ngroups];
+    memset(g, 0, sizeof *g);
+    px_status s;
+    if (cJSON_IsArray(j)) { /* shorthand: the fields alone */
+      snprintf(g->name, sizeof g->name, "group%d", c->ngroups + 1);
+      if ((s = read_members(c, j, path, err)) != PX_OK) return s;
+    } else if (cJSON_IsObject(j)) {
+      const cJSON *fields = NULL;
+      for (const cJSON *m = j->child; m; m = m->next) {
+        const char *sv = cJSON_GetStringValue(m);
+        if (strcmp(m->string, "name") == 0) {
+          if (!sv || !*sv || strlen(sv) >= PX_MATCH_NAME_MAX)
+            return set_err(err, path, "name", "must be a non-empty string of at most 127 bytes");
+          strcpy(g->name, sv);
+        } else if (strcmp(m->string, "fields") == 0) {
+          fields = m;
+        } else {
+          return set_err(err, path, m->string, "is not a member of a group (name, fields)");
+        }
+      }
+      if (!g->name[0]) return set_err(err, path, "name", "is required");
+      if (!fields) return set_err(err, path, "fields", "is required");
+      char fp[48];
+      snprintf(fp, sizeof fp, "%s.fields", path);
+      if ((s = read_members(c, fields, fp, err)) != PX_OK) return s;
+    } else {
+      return set_err(err, path, NULL, "must be {\"name\", \"fields\"} or an array of fields");
+    }
+    int taken = field_index(c, g->name) >= 0;
+    for (int k = 0; k < c->ngroups; k++) taken = taken || strcmp(c->groups[k].name, g->name) == 0;
+    if (taken) return set_err(err, path, "name", "repeats a field's or another group's name");
+    c->ngroups++;
+  }
+  return PX_OK;
+}
+
 static px_status read_model(px_match_config *c, const cJSON *j, px_error *err) {
   if (!cJSON_IsObject(j)) return set_err(err, "", "model", "must be an object");
   px_em_model *mdl = &c->model;
   memset(mdl, 0, sizeof *mdl);
   mdl->nfields = c->nfields;
-  int have_lambda = 0, have_fields = 0;
+  int have_lambda = 0, have_fields = 0, have_groups = 0;
   for (const cJSON *m = j->child; m; m = m->next) {
     if (strcmp(m->string, "lambda") == 0) {
       if (!cJSON_IsNumber(m) || !(m->valuedouble > 0 && m->valuedouble < 1))
@@ -234,12 +295,31 @@ static px_status read_model(px_match_config *c, const cJSON *j, px_error *err) {
         if (seen != 3) return set_err(err, path, seen & 1 ? "u" : "m", "is required");
       }
       have_fields = 1;
+    } else if (strcmp(m->string, "groups") == 0) {
+      if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) != c->ngroups)
+        return set_err(err, "model", "groups", "must be an array with one entry per group");
+      int g = 0;
+      for (const cJSON *e = m->child; e; e = e->next, g++) {
+        char path[48];
+        snprintf(path, sizeof path, "model.groups[%d]", g);
+        const cJSON *ch = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "changed") : NULL;
+        if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) != 1 || !ch)
+          return set_err(err, path, NULL, "must be an object with changed alone");
+        if (!cJSON_IsNumber(ch) || !(ch->valuedouble > 0 && ch->valuedouble < 1))
+          return set_err(err, path, "changed", "must be a probability between 0 and 1");
+        mdl->changed[g] = ch->valuedouble;
+      }
+      have_groups = 1;
     } else {
-      return set_err(err, "model", m->string, "is not a member of a model (lambda, fields)");
+      return set_err(err, "model", m->string, "is not a member of a model (lambda, fields, groups)");
     }
   }
   if (!have_lambda) return set_err(err, "model", "lambda", "is required");
   if (!have_fields) return set_err(err, "model", "fields", "is required");
+  if (c->ngroups && !have_groups) return set_err(err, "model", "groups", "is required (the configuration has groups)");
+  mdl->ngroups = c->ngroups;
+  for (int g = 0; g < c->ngroups; g++)
+    for (int k = 0; k < c->groups[g].nmembers; k++) mdl->group[c->groups[g].member[k]] = (unsigned char)(g + 1);
   c->have_model = 1;
   return PX_OK;
 }
@@ -267,6 +347,8 @@ static px_status read_config(const cJSON *root, px_match_config *c, px_error *er
     if (strcmp(k, "fields") == 0) {
     } else if (strcmp(k, "blocking") == 0) {
       if ((s = read_rules(c, m, err)) != PX_OK) return s;
+    } else if (strcmp(k, "groups") == 0) {
+      if ((s = read_groups(c, m, err)) != PX_OK) return s;
     } else if (strcmp(k, "threshold") == 0) {
       if (!cJSON_IsNumber(m) || !(m->valuedouble > 0 && m->valuedouble < 1))
         return set_err(err, "", k, "must be a probability between 0 and 1");
@@ -363,7 +445,22 @@ px_status px_match_config_json(const px_match_config *c, px_buf *out) {
     }
     px_buf_putc(out, ']');
   }
-  px_buf_puts(out, "],\n  \"threshold\": ");
+  px_buf_putc(out, ']');
+  if (c->ngroups) {
+    px_buf_puts(out, ",\n  \"groups\": [");
+    for (int g = 0; g < c->ngroups; g++) {
+      px_buf_puts(out, g ? ", {\"name\": " : "{\"name\": ");
+      str(out, c->groups[g].name);
+      px_buf_puts(out, ", \"fields\": [");
+      for (int k = 0; k < c->groups[g].nmembers; k++) {
+        if (k) px_buf_puts(out, ", ");
+        str(out, c->fields[c->groups[g].member[k]].name);
+      }
+      px_buf_puts(out, "]}");
+    }
+    px_buf_putc(out, ']');
+  }
+  px_buf_puts(out, ",\n  \"threshold\": ");
   num(out, c->threshold);
   px_buf_printf(out, ", \"max_block\": %zu, \"max_cluster\": %zu, \"u_samples\": %zu, \"seed\": %llu", c->max_block,
                 c->max_cluster, c->u_samples, (unsigned long long)c->seed);
@@ -385,7 +482,17 @@ px_status px_match_config_json(const px_match_config *c, px_buf *out) {
       }
       px_buf_putc(out, '}');
     }
-    px_buf_puts(out, "]}");
+    px_buf_putc(out, ']');
+    if (c->ngroups) {
+      px_buf_puts(out, ",\n    \"groups\": [");
+      for (int g = 0; g < c->ngroups; g++) {
+        px_buf_puts(out, g ? ", {\"changed\": " : "{\"changed\": ");
+        num(out, c->model.changed[g]);
+        px_buf_putc(out, '}');
+      }
+      px_buf_putc(out, ']');
+    }
+    px_buf_putc(out, '}');
   }
   return px_buf_puts(out, "\n}\n");
 }

@@ -46,11 +46,21 @@ typedef struct px_match_field {
   char country_code[8];     /* PX_MT_PHONE: for national numbers (digits), may be empty */
 } px_match_field;
 
+/* Fields that change together (an address: when a person moves, every
+ * part of it changes at once). Matching weighs them as one: see em.h. */
+typedef struct px_match_group {
+  char name[PX_MATCH_NAME_MAX]; /* shown in explanations; no field has it */
+  int member[PX_EM_MAX_FIELDS]; /* field indices, at least two, each field in one group at most */
+  int nmembers;
+} px_match_group;
+
 typedef struct px_match_config {
   px_match_field fields[PX_EM_MAX_FIELDS];
   int nfields;
   px_block_rule rules[PX_MATCH_MAX_RULES]; /* field indices into fields */
   int nrules;
+  px_match_group groups[PX_EM_MAX_GROUPS];
+  int ngroups;
   double threshold;   /* a pair matches at this match probability or above (default 0.99) */
   size_t max_block;   /* blocks larger than this are skipped (default 2000) */
   size_t max_cluster; /* clusters are not joined past this size (default 50) */
@@ -59,7 +69,8 @@ typedef struct px_match_config {
   int u_from_em;      /* 1: keep EM's u instead (for comparison; default 0) */
   int threads;        /* comparing threads; 0: one per core, at most 8 */
   int have_model;     /* model holds fixed m/u/lambda: no learning */
-  px_em_model model;  /* lambda: the chance that two records drawn at random match */
+  px_em_model model;  /* lambda: the chance that two records drawn at random match; changed[g]
+                         for each group (its ngroups and group[] follow groups) */
 } px_match_config;
 
 /* The defaults: no fields, no rules, limits as documented above. */
@@ -87,7 +98,7 @@ px_status px_match_config_json(const px_match_config *c, px_buf *out);
 
 /* Infers a configuration from named columns and sample records (n rows of
  * ncols NUL-terminated raw values): which columns to compare and as what,
- * and the blocking rules. Columns that look like record keys (unique per
+ * the address-like columns as one group, and the blocking rules. Columns that look like record keys (unique per
  * row, no typos possible) or carry nothing are left out, unless skip says
  * so explicitly (skip: a column name to leave out, e.g. the truth column;
  * may be NULL). PX_INVALID (err says why) when nothing can be compared. */
@@ -97,8 +108,9 @@ px_status px_match_config_infer(const char *const *names, int ncols, const char 
 /* Chooses blocking rules for c's fields from n standardized-or-raw records
  * (n x c->nfields values, row by row): several rules on different fields,
  * each expected to yield at most about 4n + 10,000 pairs and at most 5% of
- * all pairs. PX_INVALID when
- * no field can block. */
+ * all pairs, and for each group of c at least two rules (when there are
+ * such) on fields outside it, so that a group changing as a whole (a move)
+ * does not hide a pair from every rule. PX_INVALID when no field can block. */
 px_status px_match_config_infer_rules(px_match_config *c, const char *const *values, size_t n, px_error *err);
 
 #endif

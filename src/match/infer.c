@@ -43,6 +43,11 @@ static const char *const given_words[] = {"given", "given_name", "first", "first
                                           "fname", "christian_name", NULL};
 static const char *const surname_words[] = {"surname", "last_name", "lastname", "family_name", "lname", "last",
                                             "family", NULL};
+/* Parts of an address: they change together when a person moves. */
+static const char *const address_words[] = {"address", "addr", "street", "house", "unit", "apt", "apartment",
+                                            "flat", "building", "suburb", "city", "town", "locality", "village",
+                                            "postcode", "post_code", "zip", "zipcode", "postal", "state", "county",
+                                            "province", "region", "country", NULL};
 static const char *const key_words[] = {"id", "key", "uuid", "guid", "rec", "row", "record", NULL};
 
 /* What the column's name says, or -1. */
@@ -167,6 +172,27 @@ static uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+/* Whether a rule has a field marked in in. */
+static int rule_touches(const px_block_rule *r, const int *in) {
+  for (int p = 0; p < r->nparts; p++)
+    if (in[r->field[p]]) return 1;
+  return 0;
+}
+
+/* Whether a chosen rule's fields are all in the candidate (the candidate
+ * would add nothing), or the candidate's all in the rule (nothing new). */
+static int overlaps(const px_block_rule *r, const candidate *cd) {
+  int rule_in_cand = 1, cand_in_rule = 1;
+  for (int p = 0; p < r->nparts; p++)
+    rule_in_cand = rule_in_cand && (r->field[p] == cd->field[0] || r->field[p] == cd->field[1]);
+  for (int p = 0; p < cd->nparts; p++) {
+    int found = 0;
+    for (int q = 0; q < r->nparts; q++) found = found || r->field[q] == cd->field[p];
+    cand_in_rule = cand_in_rule && found;
+  }
+  return rule_in_cand || cand_in_rule;
+}
+
 px_status px_match_config_infer_rules(px_match_config *c, const char *const *values, size_t n, px_error *err) {
   int F = c->nfields;
   size_t full = n;
@@ -230,6 +256,25 @@ px_status px_match_config_infer_rules(px_match_config *c, const char *const *val
     memset(rule, 0, sizeof *rule);
     rule->nparts = cd->nparts;
     for (int p = 0; p < cd->nparts; p++) rule->field[p] = cd->field[p], uses[cd->field[p]]++;
+  }
+  /* A group changes as a whole (a move): at least two rules must not
+   * depend on it, or such a pair meets no rule at all. Taken from the
+   * candidates in the same order, past the limit of uses if need be. */
+  for (int g = 0; g < c->ngroups; g++) {
+    int in[PX_EM_MAX_FIELDS] = {0}, free_rules = 0;
+    for (int k = 0; k < c->groups[g].nmembers; k++) in[c->groups[g].member[k]] = 1;
+    for (int q = 0; q < c->nrules; q++) free_rules += !rule_touches(&c->rules[q], in);
+    for (size_t k = 0; k < ncand && free_rules < 2 && c->nrules < PX_MATCH_MAX_RULES; k++) {
+      candidate *cd = &cand[k];
+      int ok = !in[cd->field[0]] && !in[cd->field[1]];
+      for (int q = 0; q < c->nrules && ok; q++) ok = !overlaps(&c->rules[q], cd);
+      if (!ok) continue;
+      px_block_rule *rule = &c->rules[c->nrules++];
+      memset(rule, 0, sizeof *rule);
+      rule->nparts = cd->nparts;
+      for (int p = 0; p < cd->nparts; p++) rule->field[p] = cd->field[p];
+      free_rules++;
+    }
   }
   s = c->nrules ? PX_OK : px_error_set(err, PX_INVALID, "blocking", "no field or pair of fields is selective enough to block on");
 out:
@@ -309,6 +354,22 @@ px_status px_match_config_infer(const char *const *names, int ncols, const char 
       if (la && la == lb && la < strlen(a->name) && strncmp(a->name, b->name, la) == 0)
         a->swap_with = j, b->swap_with = i;
     }
+  /* The address-like fields as one group: a move changes them all. */
+  px_match_group *g = &out->groups[0];
+  memset(g, 0, sizeof *g);
+  for (int i = 0; i < out->nfields; i++) {
+    char sn[PX_MATCH_NAME_MAX];
+    simple_name(out->fields[i].name, sn, sizeof sn);
+    int t = out->fields[i].type;
+    if ((t == PX_MT_TEXT || t == PX_MT_ID || t == PX_MT_POSTCODE || t == PX_MT_NUMBER) && has_word(sn, address_words))
+      g->member[g->nmembers++] = i;
+  }
+  if (g->nmembers >= 2) { /* named "address" unless a field is, then "address_group" unless a field is */
+    int taken[2] = {0, 0};
+    for (int i = 0; i < out->nfields; i++)
+      taken[0] |= !strcmp(out->fields[i].name, "address"), taken[1] |= !strcmp(out->fields[i].name, "address_group");
+    if (!taken[0] || !taken[1]) strcpy(g->name, taken[0] ? "address_group" : "address"), out->ngroups = 1;
+  }
   vals = malloc((n ? n : 1) * (size_t)out->nfields * sizeof *vals);
   if (!vals) goto out;
   for (size_t i = 0; i < n; i++)

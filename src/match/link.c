@@ -158,6 +158,14 @@ fail:
   return s;
 }
 
+/* The configuration's groups into the model, each starting from chance changed. */
+static void set_groups(const px_match_config *cfg, px_em_model *mdl, double changed) {
+  mdl->ngroups = 0;
+  memset(mdl->group, 0, sizeof mdl->group);
+  for (int g = 0; g < cfg->ngroups; g++)
+    (void)px_em_group(mdl, cfg->groups[g].member, cfg->groups[g].nmembers, changed); /* checked by consistent() */
+}
+
 /* m and lambda (of the compared pairs) by EM; u from random pairs; lambda
  * turned into the chance that two records drawn at random match. */
 static px_status learn(const px_match_config *cfg, const px_match_records *r, const unsigned char *vectors,
@@ -184,8 +192,10 @@ static px_status learn(const px_match_config *cfg, const px_match_records *r, co
     }
   }
 
-  /* EM over the compared pairs, starting from u as sampled. */
+  /* EM over the compared pairs, starting from u as sampled; a group starts
+   * as changed for one match in ten. */
   px_em_init(mdl, (int)F, nlevels, 0.1);
+  set_groups(cfg, mdl, 0.1);
   if (out->u_sampled)
     for (size_t f = 0; f < F; f++)
       for (int l = 1; l < nlevels[f]; l++) mdl->u[f][l] = clampp(sampled[f][l]);
@@ -198,11 +208,14 @@ static px_status learn(const px_match_config *cfg, const px_match_records *r, co
   out->lambda_candidates = mdl->lambda;
   double lambda = clampp(mdl->lambda * (double)npairs / all);
   if (out->u_sampled) {
-    /* Random pairs include a few matches (lambda of them): take them out. */
+    /* Random pairs include a few matches (lambda of them): take them out.
+     * A group member of a match is distributed as m when the group was
+     * kept, as u when it changed. */
     for (size_t f = 0; f < F; f++) {
-      double sum = 0, u[PX_EM_MAX_LEVELS];
+      double sum = 0, u[PX_EM_MAX_LEVELS], c = mdl->group[f] ? mdl->changed[mdl->group[f] - 1] : 0;
       for (int l = 1; l < nlevels[f]; l++) {
-        u[l] = (sampled[f][l] - lambda * mdl->m[f][l]) / (1 - lambda);
+        double m = (1 - c) * mdl->m[f][l] + c * sampled[f][l];
+        u[l] = (sampled[f][l] - lambda * m) / (1 - lambda);
         if (u[l] < FLOOR) u[l] = FLOOR;
         sum += u[l];
       }
@@ -223,20 +236,21 @@ typedef struct scorer {
   double m_exact[PX_EM_MAX_FIELDS];
 } scorer;
 
-static double weigh(const px_match_config *cfg, const px_match_records *r, const scorer *sc, uint32_t a,
-                    const unsigned char *v, double *parts) {
+static double weigh(const px_match_config *cfg, const px_em_model *mdl, const px_match_records *r, const scorer *sc,
+                    uint32_t a, const unsigned char *v, double *parts, unsigned char *group_levels) {
   size_t F = (size_t)cfg->nfields;
-  double w = 0;
+  double w = 0, own[PX_EM_MAX_FIELDS + PX_EM_MAX_GROUPS], *p = parts ? parts : own;
+  unsigned char present[PX_EM_MAX_FIELDS];
   for (size_t f = 0; f < F; f++) {
-    double p = sc->table[f][v[f]];
+    p[f] = sc->table[f][v[f]];
+    present[f] = v[f] != 0;
     if (v[f] == 1 && cfg->fields[f].tf && r->count && r->filled[f]) {
       double u = (double)r->count[(size_t)a * F + f] / (double)r->filled[f];
-      p = log2(clampp(sc->m_exact[f]) / clampp(u));
+      p[f] = log2(clampp(sc->m_exact[f]) / clampp(u));
     }
-    if (parts) parts[f] = p;
-    w += p;
+    w += p[f];
   }
-  return w;
+  return mdl->ngroups ? px_em_group_parts(mdl, present, p, group_levels) : w;
 }
 
 typedef struct ranked {
@@ -262,6 +276,16 @@ static int consistent(const px_match_config *cfg) {
         fd->cmp.nthresholds > PX_CMP_MAX_THRESHOLDS || px_match_field_levels(fd) > PX_EM_MAX_LEVELS)
       return 0;
     if (cfg->have_model && cfg->model.nlevels[f] && cfg->model.nlevels[f] != px_match_field_levels(fd)) return 0;
+  }
+  if (cfg->ngroups < 0 || cfg->ngroups > PX_EM_MAX_GROUPS) return 0;
+  px_em_model check;
+  memset(&check, 0, sizeof check);
+  check.nfields = cfg->nfields;
+  for (int g = 0; g < cfg->ngroups; g++) {
+    const px_match_group *gr = &cfg->groups[g];
+    if (gr->nmembers < 2 || gr->nmembers > cfg->nfields || px_em_group(&check, gr->member, gr->nmembers, 0.5) != 0)
+      return 0;
+    if (cfg->have_model && !(cfg->model.changed[g] > 0 && cfg->model.changed[g] < 1)) return 0;
   }
   for (int r = 0; r < cfg->nrules; r++) {
     if (cfg->rules[r].nparts < 1 || cfg->rules[r].nparts > PX_BLOCK_MAX_PARTS) return 0;
@@ -295,6 +319,8 @@ px_status px_link_run(const px_match_config *cfg, const char *const *values, siz
     out->model = cfg->model;
     out->model.nfields = (int)F;
     for (size_t f = 0; f < F; f++) out->model.nlevels[f] = px_match_field_levels(&cfg->fields[f]);
+    set_groups(cfg, &out->model, 0);
+    for (int g = 0; g < cfg->ngroups; g++) out->model.changed[g] = cfg->model.changed[g];
   } else if ((s = learn(cfg, &r, vectors, bp.n, out)) != PX_OK) {
     goto out;
   }
@@ -311,7 +337,7 @@ px_status px_link_run(const px_match_config *cfg, const char *const *values, siz
   s = PX_NOMEM;
   if (!(keep = malloc(capk * sizeof *keep))) goto out;
   for (size_t i = 0; i < bp.n; i++) {
-    double w = weigh(cfg, &r, &sc, bp.a[i], vectors + i * F, NULL);
+    double w = weigh(cfg, &out->model, &r, &sc, bp.a[i], vectors + i * F, NULL, NULL);
     if (w < cut) continue;
     if (nkeep == capk) {
       ranked *k = realloc(keep, 2 * capk * sizeof *k);
@@ -329,14 +355,21 @@ px_status px_link_run(const px_match_config *cfg, const char *const *values, siz
   out->vectors = malloc(m * F);
   out->joined = malloc(m);
   out->parts = malloc(m * F * sizeof *out->parts);
-  if (!out->a || !out->b || !out->weight || !out->probability || !out->vectors || !out->joined || !out->parts)
+  size_t G = (size_t)out->model.ngroups;
+  out->group_parts = malloc(m * (G ? G : 1) * sizeof *out->group_parts);
+  out->group_levels = malloc(m * (G ? G : 1));
+  if (!out->a || !out->b || !out->weight || !out->probability || !out->vectors || !out->joined || !out->parts ||
+      !out->group_parts || !out->group_levels)
     goto out;
   for (size_t k = 0; k < nkeep; k++) {
     out->a[k] = keep[k].a;
     out->b[k] = keep[k].b;
     memcpy(out->vectors + k * F, vectors + keep[k].i * F, F);
-    out->weight[k] = weigh(cfg, &r, &sc, keep[k].a, out->vectors + k * F,
-                           out->parts + k * F);
+    double parts[PX_EM_MAX_FIELDS + PX_EM_MAX_GROUPS];
+    out->weight[k] = weigh(cfg, &out->model, &r, &sc, keep[k].a, out->vectors + k * F, parts,
+                           out->group_levels + k * G);
+    memcpy(out->parts + k * F, parts, F * sizeof *parts);
+    if (G) memcpy(out->group_parts + k * G, parts + F, G * sizeof *parts);
     out->probability[k] = 1.0 / (1.0 + exp2(-(out->weight[k] + prior)));
   }
   out->npairs = nkeep;
@@ -360,8 +393,15 @@ void px_link_free(px_link_result *r) {
   free(r->vectors);
   free(r->joined);
   free(r->parts);
+  free(r->group_parts);
+  free(r->group_levels);
   px_clusters_free(&r->clusters);
   memset(r, 0, sizeof *r);
+}
+
+const char *px_link_group_level_name(int level) {
+  static const char *const names[] = {"null", "kept", "changed"};
+  return names[(unsigned)level % 3];
 }
 
 px_status px_link_explain(const px_match_config *cfg, const px_link_result *r, size_t i, px_buf *out) {
@@ -377,6 +417,13 @@ px_status px_link_explain(const px_match_config *cfg, const px_link_result *r, s
     const char *name = px_match_level_name(&cfg->fields[f], r->vectors[i * F + f], buf, sizeof buf);
     px_buf_json_str(out, name, strlen(name));
     px_buf_printf(out, ",\"weight\":%.12g}", r->parts[i * F + f]); /* enough digits for the parts to add up */
+  }
+  for (size_t g = 0; g < (size_t)r->model.ngroups && g < (size_t)cfg->ngroups; g++) {
+    size_t G = (size_t)r->model.ngroups;
+    px_buf_puts(out, ",{\"field\":");
+    px_buf_json_str(out, cfg->groups[g].name, strlen(cfg->groups[g].name));
+    px_buf_printf(out, ",\"level\":\"%s\",\"weight\":%.12g}", px_link_group_level_name(r->group_levels[i * G + g]),
+                  r->group_parts[i * G + g]);
   }
   return px_buf_puts(out, "]}");
 }

@@ -27,8 +27,11 @@ typedef struct px_link_result {
   double *probability;
   unsigned char *vectors; /* npairs x nfields comparison levels */
   unsigned char *joined;  /* 1: the clusterer applied the pair (not refused, not already joined) */
-  double *parts;          /* npairs x nfields: each field's part of the weight (term frequencies applied);
-                             weight[i] is their sum */
+  double *parts;          /* npairs x nfields: each field's part of the weight (term frequencies applied;
+                             0 for the members of a changed group); weight[i] is their sum and
+                             group_parts' */
+  double *group_parts;    /* npairs x model.ngroups: each group's part (see px_em_group_parts) */
+  unsigned char *group_levels; /* npairs x model.ngroups: px_em_group_level */
   size_t npairs;
   size_t u_sampled;       /* random pairs compared to estimate u (0 with a given model or u from EM) */
   int em_iterations;      /* 0 with a given model */
@@ -49,7 +52,12 @@ void px_link_free(px_link_result *r);
 
 /* Why pair i matched: {"weight", "probability", "fields": [{"field",
  * "level", "weight"}]} appended to out, one entry per field with its
- * comparison level's name and its part of the weight. */
+ * comparison level's name and its part of the weight, then one per group
+ * (its name; level "kept", "changed" or "null"; its part). The parts add up
+ * to the weight. */
 px_status px_link_explain(const px_match_config *cfg, const px_link_result *r, size_t i, px_buf *out);
+
+/* A group's level for explanations: "null", "kept" or "changed". */
+const char *px_link_group_level_name(int level);
 
 #endif

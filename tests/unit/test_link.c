@@ -69,6 +69,40 @@ static void test_config_errors(void **state) {
       {"{\"fields\":[{\"name\":\"a\",\"type\":\"id\"}],\"model\":{\"lambda\":0.1,\"fields\":[{\"m\":[0.9,0.05,"
        "0.03,0.02]}]}}",
        "model.fields[0].u", "is required"},
+      /* Groups of fields that change together. */
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\"},{\"name\":\"b\",\"type\":\"text\"}],\"groups\":{}}", "groups",
+       "at most 4 groups"},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\"},{\"name\":\"b\",\"type\":\"text\"}],\"groups\":[[\"a\"]]}",
+       "groups[0]", "at least two fields"},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\"},{\"name\":\"b\",\"type\":\"text\"}],\"groups\":[[\"a\",\"c\"]]}",
+       "groups[0][1]", "names no field"},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\"},{\"name\":\"b\",\"type\":\"text\"}],\"groups\":[[\"a\",\"a\"]]}",
+       "groups[0][1]", "already in a group"},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\"},{\"name\":\"b\",\"type\":\"text\"},{\"name\":\"c\",\"type\":"
+       "\"text\"}],\"groups\":[[\"a\",\"b\"],{\"name\":\"g\",\"fields\":[\"c\",\"b\"]}]}",
+       "groups[1].fields[1]", "already in a group"},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\"},{\"name\":\"b\",\"type\":\"text\"}],\"groups\":[{\"name\":\"a\","
+       "\"fields\":[\"a\",\"b\"]}]}",
+       "groups[0].name", "repeats"},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\"},{\"name\":\"b\",\"type\":\"text\"}],\"groups\":[{\"fields\":[\"a\","
+       "\"b\"]}]}",
+       "groups[0].name", "is required"},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\"},{\"name\":\"b\",\"type\":\"text\"}],\"groups\":[{\"name\":\"g\","
+       "\"fields\":[\"a\",\"b\"],\"weight\":2}]}",
+       "groups[0].weight", "not a member of a group"},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\"},{\"name\":\"b\",\"type\":\"text\"}],\"groups\":[7]}", "groups[0]",
+       "\"name\", \"fields\""},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\",\"compare\":\"exact\"},{\"name\":\"b\",\"type\":\"text\","
+       "\"compare\":\"exact\"}],\"groups\":[[\"a\",\"b\"]],\"model\":{\"lambda\":0.1,\"fields\":[{\"m\":[0.9,0.1],"
+       "\"u\":[0.1,0.9]},{\"m\":[0.9,0.1],\"u\":[0.1,0.9]}]}}",
+       "model.groups", "is required"},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\",\"compare\":\"exact\"},{\"name\":\"b\",\"type\":\"text\","
+       "\"compare\":\"exact\"}],\"groups\":[[\"a\",\"b\"]],\"model\":{\"lambda\":0.1,\"fields\":[{\"m\":[0.9,0.1],"
+       "\"u\":[0.1,0.9]},{\"m\":[0.9,0.1],\"u\":[0.1,0.9]}],\"groups\":[{\"changed\":1}]}}",
+       "model.groups[0].changed", "between 0 and 1"},
+      {"{\"fields\":[{\"name\":\"a\",\"type\":\"text\",\"compare\":\"exact\"}],\"model\":{\"lambda\":0.1,\"fields\":[{"
+       "\"m\":[0.9,0.1],\"u\":[0.1,0.9]}],\"groups\":[{\"changed\":0.1}]}}",
+       "model.groups", "one entry per group"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     px_match_config c;
@@ -131,6 +165,56 @@ static void test_config_round_trip(void **state) {
   PX_ASSERT_TRUE(memcmp(&a.rules, &b.rules, sizeof a.rules) == 0);
   PX_ASSERT_TRUE(memcmp(&a.model, &b.model, sizeof a.model) == 0);
   PX_ASSERT_TRUE(a.threshold == b.threshold && a.max_block == b.max_block && a.u_samples == b.u_samples);
+  px_buf_free(&j1);
+  px_buf_free(&j2);
+}
+
+/* Groups read, write and read back the same; the shorthand (an array of
+ * fields) gets a name; a model carries each group's chance of changing. */
+static void test_config_groups(void **state) {
+  (void)state;
+  static const char json[] =
+      "{\"fields\":[{\"name\":\"given\",\"type\":\"name\"},{\"name\":\"street\",\"type\":\"text\"},"
+      "{\"name\":\"city\",\"type\":\"text\"},{\"name\":\"zip\",\"type\":\"postcode\"},"
+      "{\"name\":\"email\",\"type\":\"email\"},{\"name\":\"work_email\",\"type\":\"email\"}],"
+      "\"blocking\":[[\"given\"]],\"groups\":[{\"name\":\"address\",\"fields\":[\"street\",\"city\",\"zip\"]},"
+      "[\"email\",\"work_email\"]],"
+      "\"model\":{\"lambda\":0.001,\"fields\":["
+      "{\"m\":[0.7,0.1,0.1,0.05,0.05],\"u\":[0.01,0.01,0.02,0.06,0.9]},"
+      "{\"m\":[0.8,0.1,0.05,0.05],\"u\":[0.01,0.02,0.07,0.9]},{\"m\":[0.8,0.1,0.05,0.05],\"u\":[0.01,0.02,0.07,0.9]},"
+      "{\"m\":[0.9,0.05,0.03,0.02],\"u\":[0.01,0.01,0.02,0.96]},{\"m\":[0.9,0.05,0.03,0.02],\"u\":[0.01,0.01,0.02,0.96]},"
+      "{\"m\":[0.9,0.05,0.03,0.02],\"u\":[0.01,0.01,0.02,0.96]}],"
+      "\"groups\":[{\"changed\":0.0625},{\"changed\":0.3}]}}";
+  px_match_config a, b;
+  px_error err;
+  PX_ASSERT_OK(parse(json, &a, &err));
+  PX_ASSERT_INT_EQ(a.ngroups, 2);
+  PX_ASSERT_STR_EQ(a.groups[0].name, "address");
+  PX_ASSERT_INT_EQ(a.groups[0].nmembers, 3);
+  PX_ASSERT_INT_EQ(a.groups[0].member[0], 1);
+  PX_ASSERT_INT_EQ(a.groups[0].member[2], 3);
+  PX_ASSERT_STR_EQ(a.groups[1].name, "group2");
+  PX_ASSERT_INT_EQ(a.groups[1].member[1], 5);
+  PX_ASSERT_TRUE(a.model.changed[0] == 0.0625 && a.model.changed[1] == 0.3);
+  PX_ASSERT_INT_EQ(a.model.group[2], 1);
+  PX_ASSERT_INT_EQ(a.model.group[0], 0);
+  px_buf j1, j2;
+  px_buf_init(&j1, 0);
+  px_buf_init(&j2, 0);
+  PX_ASSERT_OK(px_match_config_json(&a, &j1));
+  PX_ASSERT_STR_CONTAINS(j1.data, "\"groups\": [{\"name\": \"address\", \"fields\": [\"street\", \"city\", \"zip\"]}, "
+                                  "{\"name\": \"group2\", \"fields\": [\"email\", \"work_email\"]}]");
+  PX_ASSERT_STR_CONTAINS(j1.data, "\"groups\": [{\"changed\": 0.0625}, {\"changed\": 0.3}]");
+  if (parse(j1.data, &b, &err) != PX_OK) fail_msg("%s: %s in\n%s", err.field, err.reason, j1.data);
+  PX_ASSERT_OK(px_match_config_json(&b, &j2));
+  PX_ASSERT_STR_EQ(j1.data, j2.data);
+  PX_ASSERT_TRUE(memcmp(&a.groups, &b.groups, sizeof a.groups) == 0 && a.ngroups == b.ngroups);
+  PX_ASSERT_TRUE(memcmp(&a.model, &b.model, sizeof a.model) == 0);
+  /* Without groups nothing about them is written (earlier configurations read the same). */
+  PX_ASSERT_OK(parse(full_config, &a, &err));
+  px_buf_reset(&j1);
+  PX_ASSERT_OK(px_match_config_json(&a, &j1));
+  PX_ASSERT_TRUE(strstr(j1.data, "groups") == NULL);
   px_buf_free(&j1);
   px_buf_free(&j2);
 }
@@ -404,6 +488,164 @@ static void test_link_given_model(void **state) {
   PX_ASSERT_STATUS(px_link_run(&c, vals, 7, &r), PX_INVALID);
 }
 
+/* A mover: same names and date of birth, every address field different.
+ * Weighed field by field, the address counts against the pair three times
+ * over and it does not match; with the address as one group that changed,
+ * it costs log2(changed) once and it does. */
+static void test_link_mover(void **state) {
+  (void)state;
+  px_match_config c;
+  px_error err;
+  PX_ASSERT_OK(parse("{\"fields\":[{\"name\":\"given\",\"type\":\"name\",\"compare\":\"exact\",\"term_frequency\":false},"
+                     "{\"name\":\"surname\",\"type\":\"name\",\"compare\":\"exact\",\"term_frequency\":false},"
+                     "{\"name\":\"dob\",\"type\":\"date\",\"compare\":\"exact\"},"
+                     "{\"name\":\"street\",\"type\":\"text\",\"compare\":\"exact\",\"term_frequency\":false},"
+                     "{\"name\":\"city\",\"type\":\"text\",\"compare\":\"exact\",\"term_frequency\":false},"
+                     "{\"name\":\"zip\",\"type\":\"text\",\"compare\":\"exact\",\"term_frequency\":false}],"
+                     "\"blocking\":[[\"dob\"],[\"street\"]],\"groups\":[{\"name\":\"address\",\"fields\":[\"street\","
+                     "\"city\",\"zip\"]}],\"model\":{\"lambda\":0.001,\"fields\":["
+                     "{\"m\":[0.9,0.1],\"u\":[0.01,0.99]},{\"m\":[0.9,0.1],\"u\":[0.01,0.99]},"
+                     "{\"m\":[0.95,0.05],\"u\":[0.001,0.999]},{\"m\":[0.9,0.1],\"u\":[0.001,0.999]},"
+                     "{\"m\":[0.95,0.05],\"u\":[0.05,0.95]},{\"m\":[0.95,0.05],\"u\":[0.01,0.99]}],"
+                     "\"groups\":[{\"changed\":0.1}]}}",
+                     &c, &err));
+  const char *vals[] = {
+      "Ann",  "Walker", "1980-01-02", "1 high st", "leeds", "ls1", /* 0 */
+      "Ann",  "Walker", "1980-01-02", "9 low rd",  "york",  "yo1", /* 1: 0 moved */
+      "Ann",  "Walker", "1980-01-02", "1 high st", "leeds", "ls1", /* 2: 0 again */
+      "Carl", "Jones",  "1990-03-03", "9 low rd",  "york",  "yo1", /* 3: lives where 1 moved to */
+  };
+  /* The address's members as m/u say, and the group's part. */
+  double s_diff = log2(0.1 / 0.999) + log2(0.05 / 0.95) + log2(0.05 / 0.99);
+  double s_same = log2(0.9 / 0.001) + log2(0.95 / 0.05) + log2(0.95 / 0.01);
+  double names_dob = 2 * log2(0.9 / 0.01) + log2(0.95 / 0.001);
+  px_link_result r;
+  PX_ASSERT_OK(px_link_run(&c, vals, 4, &r));
+  PX_ASSERT_TRUE(r.clusters.id[0] == 0 && r.clusters.id[1] == 0 && r.clusters.id[2] == 0);
+  PX_ASSERT_UINT_EQ(r.clusters.id[3], 3);
+  PX_ASSERT_UINT_EQ(r.npairs, 3);
+  px_buf b;
+  px_buf_init(&b, 0);
+  for (size_t k = 0; k < r.npairs; k++) {
+    double sum = r.group_parts[k];
+    for (int f = 0; f < c.nfields; f++) sum += r.parts[k * (size_t)c.nfields + (size_t)f];
+    if (fabs(sum - r.weight[k]) > 1e-9) fail_msg("pair %zu: parts add up to %.12g, weight %.12g", k, sum, r.weight[k]);
+    px_buf_reset(&b);
+    PX_ASSERT_OK(px_link_explain(&c, &r, k, &b));
+    if (r.a[k] == 0 && r.b[k] == 2) { /* same address: the members weigh as usual, the group a little */
+      PX_ASSERT_INT_EQ(r.group_levels[k], PX_EM_GROUP_KEPT);
+      PX_ASSERT_TRUE(fabs(r.group_parts[k] - log2(0.9 + 0.1 * exp2(-s_same))) < 1e-9);
+      PX_ASSERT_TRUE(fabs(r.weight[k] - (names_dob + log2(0.9 * exp2(s_same) + 0.1))) < 1e-9);
+      PX_ASSERT_STR_CONTAINS(b.data, "{\"field\":\"address\",\"level\":\"kept\",\"weight\":-0.152");
+      PX_ASSERT_STR_CONTAINS(b.data, "{\"field\":\"zip\",\"level\":\"exact\",\"weight\":6.5");
+    } else { /* moved: one part for the address, none for its members */
+      PX_ASSERT_INT_EQ(r.group_levels[k], PX_EM_GROUP_CHANGED);
+      PX_ASSERT_TRUE(fabs(r.weight[k] - (names_dob + log2(0.9 * exp2(s_diff) + 0.1))) < 1e-9);
+      PX_ASSERT_STR_CONTAINS(b.data, "{\"field\":\"street\",\"level\":\"different\",\"weight\":0}");
+      PX_ASSERT_STR_CONTAINS(b.data, "{\"field\":\"zip\",\"level\":\"different\",\"weight\":0}");
+      PX_ASSERT_STR_CONTAINS(b.data, "{\"field\":\"address\",\"level\":\"changed\",\"weight\":-3.31");
+    }
+  }
+  px_buf_free(&b);
+  px_link_free(&r);
+  /* Without the group: each address field counts on its own, and 1 stays apart. */
+  c.ngroups = 0;
+  c.model.ngroups = 0;
+  memset(c.model.group, 0, sizeof c.model.group);
+  PX_ASSERT_OK(px_link_run(&c, vals, 4, &r));
+  PX_ASSERT_TRUE(r.clusters.id[0] == 0 && r.clusters.id[2] == 0);
+  PX_ASSERT_UINT_EQ(r.clusters.id[1], 1);
+  PX_ASSERT_UINT_EQ(r.npairs, 1);
+  PX_ASSERT_TRUE(names_dob + s_diff < log2(0.99 / 0.01) - log2(0.001 / 0.999)); /* under the threshold's weight */
+  px_link_free(&r);
+}
+
+/* Pairs of records clustered together that are different people (wrong),
+ * and pairs of the same person left apart (missed). */
+static void count_pairs(const px_link_result *r, const int *entity, int n, int *wrong, int *missed) {
+  *wrong = *missed = 0;
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++) {
+      int same = r->clusters.id[i] == r->clusters.id[j];
+      *wrong += same && entity[i] != entity[j];
+      *missed += !same && entity[i] == entity[j];
+    }
+}
+
+/* Learned: one duplicate in eight moved. The address-like columns are
+ * inferred as a group, blocking keeps rules off the address, EM finds the
+ * share of moves, and the movers are found with no one else joined. */
+static void test_link_learns_movers(void **state) {
+  (void)state;
+  enum { PEOPLE = 400, N = 600, C = 8 };
+  static char text[N][C][40];
+  static const char *vals[N * C], *names[C] = {"given_name", "surname", "date_of_birth", "street_number",
+                                               "street",     "city",    "postcode",      "state"};
+  static const char *g[] = {"ann", "bob", "carla", "dmitri", "eve", "farid", "gina", "hugo", "ines", "jack", "kim",
+                            "lena", "moss", "nora", "olaf", "pia"};
+  static const char *s1[] = {"wal", "smi", "ngu", "oka", "kow", "dub", "ros", "tan", "sil", "mur",
+                             "fis", "had", "lin", "mor", "nov", "par", "qui", "rey", "sat", "ued"};
+  static const char *s2[] = {"ker", "th", "yen", "for", "ski", "ois", "si", "aka", "va", "phy",
+                             "cher", "dad", "qvist", "eau", "ak", "k", "nn", "es", "to", "da"};
+  static const char *streets[] = {"high", "low", "mill", "church", "station", "park", "green", "north", "king",
+                                  "queen", "bridge", "castle"};
+  static const char *cities[] = {"leeds", "york", "bath", "derby", "ripon", "ely", "truro", "wells", "hull",
+                                 "bury", "sale", "wick"};
+  static const char *states[] = {"nsw", "vic", "qld", "wa"};
+  uint64_t x = 7;
+  int entity[N], moved = 0;
+  for (int i = 0; i < N; i++) {
+    int p = i < PEOPLE ? i : (i * 7) % PEOPLE;
+    entity[i] = p;
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    snprintf(text[i][0], 40, "%s", g[(p * 7) % 16]);
+    snprintf(text[i][1], 40, "%s%s", s1[p % 20], s2[(p / 20) % 20]);
+    snprintf(text[i][2], 40, "19%02d%02d%02d", 30 + p % 60, 1 + (p / 3) % 12, 1 + (p * 5) % 28);
+    snprintf(text[i][3], 40, "%d", 1 + p * 13 % 97);
+    snprintf(text[i][4], 40, "%s road", streets[p % 12]);
+    snprintf(text[i][5], 40, "%s", cities[(p / 12) % 12]);
+    snprintf(text[i][6], 40, "%04d", 1000 + p * 37 % 9000);
+    snprintf(text[i][7], 40, "%s", states[(p / 3) % 4]);
+    if (i >= PEOPLE) {
+      int kind = (int)((x >> 40) % 8);
+      if (kind == 0) text[i][1][1] = 'x'; /* typos */
+      if (kind == 2) text[i][0][1] = 'x';
+      if (kind == 1) { /* moved: every part of the address new */
+        int q = (int)((x >> 20) % 1000);
+        snprintf(text[i][3], 40, "%d", 100 + q % 97);
+        snprintf(text[i][4], 40, "%s lane", streets[(p + 1 + q % 11) % 12]);
+        snprintf(text[i][5], 40, "%s", cities[((p / 12) + 1 + q % 11) % 12]);
+        snprintf(text[i][6], 40, "%04d", 1000 + (p * 37 + 1 + q) % 9000);
+        snprintf(text[i][7], 40, "%s", states[((p / 3) + 1 + q % 3) % 4]);
+        moved++;
+      }
+    }
+    for (int f = 0; f < C; f++) vals[i * C + f] = text[i][f];
+  }
+  PX_ASSERT_INT_CMP(moved, >, 15);
+  px_match_config c;
+  px_error err;
+  PX_ASSERT_OK(px_match_config_infer(names, C, vals, N, NULL, &c, &err));
+  PX_ASSERT_INT_EQ(c.ngroups, 1);
+  PX_ASSERT_STR_EQ(c.groups[0].name, "address");
+  PX_ASSERT_INT_EQ(c.groups[0].nmembers, 5);
+  int off_address = 0;
+  for (int q = 0; q < c.nrules; q++) {
+    int touches = 0;
+    for (int p = 0; p < c.rules[q].nparts; p++) touches |= c.rules[q].field[p] >= 3;
+    off_address += !touches;
+  }
+  PX_ASSERT_INT_CMP(off_address, >=, 1);
+  px_link_result r;
+  PX_ASSERT_OK(px_link_run(&c, vals, N, &r));
+  int wrong, missed;
+  count_pairs(&r, entity, N, &wrong, &missed);
+  double ch = r.model.changed[0], share = (double)moved / (N - PEOPLE);
+  if (fabs(ch - share) > 0.03) fail_msg("changed %.3f, want %.3f (the share of duplicates that moved)", ch, share);
+  if (wrong || missed > 4) fail_msg("%d pairs joined wrongly, %d of 200 missed", wrong, missed);
+  px_link_free(&r);
+}
+
 /* People with typos, learned without labels: every duplicate found, no one else joined. */
 static void test_link_learns(void **state) {
   (void)state;
@@ -441,13 +683,8 @@ static void test_link_learns(void **state) {
   PX_ASSERT_OK(px_link_run(&c, vals, N, &r));
   PX_ASSERT_INT_CMP(r.em_iterations, >, 0);
   PX_ASSERT_INT_CMP(r.pairs_compared, <, (size_t)N * (N - 1) / 20); /* blocking: far fewer than all pairs */
-  int wrong = 0, missed = 0;
-  for (int i = 0; i < N; i++)
-    for (int j = i + 1; j < N; j++) {
-      int same = r.clusters.id[i] == r.clusters.id[j];
-      wrong += same && entity[i] != entity[j];
-      missed += !same && entity[i] == entity[j];
-    }
+  int wrong, missed;
+  count_pairs(&r, entity, N, &wrong, &missed);
   if (wrong || missed > 4) fail_msg("%d pairs joined wrongly, %d of 200 missed", wrong, missed);
   px_link_free(&r);
 }
@@ -492,6 +729,8 @@ static void test_cluster_joined(void **state) {
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_config_round_trip),
+    cmocka_unit_test(test_config_groups),    cmocka_unit_test(test_link_mover),
+    cmocka_unit_test(test_link_learns_movers),
     cmocka_unit_test(test_standardize),      cmocka_unit_test(test_compare_swapped),
     cmocka_unit_test(test_infer),            cmocka_unit_test(test_u_sampled),
     cmocka_unit_test(test_link_given_model), cmocka_unit_test(test_link_learns),

@@ -153,6 +153,69 @@ static void test_em_recovers_known_parameters(void **state) {
   free(v);
 }
 
+/* A group of three fields (of five) that, for one match in five, is replaced as a
+ * whole (drawn as for a non-match): EM recovers that chance along with m,
+ * u and lambda; the group's part of the weight is log2((1-c) 2^S + c), so
+ * an all-different group costs about log2(c) once, not three times over. */
+static void test_em_group_changed(void **state) {
+  (void)state;
+  enum { N = 200000, F = 5 };
+  const double m[F][4] = {{0, 0.90, 0.07, 0.03}, {0, 0.80, 0.15, 0.05}, {0, 0.85, 0.10, 0.05}, {0, 0.90, 0.05, 0.05},
+                          {0, 0.80, 0.15, 0.05}};
+  const double u[F][4] = {{0, 0.02, 0.08, 0.90}, {0, 0.05, 0.15, 0.80}, {0, 0.01, 0.04, 0.95}, {0, 0.05, 0.15, 0.80},
+                          {0, 0.02, 0.03, 0.95}};
+  const double lambda = 0.10, changed = 0.20;
+  unsigned char *v = malloc((size_t)N * F);
+  for (size_t i = 0; i < N; i++) {
+    int match = uniform() < lambda, moved = match && uniform() < changed;
+    for (int f = 0; f < F; f++)
+      v[i * F + f] = uniform() < 0.05 ? 0 : (unsigned char)draw(match && !(moved && f > 1) ? m[f] : u[f], 3);
+  }
+  int nlevels[F] = {4, 4, 4, 4, 4}, members[3] = {2, 3, 4};
+  px_em_model mdl;
+  px_em_init(&mdl, F, nlevels, 0.01);
+  PX_ASSERT_INT_EQ(px_em_group(&mdl, members, 3, 0.5), 0);
+  PX_ASSERT_INT_EQ(px_em_group(&mdl, members, 1, 0.5), -1); /* a field in one group at most */
+  PX_ASSERT_INT_EQ(px_em_fit(&mdl, v, N, 500, 1e-6, NULL) < 500, 1);
+  if (fabs(mdl.lambda - lambda) > 0.005) fail_msg("lambda %.4f, want %.2f", mdl.lambda, lambda);
+  if (fabs(mdl.changed[0] - changed) > 0.02) fail_msg("changed %.4f, want %.2f", mdl.changed[0], changed);
+  for (int f = 0; f < F; f++)
+    for (int l = 1; l <= 3; l++) {
+      if (fabs(mdl.m[f][l] - m[f][l]) > 0.02) fail_msg("m[%d][%d] = %.4f, want %.2f", f, l, mdl.m[f][l], m[f][l]);
+      if (fabs(mdl.u[f][l] - u[f][l]) > 0.02) fail_msg("u[%d][%d] = %.4f, want %.2f", f, l, mdl.u[f][l], u[f][l]);
+    }
+  /* Parts (fields, then the group) add up; a changed group is one part. */
+  unsigned char differ[F] = {1, 1, 3, 3, 3}, same[F] = {1, 1, 1, 1, 1}, none[F] = {1, 1, 0, 0, 0};
+  double parts[F + 1];
+  double w = px_em_weight(&mdl, differ, parts);
+  close_to(parts[0] + parts[1] + parts[2] + parts[3] + parts[4] + parts[5], w, "parts add up (changed)");
+  close_to(parts[2] + parts[3] + parts[4], 0, "members of a changed group");
+  double s = 0;
+  for (int f = 2; f < F; f++) s += log2(mdl.m[f][3] / mdl.u[f][3]);
+  close_to(parts[5], log2((1 - mdl.changed[0]) * exp2(s) + mdl.changed[0]), "the group's part");
+  PX_ASSERT_TRUE(parts[5] > log2(mdl.changed[0]) && parts[5] < log2(mdl.changed[0]) + 0.1);
+  w = px_em_weight(&mdl, same, parts);
+  close_to(parts[0] + parts[1] + parts[2] + parts[3] + parts[4] + parts[5], w, "parts add up (kept)");
+  close_to(parts[2], log2(mdl.m[2][1] / mdl.u[2][1]), "a kept group's member");
+  PX_ASSERT_TRUE(parts[5] < 0 && parts[5] > log2(1 - mdl.changed[0]) - 1e-9);
+  w = px_em_weight(&mdl, none, parts);
+  close_to(parts[5], 0, "a group with no values");
+  close_to(w, parts[0] + parts[1], "only the fields with a value");
+  /* Probability agrees with the weight and the prior. */
+  double prior = log2(mdl.lambda / (1 - mdl.lambda));
+  close_to(px_em_probability(&mdl, differ), 1 / (1 + exp2(-(px_em_weight(&mdl, differ, NULL) + prior))), "probability");
+  /* The floor: EM on data without moves keeps the chance at PX_EM_CHANGED_MIN. */
+  for (size_t i = 0; i < N; i++) {
+    int match = uniform() < lambda;
+    for (int f = 0; f < F; f++) v[i * F + f] = uniform() < 0.05 ? 0 : (unsigned char)draw(match ? m[f] : u[f], 3);
+  }
+  px_em_init(&mdl, F, nlevels, 0.01);
+  px_em_group(&mdl, members, 3, 0.1);
+  px_em_fit(&mdl, v, N, 500, 1e-6, NULL);
+  close_to(mdl.changed[0], PX_EM_CHANGED_MIN, "changed at its floor");
+  free(v);
+}
+
 static void test_blocking(void **state) {
   (void)state;
   const char *recs[] = {"smith", "4000", "ann",  "smith", "4001", "anne", "smyth", "4000", "ann",
@@ -208,6 +271,7 @@ static void test_clusters(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_jaro_winkler), cmocka_unit_test(test_levenshtein),
                                      cmocka_unit_test(test_levels), cmocka_unit_test(test_em_recovers_known_parameters),
-                                     cmocka_unit_test(test_blocking), cmocka_unit_test(test_clusters)};
+                                     cmocka_unit_test(test_em_group_changed), cmocka_unit_test(test_blocking),
+                                     cmocka_unit_test(test_clusters)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
