@@ -17,6 +17,7 @@
 #include "ingest/pipeline.h"
 #include "match/link.h"
 #include "profile/profile.h"
+#include "store/key.h"
 
 #define MAX_COLUMNS PX_EM_MAX_FIELDS
 #define MERGES_PER_TXN 1000
@@ -102,8 +103,9 @@ static px_status add_row(table *t, uint64_t pid, const cJSON *p) {
     put(t, row, kind, cJSON_GetObjectItemCaseSensitive(it, "value"));
   }
   if (!kind0 || strlen(kind0) > PX_IDENT_VALUE_MAX || strlen(value0) > PX_IDENT_VALUE_MAX) {
-    for (int c = 0; c < MAX_COLUMNS; c++) free(t->values[row * MAX_COLUMNS + (size_t)c]), t->values[row * MAX_COLUMNS + (size_t)c] = NULL;
-    return PX_OK; /* nothing to name it by (cannot happen for a live profile) */
+    char **cells = &t->values[row * MAX_COLUMNS]; /* nothing to name it by (not for a live profile): left out */
+    for (int c = 0; c < MAX_COLUMNS; c++) free(cells[c]), cells[c] = NULL;
+    return PX_OK;
   }
   strcpy(t->ref[row][0], kind0);
   strcpy(t->ref[row][1], value0);
@@ -123,7 +125,7 @@ static px_status read_profiles(px_store *st, const px_config *cfg, table *t) {
   px_txn *txn;
   px_status s = px_store_begin(st, 0, &txn);
   if (s != PX_OK) return s;
-  MDB_cursor *cur;
+  MDB_cursor *cur = NULL;
   s = px_store_status(mdb_cursor_open(px_txn_mdb(txn, PX_DB_PROFILES), px_store_dbi(st, PX_DB_PROFILES), &cur));
   px_buf b;
   px_buf_init(&b, 0);
@@ -135,8 +137,7 @@ static px_status read_profiles(px_store *st, const px_config *cfg, table *t) {
     if (k.mv_size != 8 || v.mv_size < sizeof r) continue;
     memcpy(&r, v.mv_data, sizeof r);
     if (r.merged_into) continue;
-    uint64_t pid = 0;
-    for (int i = 0; i < 8; i++) pid = pid << 8 | ((unsigned char *)k.mv_data)[i];
+    uint64_t pid = px_get_u64(k.mv_data);
     px_buf_reset(&b);
     if ((s = px_profile_render(txn, st, cfg, pid, NULL, &b)) != PX_OK) break;
     cJSON *p = cJSON_ParseWithLength(b.data, b.len);
