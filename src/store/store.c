@@ -54,13 +54,13 @@ static int state_writer(const px_txn *t) { return t->mode == PX_TXN_WRITE || t->
 static const char *db_names[PX_DB__COUNT] = {
     "meta",    "events",  "ident",    "profiles", "pidents", "traits",  "timeline", "counts",
     "merges",  "pmerges", "accounts", "links",    "sources", "keys",    "config",   "meta",
-    "members",
+    "defs",    "members",
 };
 
 static const int db_env[PX_DB__COUNT] = {
     ENV_LOG,   ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
     ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_LOG,   ENV_LOG,   ENV_LOG,   ENV_STATE,
-    ENV_STATE,
+    ENV_LOG,   ENV_STATE,
 };
 
 /* Before the dedup table became a file, the state held it in this LMDB

@@ -36,6 +36,7 @@ typedef enum px_db {
   PX_DB_KEYS,      /* blake2b(secret) -> px_key_rec */
   PX_DB_CONFIG,    /* log: "current" -> JSON configuration */
   PX_DB_SMETA,     /* state: counters ("applied", "pid", "merge", ...) */
+  PX_DB_DEFS,      /* log: kind u8 + name -> JSON definition (segments, computed traits, ...) */
   PX_DB_MEMBERS,   /* state: segment id u32be + chunk u32be (pid >> 16) -> roaring bitmap of pid & 0xffff;
                       segment id + 0xffffffff -> member count u64 */
   PX_DB__COUNT
