@@ -20,6 +20,7 @@ static const char usage[] =
     "  quality FILE     the data quality of a CSV export or a stored source, column by column\n"
     "  resolve FILE     find the records that are the same person (probabilistic matching)\n"
     "  link             link stored profiles that are the same person (probabilistic merges)\n"
+    "  rule check RULE  check a rule (segments, offers) and print it back, or say what is wrong\n"
     "  profile get REF  print a profile (REF: profile id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
     "  rebuild          rebuild all profiles by replaying the event log\n"
@@ -118,7 +119,8 @@ int main(int argc, char **argv) {
   } cmds[] = {{"serve", px_cmd_serve},     {"source", px_cmd_source},   {"token", px_cmd_token},
               {"import", px_cmd_import},   {"profile", px_cmd_profile}, {"export", px_cmd_export},
               {"rebuild", px_cmd_rebuild}, {"config", px_cmd_config},   {"quality", px_cmd_quality},
-              {"resolve", px_cmd_resolve}, {"link", px_cmd_link}};
+              {"resolve", px_cmd_resolve}, {"link", px_cmd_link},
+              {"rule", px_cmd_rule}};
   if (argc < 2 || px_cli_is_help(argv[1])) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;

@@ -1,0 +1,80 @@
+/* Private to src/compute: the decoded form of an aggregation's state and
+ * its codec (state.c). Layout: docs/internals/compute.md. */
+#ifndef PX_COMPUTE_INT_H
+#define PX_COMPUTE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compute/compute.h"
+
+/* A value's stored key: tag byte ('f'/'t' booleans, 'n' + canonical number
+ * text, 's' + the string's UTF-8 bytes). Points into the state's bytes or
+ * into the event being observed. */
+typedef struct cmp_slice {
+  const uint8_t *p;
+  uint32_t n;
+} cmp_slice;
+
+/* One event kept on its own: inside the window, or (all time) future-dated. */
+typedef struct cmp_entry {
+  int64_t ts;
+  uint64_t seq;
+  double num;    /* sum/avg/min/max */
+  cmp_slice val; /* first/last (with a property), distinct, most_frequent */
+} cmp_entry;
+
+/* One tracked value of the all-time distinct/most_frequent table. */
+typedef struct cmp_value {
+  cmp_slice val;
+  uint64_t count;   /* most_frequent */
+  int64_t ts;       /* its latest occurrence (most_frequent ties) */
+  uint64_t seq;
+} cmp_value;
+
+enum {
+  CMP_WINDOWED = 1,    /* state flag: entries hold the window (no all-time part) */
+  CMP_APPROXIMATE = 2, /* state flag: a cap was hit, the value is approximate */
+};
+
+typedef struct cmp_state {
+  uint8_t fn, flags;
+  /* All-time part (not windowed). n: events folded in (count; the
+   * sum/avg/min/max numeric events; first/last: 0 or 1). */
+  uint64_t n;
+  double x;                /* sum, min or max */
+  int64_t ts;              /* first/last: the chosen event */
+  uint64_t seq;
+  cmp_slice val;
+  cmp_value *vals;         /* distinct/most_frequent, sorted by val bytes */
+  size_t nvals, capvals;
+  cmp_entry *ents;         /* sorted by (ts, seq), no two equal */
+  size_t nents, capents;
+  size_t ent_bytes;        /* encoded size of ents (bounded by PX_AGG_MAX_ENTRY_BYTES) */
+  cmp_value vals_small[4];
+  cmp_entry ents_small[8];
+} cmp_state;
+
+void cmp_state_init(cmp_state *s, px_agg_fn fn, int windowed);
+void cmp_state_free(cmp_state *s);
+/* Decodes n bytes (n == 0: empty) for a; the state's slices point into p. */
+px_status cmp_decode(const px_rule_agg *a, const void *p, size_t n, cmp_state *s);
+px_status cmp_encode(const cmp_state *s, px_buf *out);
+/* Room for one more entry / value (PX_NOMEM). */
+px_status cmp_ents_grow(cmp_state *s, size_t more);
+px_status cmp_vals_grow(cmp_state *s, size_t more);
+/* Encoded size of one entry's payload and timing (an upper bound for ts). */
+size_t cmp_entry_size(const cmp_state *s, const cmp_entry *e);
+
+/* Which payload an entry carries for fn (property "" matters for first/last). */
+int cmp_uses_num(px_agg_fn fn);
+int cmp_uses_val(const px_rule_agg *a);
+
+int cmp_slice_cmp(cmp_slice a, cmp_slice b);
+/* (ts, seq) order. */
+static inline int cmp_time_cmp(int64_t ta, uint64_t sa, int64_t tb, uint64_t sb) {
+  if (ta != tb) return ta < tb ? -1 : 1;
+  return sa < sb ? -1 : sa > sb;
+}
+
+#endif

@@ -1,0 +1,179 @@
+/* Declared computed traits: the JSON definition, read and printed back. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compute/compute.h"
+
+static const char *const fn_names[] = {
+    [PX_AGG_COUNT] = "count", [PX_AGG_SUM] = "sum",       [PX_AGG_AVG] = "avg",
+    [PX_AGG_MIN] = "min",     [PX_AGG_MAX] = "max",       [PX_AGG_FIRST] = "first",
+    [PX_AGG_LAST] = "last",   [PX_AGG_DISTINCT] = "distinct", [PX_AGG_MOST_FREQUENT] = "most_frequent",
+};
+
+const char *px_agg_fn_name(px_agg_fn fn) {
+  return (unsigned)fn < sizeof fn_names / sizeof fn_names[0] ? fn_names[fn] : NULL;
+}
+
+px_status px_agg_fn_parse(const char *name, px_agg_fn *out) {
+  for (unsigned i = 0; i < sizeof fn_names / sizeof fn_names[0]; i++)
+    if (strcmp(name, fn_names[i]) == 0) {
+      *out = (px_agg_fn)i;
+      return PX_OK;
+    }
+  return PX_INVALID;
+}
+
+static const struct {
+  char unit;
+  int64_t ms;
+} units[] = {{'w', 7 * 86400000LL}, {'d', 86400000LL}, {'h', 3600000LL}, {'m', 60000LL}};
+
+px_status px_agg_window_parse(const char *s, int64_t *out_ms) {
+  int64_t n = 0;
+  const char *p = s;
+  if (!(*p >= '1' && *p <= '9')) return PX_INVALID;
+  while (*p >= '0' && *p <= '9') {
+    n = n * 10 + (*p++ - '0');
+    if (n > PX_AGG_MAX_WINDOW_MS / 60000) return PX_INVALID;
+  }
+  for (unsigned i = 0; i < sizeof units / sizeof units[0]; i++)
+    if (p[0] == units[i].unit && p[1] == 0) {
+      if (n > PX_AGG_MAX_WINDOW_MS / units[i].ms) return PX_INVALID;
+      *out_ms = n * units[i].ms;
+      return PX_OK;
+    }
+  return PX_INVALID;
+}
+
+void px_agg_window_format(int64_t ms, char out[32]) {
+  for (unsigned i = 0; i < sizeof units / sizeof units[0]; i++)
+    if (ms > 0 && ms % units[i].ms == 0) {
+      snprintf(out, 32, "%lld%c", (long long)(ms / units[i].ms), units[i].unit);
+      return;
+    }
+  snprintf(out, 32, "%lldms", (long long)ms); /* not produced by parsing */
+}
+
+/* A trait name: a letter or _, then letters, digits, _ . - (at most 255 bytes). */
+static int valid_name(const char *s) {
+  size_t n = strlen(s);
+  if (!n || n >= PX_RULE_NAME_MAX) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+             (i && ((c >= '0' && c <= '9') || c == '.' || c == '-'));
+    if (!ok) return 0;
+  }
+  return 1;
+}
+
+/* A property path: dot-separated non-empty segments. */
+static int valid_path(const char *s) {
+  size_t n = strlen(s);
+  if (!n || n >= PX_RULE_NAME_MAX || s[0] == '.' || s[n - 1] == '.' || strstr(s, "..")) return 0;
+  return 1;
+}
+
+static const char *const members[] = {"name", "function", "event", "property", "where", "window"};
+
+px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err) {
+  memset(out, 0, sizeof *out);
+  px_error_clear(err);
+  px_status st = PX_OK;
+  if (!cJSON_IsObject(def)) return px_error_set(err, PX_INVALID, "", "a computed trait must be a JSON object");
+  for (const cJSON *m = def->child; m; m = m->next) {
+    unsigned i = 0;
+    while (i < sizeof members / sizeof members[0] && strcmp(m->string, members[i]) != 0) i++;
+    if (i == sizeof members / sizeof members[0])
+      return px_error_set(err, PX_INVALID, m->string,
+                          "unknown member (expected name, function, event, property, where, window)");
+  }
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(def, "name");
+  const cJSON *fn = cJSON_GetObjectItemCaseSensitive(def, "function");
+  const cJSON *event = cJSON_GetObjectItemCaseSensitive(def, "event");
+  const cJSON *prop = cJSON_GetObjectItemCaseSensitive(def, "property");
+  const cJSON *where = cJSON_GetObjectItemCaseSensitive(def, "where");
+  const cJSON *window = cJSON_GetObjectItemCaseSensitive(def, "window");
+
+  if (!cJSON_IsString(name) || !valid_name(name->valuestring))
+    return px_error_set(err, PX_INVALID, "name",
+                        "must be a string of 1-255 letters, digits, _ . - starting with a letter or _");
+  snprintf(out->name, sizeof out->name, "%s", name->valuestring);
+  if (!cJSON_IsString(fn) || px_agg_fn_parse(fn->valuestring, &out->agg.fn) != PX_OK)
+    return px_error_set(err, PX_INVALID, "function",
+                        "must be one of count, sum, avg, min, max, first, last, distinct, most_frequent");
+  if (event && !cJSON_IsNull(event)) {
+    if (!cJSON_IsString(event) || strlen(event->valuestring) >= PX_RULE_NAME_MAX)
+      return px_error_set(err, PX_INVALID, "event", "must be an event name (a string of at most 255 bytes)");
+    snprintf(out->agg.event, sizeof out->agg.event, "%s", event->valuestring);
+  }
+  if (prop && !cJSON_IsNull(prop)) {
+    if (!cJSON_IsString(prop) || (prop->valuestring[0] && !valid_path(prop->valuestring)))
+      return px_error_set(err, PX_INVALID, "property",
+                          "must be a property path such as \"price\" or \"product.category\"");
+    snprintf(out->agg.property, sizeof out->agg.property, "%s", prop->valuestring);
+  }
+  if (!out->agg.property[0] && out->agg.fn != PX_AGG_COUNT && out->agg.fn != PX_AGG_FIRST &&
+      out->agg.fn != PX_AGG_LAST)
+    return px_error_set(err, PX_INVALID, "property", "is required for function %s", px_agg_fn_name(out->agg.fn));
+  if (window && !cJSON_IsNull(window)) {
+    if (!cJSON_IsString(window) || px_agg_window_parse(window->valuestring, &out->agg.window_ms) != PX_OK)
+      return px_error_set(err, PX_INVALID, "window",
+                          "must be null (all time) or a whole number of minutes, hours, days or weeks "
+                          "(\"45m\", \"12h\", \"30d\", \"2w\") up to 100 years");
+  }
+  if (where && !cJSON_IsNull(where)) {
+    if (!cJSON_IsString(where) || !where->valuestring[0])
+      return px_error_set(err, PX_INVALID, "where", "must be an event rule (a non-empty string)");
+    px_rule_error rerr = {0, 0, ""};
+    px_rule *r = NULL;
+    size_t n = strlen(where->valuestring);
+    if (n > PX_RULE_MAX_BYTES) return px_error_set(err, PX_INVALID, "where", "is longer than %d bytes", PX_RULE_MAX_BYTES);
+    st = px_rule_compile(where->valuestring, n, PX_RULE_EVENT, &r, &rerr);
+    if (st != PX_OK) {
+      if (st == PX_INVALID)
+        return px_error_set(err, PX_INVALID, "where", "line %d, column %d: %s", rerr.line, rerr.column, rerr.message);
+      return px_error_set(err, st, "where", "cannot compile: %s", px_status_str(st));
+    }
+    out->where_src = strdup(where->valuestring);
+    if (!out->where_src) {
+      px_rule_free(r);
+      return PX_NOMEM;
+    }
+    out->agg.where = r;
+  }
+  return PX_OK;
+}
+
+void px_ctrait_free(px_ctrait *t) {
+  if (!t) return;
+  px_rule_free((px_rule *)t->agg.where);
+  t->agg.where = NULL;
+  free(t->where_src);
+  t->where_src = NULL;
+}
+
+px_status px_ctrait_print(const px_ctrait *t, px_buf *out) {
+  px_status st = px_buf_puts(out, "{\"name\":");
+  if (st == PX_OK) st = px_buf_json_str(out, t->name, strlen(t->name));
+  if (st == PX_OK) st = px_buf_printf(out, ",\"function\":\"%s\"", px_agg_fn_name(t->agg.fn));
+  if (st == PX_OK && t->agg.event[0]) {
+    st = px_buf_puts(out, ",\"event\":");
+    if (st == PX_OK) st = px_buf_json_str(out, t->agg.event, strlen(t->agg.event));
+  }
+  if (st == PX_OK && t->agg.property[0]) {
+    st = px_buf_puts(out, ",\"property\":");
+    if (st == PX_OK) st = px_buf_json_str(out, t->agg.property, strlen(t->agg.property));
+  }
+  if (st == PX_OK && t->where_src) {
+    st = px_buf_puts(out, ",\"where\":");
+    if (st == PX_OK) st = px_buf_json_str(out, t->where_src, strlen(t->where_src));
+  }
+  if (st == PX_OK) {
+    char w[32];
+    px_agg_window_format(t->agg.window_ms, w);
+    st = t->agg.window_ms > 0 ? px_buf_printf(out, ",\"window\":\"%s\"}", w) : px_buf_puts(out, ",\"window\":null}");
+  }
+  return st;
+}
