@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "identity/identity.h"
 #include "profile/profile.h"
+#include "segment/engine.h"
 #include "store/key.h"
 
 px_status px_pipeline_prepare(const px_config *cfg, cJSON *item, const px_event_ctx *ctx,
@@ -59,6 +60,8 @@ static px_status derive_merge(px_txn *txn, const px_store *st, const px_config *
   px_status s = px_identity_merge_pair(txn, st, cfg, ev, ids, &res);
   if (s == PX_NOT_FOUND) return PX_OK;
   if (s == PX_OK && res.nmerges) s = px_profile_merge(txn, st, res.merges[0].survivor, res.merges[0].loser);
+  if (s == PX_OK && res.nmerges) s = px_segment_merge(txn, st, cfg, res.merges[0].survivor, res.merges[0].loser, ev);
+  if (s == PX_OK && res.nmerges) s = px_segment_apply(txn, st, cfg, res.merges[0].survivor, ev, PX_SEG_MERGED);
   add_counter(txn, st, "profiles", -res.nmerges, &s);
   add_counter(txn, st, "merges", res.nmerges, &s);
   return s;
@@ -96,11 +99,21 @@ px_status px_pipeline_derive(px_txn *txn, const px_store *st, const px_config *c
   px_resolution res;
   px_status s = px_identity_resolve(txn, st, cfg, ev, ids, n, &res);
   if (s != PX_OK) return s;
-  for (int i = 0; i < res.nmerges && s == PX_OK; i++)
+  for (int i = 0; i < res.nmerges && s == PX_OK; i++) {
     s = px_profile_merge(txn, st, res.merges[i].survivor, res.merges[i].loser);
+    if (s == PX_OK) s = px_segment_merge(txn, st, cfg, res.merges[i].survivor, res.merges[i].loser, ev);
+  }
   add_counter(txn, st, "profiles", (res.created ? 1 : 0) - res.nmerges, &s);
   add_counter(txn, st, "merges", res.nmerges, &s);
   if (s == PX_OK) s = px_profile_apply(txn, st, res.profile_id, ev);
+  /* Segments and computed traits, in the same transaction. */
+  if (s == PX_OK) {
+    unsigned flags = res.nmerges ? PX_SEG_MERGED : 0;
+    if (ev->type == PX_EV_IDENTIFY || ev->type == PX_EV_GROUP || ev->type == PX_EV_ALIAS || ev->context_traits ||
+        ev->message_traits)
+      flags |= PX_SEG_TRAITS;
+    s = px_segment_apply(txn, st, cfg, res.profile_id, ev, flags);
+  }
   if (m && res.refused) atomic_fetch_add(&m->merges_refused, (uint64_t)res.refused);
   return s;
 }

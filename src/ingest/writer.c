@@ -10,6 +10,7 @@
 #include "base/timeutil.h"
 #include "config/config.h"
 #include "ingest/pipeline.h"
+#include "segment/engine.h"
 
 typedef struct job {
   px_event *events;
@@ -85,12 +86,45 @@ fail:
   return s;
 }
 
+/* Time passing for segments (px_segment_sweep at the wall clock), in a
+ * state-only transaction: run when the writer is idle, at most once a
+ * second. Cheap when nothing is due (one read of the due index). */
+static void sweep_segments(px_writer *w) {
+  /* Lock-free first: is anything due at all? */
+  px_txn *txn;
+  int64_t due = INT64_MAX, now = px_time_now_ms();
+  if (px_store_begin(w->st, PX_TXN_READ, &txn) != PX_OK) return;
+  px_segment_next_due(txn, w->st, &due);
+  px_store_abort(txn);
+  if (due > now || px_store_begin(w->st, PX_TXN_STATE, &txn) != PX_OK) return;
+  uint64_t done = 0;
+  px_status s = load_config(w, txn);
+  if (s == PX_OK) s = px_segment_sweep(txn, w->st, &w->cfg, now, 10000, &done);
+  if (s == PX_OK && done) s = px_store_commit(txn);
+  else px_store_abort(txn);
+  if (s != PX_OK) px_log(PX_LOG_WARN, "msg=\"segment sweep failed\" status=\"%s\"", px_status_str(s));
+}
+
 static void *run(void *arg) {
   px_writer *w = arg;
   pthread_setname_np(pthread_self(), "px-writer");
   pthread_mutex_lock(&w->mu);
+  uint64_t last_sweep = px_time_mono_ns();
   for (;;) {
-    while (!w->head && w->running) pthread_cond_wait(&w->work, &w->mu);
+    while (!w->head && w->running) {
+      uint64_t now = px_time_mono_ns();
+      if (now - last_sweep >= 1000000000ull) {
+        last_sweep = now;
+        pthread_mutex_unlock(&w->mu);
+        sweep_segments(w);
+        pthread_mutex_lock(&w->mu);
+        continue;
+      }
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += 1;
+      pthread_cond_timedwait(&w->work, &w->mu, &until);
+    }
     if (!w->head) break;
     job *first = w->head, *stop = first;
     size_t n = 0;

@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "config/config.h"
 #include "event/event.h"
+#include "source/source.h"
 #include "store/store.h"
 
 #define PX_ACCOUNT_BIT (1ull << 63) /* account entity ids share the trait tables */
@@ -44,6 +45,18 @@ px_status px_profile_apply(px_txn *txn, const px_store *st, uint64_t pid, const 
 /* Moves everything of loser onto survivor (traits, timeline, counts, account
  * links) and marks loser as merged into survivor. Nothing is lost. */
 px_status px_profile_merge(px_txn *txn, const px_store *st, uint64_t survivor, uint64_t loser);
+
+/* The golden value (as JSON) of one trait of a profile or account entity,
+ * chosen by the trait's survivorship rule as the single customer view
+ * shows it; sources (nsources of them, from px_source_list) give the
+ * priorities. *json is valid until the transaction ends or its next write.
+ * PX_NOT_FOUND when the entity has no such trait. Allocates nothing. */
+px_status px_profile_trait(px_txn *txn, const px_store *st, const px_config *cfg, const px_source *sources,
+                           size_t nsources, uint64_t entity, const char *name, const char **json, size_t *n);
+
+/* The account (group) entity the profile was most recently seen with;
+ * PX_NOT_FOUND when none. */
+px_status px_profile_account(px_txn *txn, const px_store *st, uint64_t pid, uint64_t *account);
 
 typedef struct px_render_opts {
   int with_timeline; /* add "timeline": [seq...] oldest first (exports, replay checks) */

@@ -14,6 +14,29 @@ typedef struct px_obs {
   uint32_t reserved;
 } px_obs;
 
+/* One stored observation of a trait value, as the golden-value choice sees it. */
+typedef struct px_trait_row {
+  uint64_t hash;   /* of the value's JSON */
+  uint32_t source;
+  int priority;    /* the source's priority (source_priority rule) */
+  px_obs o;
+  const char *json; /* borrowed from the store until the txn ends or the next write */
+  size_t json_len;
+} px_trait_row;
+
+/* Chooses a trait's golden value from its rows, given in key order (rows of
+ * one value are adjacent), by the trait's survivorship rule. */
+typedef struct px_golden {
+  px_survivorship rule;
+  px_trait_row best, gbest; /* overall; within the current value (most_frequent) */
+  uint64_t best_freq, gfreq;
+  int have, ghave;
+} px_golden;
+void px_golden_init(px_golden *g, px_survivorship rule);
+void px_golden_add(px_golden *g, const px_trait_row *r);
+/* The chosen row, NULL when no row was added. */
+const px_trait_row *px_golden_result(px_golden *g);
+
 void px_obs_observe(px_obs *o, int64_t ts, uint64_t seq);
 void px_obs_combine(px_obs *into, const px_obs *from);
 void px_trait_key(px_key *k, uint64_t entity, const char *name, uint64_t hash, uint32_t source);

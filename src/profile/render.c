@@ -54,14 +54,7 @@ static int ident_cb(void *arg, const char *kind, const char *value, int64_t firs
   return 0;
 }
 
-/* One stored observation of a trait value. */
-typedef struct obs_row {
-  uint64_t hash;
-  uint32_t source;
-  px_obs o;
-  const char *json; /* borrowed from the store until the txn ends */
-  size_t json_len;
-} obs_row;
+typedef px_trait_row obs_row;
 
 typedef struct trait_rows {
   char name[PX_KEY_MAX];
@@ -69,42 +62,11 @@ typedef struct trait_rows {
   size_t n, cap;
 } trait_rows;
 
-/* Does a beat b under the rule? freq_a/freq_b are per-value totals. */
-static int better(const ctx *c, px_survivorship rule, const obs_row *a, uint64_t freq_a,
-                  const obs_row *b, uint64_t freq_b) {
-  if (rule == PX_SURV_SOURCE_PRIORITY) {
-    const px_source *sa = source_of(c, a->source), *sb = source_of(c, b->source);
-    int pa = sa ? sa->priority : 0, pb = sb ? sb->priority : 0;
-    if (pa != pb) return pa > pb;
-  } else if (rule == PX_SURV_MOST_FREQUENT) {
-    if (freq_a != freq_b) return freq_a > freq_b;
-  } else if (rule == PX_SURV_FIRST) {
-    if (a->o.first != b->o.first) return a->o.first < b->o.first;
-    return 0;
-  }
-  if (a->o.last != b->o.last) return a->o.last > b->o.last;
-  return a->o.last_seq > b->o.last_seq;
-}
-
-/* Rows come in key order, so the rows of one value (same hash, one per
- * source) are adjacent: value frequencies are one linear pass. */
-static const obs_row *golden(const ctx *c, const trait_rows *t) {
-  px_survivorship rule = px_config_trait_rule(c->cfg, t->name);
-  const obs_row *best = NULL;
-  uint64_t best_freq = 0;
-  for (size_t i = 0, group = 0; i < t->n; i++) {
-    uint64_t freq = 0;
-    if (rule == PX_SURV_MOST_FREQUENT) {
-      if (i == 0 || t->rows[i].hash != t->rows[i - 1].hash) group = i;
-      for (size_t j = group; j < t->n && t->rows[j].hash == t->rows[group].hash; j++)
-        freq += t->rows[j].o.count;
-    }
-    if (!best || better(c, rule, &t->rows[i], freq, best, best_freq)) {
-      best = &t->rows[i];
-      best_freq = freq;
-    }
-  }
-  return best;
+/* The trait's golden value (golden.c): rows are in key order. */
+static const obs_row *golden(const ctx *c, const trait_rows *t, px_golden *g) {
+  px_golden_init(g, px_config_trait_rule(c->cfg, t->name));
+  for (size_t i = 0; i < t->n; i++) px_golden_add(g, &t->rows[i]);
+  return px_golden_result(g);
 }
 
 static int by_last_desc(const void *a, const void *b) {
@@ -163,13 +125,16 @@ static px_status render_traits(ctx *c, uint64_t entity, int history) {
     memcpy(&row->o, v.mv_data, sizeof row->o);
     row->json = (const char *)v.mv_data + sizeof row->o;
     row->json_len = v.mv_size - sizeof row->o;
+    const px_source *src = source_of(c, row->source);
+    row->priority = src ? src->priority : 0;
   }
   mdb_cursor_close(cur);
   if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
   if (s == PX_OK) {
     px_buf_puts(c->out, "\"traits\":{");
     for (size_t i = 0; i < nt; i++) {
-      const obs_row *g = golden(c, &traits[i]);
+      px_golden pick;
+      const obs_row *g = golden(c, &traits[i], &pick);
       px_buf_printf(c->out, "%s", i ? "," : "");
       px_buf_json_str(c->out, traits[i].name, strlen(traits[i].name));
       px_buf_putc(c->out, ':');

@@ -81,6 +81,7 @@ px_status px_def_put(px_txn *txn, const px_store *st, px_def_kind kind, const ch
     return s;
   }
   int is_new = s == PX_NOT_FOUND;
+  uint64_t old_version = is_new ? 0 : old.version, gen;
   char *compact = print_owned(b);
   px_def d = {kind, 0, 1, "", now_ms, now_ms, compact};
   strcpy(d.name, name);
@@ -110,6 +111,8 @@ px_status px_def_put(px_txn *txn, const px_store *st, px_def_kind kind, const ch
   }
   px_buf_free(&rec);
   cJSON_Delete(b);
+  /* Other processes' registries (segment/engine.c) notice the change. */
+  if (s == PX_OK && d.version != old_version) s = px_store_next_id(txn, st, "defgen", &gen);
   if (s == PX_OK && out) *out = d;
   else free(compact);
   if (s == PX_OK && created) *created = is_new;
@@ -120,7 +123,14 @@ px_status px_def_del(px_txn *txn, const px_store *st, px_def_kind kind, const ch
   px_key k;
   def_key(&k, kind, name);
   if (k.overflow) return PX_NOT_FOUND;
-  return px_store_del(txn, st, PX_DB_DEFS, k.b, k.n);
+  px_status s = px_store_del(txn, st, PX_DB_DEFS, k.b, k.n);
+  uint64_t gen;
+  if (s == PX_OK) s = px_store_next_id(txn, st, "defgen", &gen);
+  return s;
+}
+
+px_status px_def_generation(px_txn *txn, const px_store *st, uint64_t *out) {
+  return px_store_counter(txn, st, "defgen", out);
 }
 
 px_status px_def_list(px_txn *txn, const px_store *st, px_def_kind kind, px_def **out, size_t *n) {

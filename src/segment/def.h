@@ -47,4 +47,9 @@ px_status px_def_list(px_txn *txn, const px_store *st, px_def_kind kind, px_def 
 
 void px_def_free(px_def *d);
 
+/* A counter in the log's meta raised by every change of any definition
+ * (px_def_put that changed something, px_def_del that removed one), so a
+ * per-process cache of definitions knows when to reload. */
+px_status px_def_generation(px_txn *txn, const px_store *st, uint64_t *out);
+
 #endif

@@ -29,13 +29,21 @@ struct px_store {
    * write lock. */
   px_cache *ident_cache;
   uint64_t cache_gen;
+  struct ext_slot *ext; /* px_store_ext (allocated with the store, so settable through a const store) */
+  uint64_t txn_serial;
   char path[4096];
   char dedup_path[4300];
   int state_reset;
 };
 
+struct ext_slot {
+  void *ptr;
+  void (*destroy)(void *);
+};
+
 struct px_txn {
   px_store *st;
+  uint64_t serial;
   MDB_txn *t[2];
   int mode; /* PX_TXN_* */
   int dedup_fresh; /* px_dedup_refresh done in this transaction */
@@ -49,18 +57,18 @@ static int state_writer(const px_txn *t) { return t->mode == PX_TXN_WRITE || t->
 
 /* The layout of the derived state. A state written in another layout is
  * emptied at open and rebuilt from the log. 2: counts inside profile records. */
-#define STATE_LAYOUT 2
+#define STATE_LAYOUT 3 /* 3: segment engine databases (aggs, due, seghist) */
 
 static const char *db_names[PX_DB__COUNT] = {
     "meta",    "events",  "ident",    "profiles", "pidents", "traits",  "timeline", "counts",
     "merges",  "pmerges", "accounts", "links",    "sources", "keys",    "config",   "meta",
-    "defs",    "members",
+    "defs",    "members", "aggs",     "due",      "seghist",
 };
 
 static const int db_env[PX_DB__COUNT] = {
     ENV_LOG,   ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
     ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_LOG,   ENV_LOG,   ENV_LOG,   ENV_STATE,
-    ENV_LOG,   ENV_STATE,
+    ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
 };
 
 /* Before the dedup table became a file, the state held it in this LMDB
@@ -267,6 +275,10 @@ px_status px_store_open(const char *dir, const px_store_opts *opts, px_store **o
     return PX_IO;
   px_store *st = calloc(1, sizeof *st);
   if (!st) return PX_NOMEM;
+  if (!(st->ext = calloc(1, sizeof *st->ext))) {
+    free(st);
+    return PX_NOMEM;
+  }
   snprintf(st->path, sizeof st->path, "%s", dir);
   snprintf(st->dedup_path, sizeof st->dedup_path, "%s/" PX_DEDUP_FILE, sub[ENV_STATE]);
   MDB_txn *txn = NULL;
@@ -313,6 +325,7 @@ fail:
 fail_status:
   for (int e = 0; e < 2; e++)
     if (st->env[e]) mdb_env_close(st->env[e]);
+  free(st->ext);
   free(st);
   return s;
 }
@@ -323,6 +336,8 @@ void px_store_close(px_store *st) {
    * after a machine restart it is rebuilt whatever reached the disk. */
   px_dedup_close(st->dedup);
   px_cache_destroy(st->ident_cache);
+  if (st->ext->ptr && st->ext->destroy) st->ext->destroy(st->ext->ptr);
+  free(st->ext);
   for (int e = 0; e < 2; e++) mdb_env_close(st->env[e]);
   free(st);
 }
@@ -338,6 +353,7 @@ px_status px_store_begin(px_store *st, int mode, px_txn **out) {
   if (!t) return PX_NOMEM;
   t->st = st;
   t->mode = mode;
+  t->serial = __atomic_add_fetch(&st->txn_serial, 1, __ATOMIC_RELAXED);
   /* Writers lock the log before the state (no lock-order deadlock between
    * processes). Readers take the state's snapshot before the log's, so the
    * log they see holds every event the state refers to; PX_TXN_STATE does
@@ -379,6 +395,16 @@ px_status px_store_begin(px_store *st, int mode, px_txn **out) {
 }
 
 MDB_txn *px_txn_mdb(px_txn *t, px_db db) { return t->t[db_env[db]]; }
+
+uint64_t px_txn_serial(const px_txn *t) { return t->serial; }
+
+void *px_store_ext(const px_store *st) { return st->ext->ptr; }
+
+void px_store_set_ext(const px_store *st, void *ext, void (*destroy)(void *)) {
+  if (st->ext->ptr && st->ext->destroy && st->ext->ptr != ext) st->ext->destroy(st->ext->ptr);
+  st->ext->ptr = ext;
+  st->ext->destroy = destroy;
+}
 
 px_status px_store_dedup(px_txn *t, px_dedup **out) {
   *out = NULL;

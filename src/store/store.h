@@ -39,6 +39,11 @@ typedef enum px_db {
   PX_DB_DEFS,      /* log: kind u8 + name -> JSON definition (segments, computed traits, ...) */
   PX_DB_MEMBERS,   /* state: segment id u32be + chunk u32be (pid >> 16) -> roaring bitmap of pid & 0xffff;
                       segment id + 0xffffffff -> member count u64 */
+  PX_DB_AGGS,      /* state: profile id u64be + aggregation key u64be -> aggregation state (src/compute) */
+  PX_DB_DUE,       /* state: 'd' + due ms (sortable i64) + profile id -> empty: profiles to re-evaluate when
+                      time passes; 'p' + profile id -> its due ms (sortable i64) */
+  PX_DB_SEGHIST,   /* state: profile id + time (sortable i64) + cause seq u64be + segment id u32be ->
+                      membership change (segment/engine.h) */
   PX_DB__COUNT
 } px_db;
 
@@ -123,6 +128,16 @@ px_status px_store_set_counter(px_txn *txn, const px_store *st, const char *name
  * against it), and emptying it inside a transaction that may still abort
  * would lose the entries of events the surviving state has applied. */
 px_status px_store_clear_derived(px_txn *txn, const px_store *st);
+
+/* A per-process object a higher layer keeps with the store (the segment
+ * engine's registry of compiled definitions), destroyed by px_store_close.
+ * Like the identifier cache it is used only under the state's write lock,
+ * which serializes its users across threads. */
+void *px_store_ext(const px_store *st);
+void px_store_set_ext(const px_store *st, void *ext, void (*destroy)(void *));
+/* A number unique to the transaction within the process (never reused), so
+ * that a per-process cache can check something once per transaction. */
+uint64_t px_txn_serial(const px_txn *txn);
 
 /* Free bytes available to the store's file system. */
 uint64_t px_store_free_bytes(const px_store *st);

@@ -1,0 +1,599 @@
+/* The segment engine per profile: aggregation states, evaluation through
+ * the rule env, membership changes with their history, due times. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "identity/identity.h"
+#include "profile/profile.h"
+#include "segment/engine_int.h"
+#include "segment/members.h"
+#include "store/key.h"
+
+const char *px_seg_cause_name(px_seg_cause c) {
+  switch (c) {
+    case PX_SEG_CAUSE_EVENT: return "event";
+    case PX_SEG_CAUSE_TIME: return "time";
+    case PX_SEG_CAUSE_BACKFILL: return "backfill";
+    case PX_SEG_CAUSE_DELETED: return "deleted";
+  }
+  return "unknown";
+}
+
+/* ---- aggregation states ---- */
+
+static void agg_key(px_key *k, uint64_t pid, uint64_t key) {
+  px_key_init(k);
+  px_key_u64(k, pid);
+  px_key_u64(k, key);
+}
+
+px_status eng_load_slot(eng_run *r, int i) {
+  eng_slot *sl = &r->e->slots[i];
+  if (sl->loaded) return PX_OK;
+  px_buf_reset(&sl->state);
+  px_key k;
+  agg_key(&k, r->pid, sl->key);
+  MDB_val v;
+  px_status s = px_store_get(r->txn, r->st, PX_DB_AGGS, k.b, k.n, &v);
+  if (s == PX_OK) s = px_buf_append(&sl->state, v.mv_data, v.mv_size);
+  else if (s == PX_NOT_FOUND) s = PX_OK;
+  if (s == PX_OK) sl->loaded = 1;
+  return s;
+}
+
+void eng_reset_slots(px_engine *e) {
+  for (size_t i = 0; i < e->nslots; i++) e->slots[i].loaded = e->slots[i].dirty = e->slots[i].taken = 0;
+}
+
+px_status eng_store_slots(eng_run *r) {
+  px_status s = PX_OK;
+  for (size_t i = 0; i < r->e->nslots && s == PX_OK; i++) {
+    eng_slot *sl = &r->e->slots[i];
+    if (!sl->dirty) continue;
+    px_key k;
+    agg_key(&k, r->pid, sl->key);
+    if (sl->state.len) {
+      s = px_store_put(r->txn, r->st, PX_DB_AGGS, k.b, k.n, sl->state.data, sl->state.len, 0);
+    } else if ((s = px_store_del(r->txn, r->st, PX_DB_AGGS, k.b, k.n)) == PX_NOT_FOUND) {
+      s = PX_OK;
+    }
+    sl->dirty = 0;
+  }
+  return s;
+}
+
+/* ---- the rule env ---- */
+
+/* A copy of n bytes that lives until the evaluation ends. */
+static const char *keep(px_engine *e, const char *p, size_t n) {
+  if (n <= sizeof e->arena - e->arena_used) {
+    char *d = e->arena + e->arena_used;
+    memcpy(d, p, n);
+    e->arena_used += n;
+    return d;
+  }
+  if (e->nspill == e->capspill) {
+    size_t nc = e->capspill ? e->capspill * 2 : 8;
+    char **sp = realloc(e->spill, nc * sizeof *sp);
+    if (!sp) return NULL;
+    e->spill = sp;
+    e->capspill = nc;
+  }
+  char *d = malloc(n ? n : 1);
+  if (!d) return NULL;
+  memcpy(d, p, n);
+  return e->spill[e->nspill++] = d;
+}
+
+static void forget(px_engine *e) {
+  for (size_t i = 0; i < e->nspill; i++) free(e->spill[i]);
+  e->nspill = 0;
+  e->arena_used = 0;
+}
+
+static void from_cjson(px_engine *e, const cJSON *j, px_rule_value *out) {
+  memset(out, 0, sizeof *out);
+  if (cJSON_IsBool(j)) {
+    out->type = PX_RV_BOOL;
+    out->b = cJSON_IsTrue(j);
+  } else if (cJSON_IsNumber(j)) {
+    out->type = PX_RV_NUM;
+    out->n = j->valuedouble;
+  } else if (cJSON_IsString(j)) {
+    size_t n = strlen(j->valuestring);
+    if ((out->s = keep(e, j->valuestring, n))) out->type = PX_RV_STR, out->len = n;
+  }
+}
+
+/* A trait's golden JSON as a rule value. Strings without escapes point
+ * into the store; objects and arrays are null. */
+static void from_json(px_engine *e, const char *json, size_t n, px_rule_value *out) {
+  memset(out, 0, sizeof *out);
+  if (!n) return;
+  if (json[0] == '"' && n >= 2 && !memchr(json, '\\', n)) {
+    out->type = PX_RV_STR;
+    out->s = json + 1;
+    out->len = n - 2;
+  } else if (json[0] == 't' || json[0] == 'f') {
+    out->type = PX_RV_BOOL;
+    out->b = json[0] == 't';
+  } else if (json[0] == '-' || (json[0] >= '0' && json[0] <= '9')) {
+    char num[64];
+    if (n < sizeof num) {
+      memcpy(num, json, n);
+      num[n] = 0;
+      out->type = PX_RV_NUM;
+      out->n = strtod(num, NULL);
+    }
+  } else if (json[0] == '"') {
+    cJSON *j = cJSON_ParseWithLength(json, n);
+    from_cjson(e, j, out);
+    cJSON_Delete(j);
+  }
+}
+
+static px_status sources(eng_run *r) {
+  px_engine *e = r->e;
+  uint64_t serial = px_txn_serial(r->txn);
+  if (e->sources_serial == serial) return PX_OK;
+  free(e->sources);
+  e->sources = NULL;
+  e->nsources = 0;
+  px_status s = px_source_list(r->txn, r->st, &e->sources, &e->nsources);
+  if (s == PX_OK) e->sources_serial = serial;
+  return s;
+}
+
+/* The trait `name` of entity: the trait itself, or a member path inside a
+ * trait holding an object (`address.city` with traits {"address":{...}}). */
+static px_status trait(eng_run *r, uint64_t entity, const char *name, px_rule_value *out) {
+  memset(out, 0, sizeof *out);
+  px_status s = sources(r);
+  const char *json;
+  size_t n;
+  if (s == PX_OK) s = px_profile_trait(r->txn, r->st, r->cfg, r->e->sources, r->e->nsources, entity, name, &json, &n);
+  if (s == PX_OK) {
+    from_json(r->e, json, n, out);
+    return PX_OK;
+  }
+  if (s != PX_NOT_FOUND) return s;
+  const char *dot = strchr(name, '.');
+  if (!dot || (size_t)(dot - name) >= PX_RULE_NAME_MAX) return PX_OK;
+  char head[PX_RULE_NAME_MAX];
+  memcpy(head, name, (size_t)(dot - name));
+  head[dot - name] = 0;
+  s = px_profile_trait(r->txn, r->st, r->cfg, r->e->sources, r->e->nsources, entity, head, &json, &n);
+  if (s == PX_NOT_FOUND) return PX_OK;
+  if (s != PX_OK) return s;
+  cJSON *root = cJSON_ParseWithLength(json, n);
+  const cJSON *j = root;
+  for (const char *p = dot + 1; j && *p;) {
+    const char *end = strchr(p, '.');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    char member[PX_RULE_NAME_MAX];
+    if (len >= sizeof member) {
+      j = NULL;
+      break;
+    }
+    memcpy(member, p, len);
+    member[len] = 0;
+    j = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, member) : NULL;
+    p += len + (end ? 1 : 0);
+  }
+  from_cjson(r->e, j, out);
+  cJSON_Delete(root);
+  return PX_OK;
+}
+
+typedef struct ident_find {
+  const char *kind;
+  char value[PX_IDENT_VALUE_MAX + 1];
+  int found;
+} ident_find;
+
+static int ident_cb(void *arg, const char *kind, const char *value, int64_t first_seen, uint32_t source_id) {
+  (void)first_seen, (void)source_id;
+  ident_find *f = arg;
+  if (strcmp(kind, f->kind) != 0) return 0;
+  snprintf(f->value, sizeof f->value, "%s", value);
+  f->found = 1;
+  return 1;
+}
+
+static px_status profile_rec(eng_run *r) {
+  if (r->have_rec) return PX_OK;
+  px_profile_rec rec;
+  px_status s = px_profile_get(r->txn, r->st, r->pid, &rec);
+  if (s != PX_OK) return s;
+  r->first_seen = rec.first_seen;
+  r->last_seen = rec.last_seen;
+  r->events = rec.events;
+  r->have_rec = 1;
+  return PX_OK;
+}
+
+static px_status env_get(void *arg, px_rule_ns ns, const char *name, px_rule_value *out, int64_t *until) {
+  eng_run *r = arg;
+  memset(out, 0, sizeof *out);
+  switch (ns) {
+    case PX_NS_TRAIT: return trait(r, r->pid, name, out);
+    case PX_NS_CONSENT: { /* the trait "consent": {"PURPOSE": true} */
+      char path[PX_RULE_NAME_MAX + 8];
+      snprintf(path, sizeof path, "consent.%s", name);
+      px_status s = trait(r, r->pid, path, out);
+      if (s == PX_OK && out->type != PX_RV_BOOL) memset(out, 0, sizeof *out);
+      return s;
+    }
+    case PX_NS_ACCOUNT: {
+      uint64_t aid;
+      px_status s = px_profile_account(r->txn, r->st, r->pid, &aid);
+      if (s == PX_NOT_FOUND) return PX_OK;
+      return s == PX_OK ? trait(r, aid, name, out) : s;
+    }
+    case PX_NS_IDENTIFIER: {
+      ident_find f = {name, "", 0};
+      px_status s = px_identity_each(r->txn, r->st, r->pid, ident_cb, &f);
+      if (s == PX_OK && f.found) {
+        size_t n = strlen(f.value);
+        if ((out->s = keep(r->e, f.value, n))) out->type = PX_RV_STR, out->len = n;
+      }
+      return s;
+    }
+    case PX_NS_PROFILE: {
+      px_status s = profile_rec(r);
+      if (s != PX_OK) return s;
+      if (strcmp(name, "first_seen") == 0) out->type = PX_RV_TIME, out->t = r->first_seen;
+      else if (strcmp(name, "last_seen") == 0) out->type = PX_RV_TIME, out->t = r->last_seen;
+      else if (strcmp(name, "events") == 0) out->type = PX_RV_NUM, out->n = (double)r->events;
+      return PX_OK;
+    }
+    case PX_NS_COMPUTED: {
+      int c = eng_ctrait_find(r->e, name);
+      if (c < 0) return PX_OK;
+      int slot = r->e->ctraits[c].slot;
+      px_status s = eng_load_slot(r, slot);
+      if (s != PX_OK) return s;
+      const eng_slot *sl = &r->e->slots[slot];
+      return px_agg_value(sl->agg, sl->state.data, sl->state.len, r->now, out, until, NULL);
+    }
+    case PX_NS_SCORE: return PX_OK; /* scores are not kept per profile yet */
+  }
+  return PX_OK;
+}
+
+static px_status env_in_segment(void *arg, const char *name, int *in) {
+  eng_run *r = arg;
+  *in = 0;
+  int i = eng_seg_find(r->e, name);
+  if (i < 0) return PX_OK;
+  const eng_seg *g = &r->e->segs[i];
+  if (r->backfill && g->target) {
+    *in = g->bf_in;
+    return PX_OK;
+  }
+  return px_members_has(r->txn, r->st, g->id, r->pid, in);
+}
+
+static px_status env_aggregate(void *arg, int i, px_rule_value *out, int64_t *until) {
+  eng_run *r = arg;
+  int slot = r->seg->slots[i];
+  px_status s = eng_load_slot(r, slot);
+  if (s != PX_OK) return s;
+  const eng_slot *sl = &r->e->slots[slot];
+  return px_agg_value(sl->agg, sl->state.data, sl->state.len, r->now, out, until, NULL);
+}
+
+px_status eng_eval(eng_run *r, const eng_seg *g, int *in, int64_t *until) {
+  r->seg = g;
+  px_rule_env env = {r, r->now, env_get, env_in_segment, env_aggregate};
+  px_status s = px_rule_eval(g->rule, &env, in, until);
+  forget(r->e);
+  return s;
+}
+
+/* ---- history and due times ---- */
+
+px_status eng_history_put(px_txn *txn, const px_store *st, uint64_t pid, int64_t time_ms, px_seg_cause cause,
+                          uint64_t seq, uint32_t seg, int entered) {
+  px_key k, v;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  px_key_i64(&k, time_ms);
+  px_key_u64(&k, ((uint64_t)cause << 56) | (seq & ((UINT64_C(1) << 56) - 1)));
+  px_key_u32(&k, seg);
+  px_key_init(&v);
+  px_key_u8(&v, (uint8_t)(entered ? 1 : 0));
+  px_key_u8(&v, (uint8_t)cause);
+  px_key_u64(&v, seq);
+  return px_store_put(txn, st, PX_DB_SEGHIST, k.b, k.n, v.b, v.n, 0);
+}
+
+px_status px_segment_history(px_txn *txn, const px_store *st, uint64_t pid, px_seg_change_fn fn, void *arg) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_SEGHIST), px_store_dbi(st, PX_DB_SEGHIST), &cur);
+  if (rc) return px_store_status(rc);
+  px_key pre;
+  px_key_init(&pre);
+  px_key_u64(&pre, pid);
+  MDB_val k = {pre.n, pre.b}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 28 || px_get_u64(k.mv_data) != pid || v.mv_size != 10) break;
+    const unsigned char *kb = k.mv_data, *vb = v.mv_data;
+    px_seg_change c = {pid, px_get_i64(kb + 8), px_get_u32(kb + 24), vb[0], (px_seg_cause)vb[1], px_get_u64(vb + 2)};
+    if (fn(arg, &c)) break;
+  }
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+}
+
+static void due_key(px_key *k, int64_t due, uint64_t pid) {
+  px_key_init(k);
+  px_key_u8(k, 'd');
+  px_key_i64(k, due);
+  px_key_u64(k, pid);
+}
+
+static void pdue_key(px_key *k, uint64_t pid) {
+  px_key_init(k);
+  px_key_u8(k, 'p');
+  px_key_u64(k, pid);
+}
+
+/* The profile's scheduled due time (INT64_MAX: none). */
+static px_status due_of(px_txn *txn, const px_store *st, uint64_t pid, int64_t *due) {
+  px_key k;
+  pdue_key(&k, pid);
+  MDB_val v;
+  px_status s = px_store_get(txn, st, PX_DB_DUE, k.b, k.n, &v);
+  *due = s == PX_OK && v.mv_size == 8 ? px_get_i64(v.mv_data) : INT64_MAX;
+  return s == PX_NOT_FOUND ? PX_OK : s;
+}
+
+static px_status unschedule(px_txn *txn, const px_store *st, uint64_t pid, int64_t due) {
+  if (due == INT64_MAX) return PX_OK;
+  px_key k;
+  due_key(&k, due, pid);
+  px_status s = px_store_del(txn, st, PX_DB_DUE, k.b, k.n);
+  pdue_key(&k, pid);
+  if (s == PX_OK || s == PX_NOT_FOUND) s = px_store_del(txn, st, PX_DB_DUE, k.b, k.n);
+  return s == PX_NOT_FOUND ? PX_OK : s;
+}
+
+px_status eng_schedule(px_txn *txn, const px_store *st, uint64_t pid, int64_t until, int all) {
+  int64_t old;
+  px_status s = due_of(txn, st, pid, &old);
+  if (s != PX_OK) return s;
+  int64_t due = all || until < old ? until : old;
+  if (due == old) return PX_OK;
+  if ((s = unschedule(txn, st, pid, old)) != PX_OK || due == INT64_MAX) return s;
+  px_key k, v;
+  due_key(&k, due, pid);
+  if ((s = px_store_put(txn, st, PX_DB_DUE, k.b, k.n, "", 0, 0)) != PX_OK) return s;
+  pdue_key(&k, pid);
+  px_key_init(&v);
+  px_key_i64(&v, due);
+  return px_store_put(txn, st, PX_DB_DUE, k.b, k.n, v.b, v.n, 0);
+}
+
+px_status px_segment_next_due(px_txn *txn, const px_store *st, int64_t *due_ms) {
+  *due_ms = INT64_MAX;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_DUE), px_store_dbi(st, PX_DB_DUE), &cur);
+  if (rc) return px_store_status(rc);
+  MDB_val k = {1, "d"}, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  if (rc == 0 && k.mv_size == 17 && *(const char *)k.mv_data == 'd') *due_ms = px_get_i64((const char *)k.mv_data + 1);
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+}
+
+/* ---- processing one profile ---- */
+
+/* Observes ev (when given) on the aggregations, expires them (time), and
+ * re-evaluates what may have changed: all segments, or those whose
+ * aggregations took the event, that read what flags say changed, or that
+ * read a segment that changed. */
+static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int all, px_seg_cause cause,
+                             uint64_t seq) {
+  px_engine *e = r->e;
+  eng_reset_slots(e);
+  px_status s = PX_OK;
+  int computed_taken = 0, any_taken = 0;
+  if (ev && ev->type == PX_EV_TRACK && ev->name) {
+    for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
+      eng_slot *sl = &e->slots[i];
+      if (sl->agg->event[0] && strcmp(sl->agg->event, ev->name) != 0) continue;
+      if ((s = eng_load_slot(r, (int)i)) != PX_OK) break;
+      int ch = 0;
+      s = px_agg_observe(sl->agg, &sl->state, ev->name, ev->timestamp_ms, ev->seq, ev->properties, r->now, &ch);
+      if (ch & PX_AGG_TAKEN) sl->taken = 1, any_taken = 1, computed_taken |= sl->computed;
+      if (ch & PX_AGG_REWRITTEN) sl->dirty = 1;
+    }
+  }
+  if (all && cause == PX_SEG_CAUSE_TIME) {
+    for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
+      eng_slot *sl = &e->slots[i];
+      if ((s = eng_load_slot(r, (int)i)) != PX_OK || !sl->state.len) continue;
+      int ch = 0;
+      s = px_agg_expire(sl->agg, &sl->state, r->now, &ch);
+      if (ch & PX_AGG_REWRITTEN) sl->dirty = 1;
+    }
+  }
+  int64_t until_all = INT64_MAX;
+  for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
+    eng_seg *g = &e->segs[i];
+    g->changed = 0;
+    int need = all || (g->reads & (READ_PROFILE | READ_IDENT)) || ((g->reads & READ_TRAITS) && (flags & PX_SEG_TRAITS)) ||
+               ((g->reads & READ_COMPUTED) && computed_taken);
+    for (int k = 0; !need && any_taken && k < px_rule_naggs(g->rule); k++) need = e->slots[g->slots[k]].taken;
+    for (int k = 0; !need && k < g->ndeps; k++) need = g->deps[k] >= 0 && e->segs[g->deps[k]].changed;
+    if (!need) continue;
+    int in = 0, changed = 0;
+    int64_t until = INT64_MAX;
+    if ((s = eng_eval(r, g, &in, &until)) != PX_OK) break;
+    if ((s = px_members_set(r->txn, r->st, g->id, r->pid, in, &changed)) != PX_OK) break;
+    if (changed) {
+      g->changed = 1;
+      s = eng_history_put(r->txn, r->st, r->pid, r->now, cause, seq, g->id, in);
+    }
+    if (until < until_all) until_all = until;
+  }
+  if (s == PX_OK) s = eng_store_slots(r);
+  if (s == PX_OK && e->nsegs) s = eng_schedule(r->txn, r->st, r->pid, until_all, all);
+  return s;
+}
+
+/* Processes the profile's time-based changes due at or before now, each at
+ * its due time. */
+static px_status run_due(eng_run *r, int64_t now, uint64_t max_steps) {
+  px_status s = PX_OK;
+  for (uint64_t n = 0; s == PX_OK && n < max_steps; n++) {
+    int64_t due;
+    if ((s = due_of(r->txn, r->st, r->pid, &due)) != PX_OK || due > now) break;
+    if ((s = unschedule(r->txn, r->st, r->pid, due)) != PX_OK) break;
+    r->now = due;
+    r->have_rec = 0;
+    s = run_profile(r, NULL, 0, 1, PX_SEG_CAUSE_TIME, 0);
+  }
+  return s;
+}
+
+px_status px_segment_apply(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid, const px_event *ev,
+                           unsigned flags) {
+  px_engine *e;
+  px_status s = eng_get(txn, st, &e);
+  if (s != PX_OK || (!e->nsegs && !e->nslots)) return s; /* nothing defined: nothing to do */
+  eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .pid = pid};
+  if (e->nsegs && (s = run_due(&r, ev->received_ms, 1000)) != PX_OK) return s;
+  r.now = ev->received_ms;
+  r.have_rec = 0;
+  return run_profile(&r, ev, flags, (flags & PX_SEG_MERGED) != 0, PX_SEG_CAUSE_EVENT, ev->seq);
+}
+
+typedef struct agg_row {
+  uint64_t key;
+  size_t off, n;
+} agg_row;
+
+px_status px_segment_merge(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t survivor, uint64_t loser,
+                           const px_event *ev) {
+  px_engine *e;
+  px_status s = eng_get(txn, st, &e);
+  if (s != PX_OK || (!e->nsegs && !e->nslots)) return s;
+  /* The loser's states (every key, known or not), copied out first. */
+  px_buf bytes;
+  px_buf_init(&bytes, 0);
+  agg_row *rows = NULL;
+  size_t nrows = 0, cap = 0;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_AGGS), px_store_dbi(st, PX_DB_AGGS), &cur);
+  if (rc) return px_store_status(rc);
+  px_key pre;
+  px_key_init(&pre);
+  px_key_u64(&pre, loser);
+  MDB_val k = {pre.n, pre.b}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && s == PX_OK;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 16 || px_get_u64(k.mv_data) != loser) break;
+    if (nrows == cap) {
+      agg_row *p = realloc(rows, (cap = cap ? cap * 2 : 8) * sizeof *p);
+      if (!p) {
+        s = PX_NOMEM;
+        break;
+      }
+      rows = p;
+    }
+    rows[nrows++] = (agg_row){px_get_u64((const char *)k.mv_data + 8), bytes.len, v.mv_size};
+    s = px_buf_append(&bytes, v.mv_data, v.mv_size);
+  }
+  mdb_cursor_close(cur);
+  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
+  eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .pid = survivor, .now = ev->received_ms};
+  eng_reset_slots(e);
+  for (size_t i = 0; i < nrows && s == PX_OK; i++) {
+    px_key lk;
+    agg_key(&lk, loser, rows[i].key);
+    if ((s = px_store_del(txn, st, PX_DB_AGGS, lk.b, lk.n)) != PX_OK) break;
+    for (size_t j = 0; j < e->nslots; j++) {
+      if (e->slots[j].key != rows[i].key) continue;
+      if ((s = eng_load_slot(&r, (int)j)) == PX_OK &&
+          (s = px_agg_merge(e->slots[j].agg, &e->slots[j].state, bytes.data + rows[i].off, rows[i].n)) == PX_OK)
+        e->slots[j].dirty = 1;
+      break;
+    }
+  }
+  if (s == PX_OK) s = eng_store_slots(&r);
+  free(rows);
+  px_buf_free(&bytes);
+  /* The loser leaves everything; the survivor is re-evaluated next. */
+  for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
+    int changed = 0;
+    if ((s = px_members_set(txn, st, e->segs[i].id, loser, 0, &changed)) == PX_OK && changed)
+      s = eng_history_put(txn, st, loser, ev->received_ms, PX_SEG_CAUSE_EVENT, ev->seq, e->segs[i].id, 0);
+  }
+  int64_t due;
+  if (s == PX_OK) s = due_of(txn, st, loser, &due);
+  if (s == PX_OK) s = unschedule(txn, st, loser, due);
+  return s;
+}
+
+px_status px_segment_sweep(px_txn *txn, const px_store *st, const px_config *cfg, int64_t now_ms, uint64_t max,
+                           uint64_t *done) {
+  uint64_t n = 0;
+  px_engine *e;
+  px_status s = eng_get(txn, st, &e);
+  while (s == PX_OK && (!max || n < max)) {
+    int64_t due;
+    if ((s = px_segment_next_due(txn, st, &due)) != PX_OK || due > now_ms) break;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_DUE), px_store_dbi(st, PX_DB_DUE), &cur);
+    if (rc) {
+      s = px_store_status(rc);
+      break;
+    }
+    MDB_val k = {1, "d"}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    uint64_t pid = rc == 0 && k.mv_size == 17 ? px_get_u64((const char *)k.mv_data + 9) : 0;
+    mdb_cursor_close(cur);
+    if (!pid) break;
+    eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .pid = pid};
+    if (!e->nsegs) { /* nothing left to evaluate: drop the entry */
+      s = unschedule(txn, st, pid, due);
+    } else {
+      /* One step (the earliest due); a later due of the same profile comes
+       * round again in due order. */
+      s = run_due(&r, due, 1);
+    }
+    n++;
+  }
+  if (done) *done = n;
+  return s;
+}
+
+px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const char *name, int64_t now_ms,
+                          px_buf *scratch, px_rule_value *out) {
+  memset(out, 0, sizeof *out);
+  /* Readers have no registry of their own: the definition is read here. */
+  px_def d;
+  px_status s = px_def_get(txn, st, PX_DEF_CTRAIT, name, &d);
+  if (s != PX_OK) return s;
+  cJSON *body = cJSON_Parse(d.body);
+  px_ctrait t;
+  s = body && px_ctrait_parse(body, &t, NULL) == PX_OK ? PX_OK : PX_STORE;
+  cJSON_Delete(body);
+  px_def_free(&d);
+  if (s != PX_OK) return s;
+  char text[PX_RULE_MAX_BYTES];
+  if ((s = px_rule_agg_print(&t.agg, text, sizeof text)) == PX_OK) {
+    px_key k;
+    agg_key(&k, pid, XXH64(text, strlen(text), 0));
+    MDB_val v = {0, NULL};
+    s = px_store_get(txn, st, PX_DB_AGGS, k.b, k.n, &v);
+    if (s == PX_NOT_FOUND) s = PX_OK;
+    if (s == PX_OK) s = px_agg_value(&t.agg, v.mv_data, v.mv_size, now_ms, out, NULL, scratch);
+  }
+  px_ctrait_free(&t);
+  return s;
+}

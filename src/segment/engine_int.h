@@ -1,0 +1,105 @@
+/* Private to the segment engine (registry.c, engine.c, define.c). */
+#ifndef PX_SEGMENT_ENGINE_INT_H
+#define PX_SEGMENT_ENGINE_INT_H
+
+#include "base/buf.h"
+#include "compute/compute.h"
+#include "segment/def.h"
+#include "segment/engine.h"
+#include "source/source.h"
+
+/* What a segment's rule reads besides its aggregations and segments. */
+enum {
+  READ_TRAITS = 1,   /* traits, consent, account traits */
+  READ_IDENT = 2,    /* identifiers */
+  READ_PROFILE = 4,  /* first_seen, last_seen, profile.events */
+  READ_COMPUTED = 8, /* computed.NAME */
+};
+
+/* One distinct aggregation and, while a profile is processed, its state. */
+typedef struct eng_slot {
+  uint64_t key;           /* XXH64 of px_rule_agg_print */
+  const px_rule_agg *agg; /* borrowed from the segment rule or computed trait that brought it */
+  int computed;           /* a computed trait uses it */
+  px_buf state;           /* the profile's state (kept between profiles: no allocation) */
+  int loaded, dirty, taken;
+} eng_slot;
+
+typedef struct eng_seg {
+  uint32_t id;
+  char name[PX_DEF_NAME_MAX];
+  px_rule *rule;
+  int *slots;   /* rule aggregation i -> slot */
+  int *deps;    /* segments it reads (indexes into segs; -1 unknown) */
+  int ndeps;
+  unsigned reads;
+  int changed;  /* membership changed while processing this profile */
+  int target;   /* backfill: recomputed; bf_in its result for the current profile */
+  int bf_in;
+} eng_seg;
+
+typedef struct eng_ctrait {
+  uint32_t id;
+  px_ctrait t;
+  int slot;
+} eng_ctrait;
+
+typedef struct px_engine {
+  uint64_t serial; /* the transaction the generation was last checked in */
+  uint64_t gen;    /* UINT64_MAX: unknown, reload at the next transaction */
+  eng_seg *segs;   /* evaluation order: a segment after those it reads */
+  size_t nsegs;
+  eng_ctrait *ctraits;
+  size_t nctraits;
+  eng_slot *slots;
+  size_t nslots;
+  px_source *sources;
+  size_t nsources;
+  uint64_t sources_serial;
+  char arena[4096]; /* strings handed to px_rule_eval during one evaluation */
+  size_t arena_used;
+  char **spill;     /* ... those that did not fit (freed after the evaluation) */
+  size_t nspill, capspill;
+} px_engine;
+
+/* The registry for st, reloaded if definitions changed (once per txn). */
+px_status eng_get(px_txn *txn, const px_store *st, px_engine **out);
+/* Reloads now, whatever the generation says. */
+px_status eng_reload(px_txn *txn, const px_store *st, px_engine *e);
+/* Index of a segment / computed trait by name, -1 if none. */
+int eng_seg_find(const px_engine *e, const char *name);
+int eng_ctrait_find(const px_engine *e, const char *name);
+/* What a rule reads, from its canonical text (conservative). */
+unsigned eng_rule_reads(const px_rule *r);
+/* Orders n segments (names, and for each the names it reads) so that each
+ * comes after those it reads; order[] gets indexes. PX_INVALID on a cycle
+ * (cycle[] names one of its members). */
+px_status eng_order(size_t n, const char *const *names, const char *const *const *reads, const int *nreads,
+                    int *order, const char **cycle);
+
+/* Per-profile processing (engine.c). */
+typedef struct eng_run {
+  px_engine *e;
+  px_txn *txn;
+  const px_store *st;
+  const px_config *cfg;
+  uint64_t pid;
+  int64_t now;
+  int have_rec;
+  int64_t first_seen, last_seen;
+  uint64_t events;
+  const eng_seg *seg; /* being evaluated */
+  int backfill;       /* in_segment reads targets' bf_in */
+} eng_run;
+
+px_status eng_load_slot(eng_run *r, int i);
+px_status eng_store_slots(eng_run *r);
+void eng_reset_slots(px_engine *e);
+px_status eng_eval(eng_run *r, const eng_seg *s, int *in, int64_t *until);
+px_status eng_history_put(px_txn *txn, const px_store *st, uint64_t pid, int64_t time_ms, px_seg_cause cause,
+                          uint64_t seq, uint32_t seg, int entered);
+/* Sets the profile's next due time: exactly `until` when every segment was
+ * evaluated (all), else the earlier of it and the one scheduled. */
+px_status eng_schedule(px_txn *txn, const px_store *st, uint64_t pid, int64_t until, int all);
+
+#endif
