@@ -2,13 +2,33 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* PICKAXE_NOW (ISO 8601): the process's clock starts at that time and runs
+ * on from there, for back-testing and for data from the past (windows and
+ * recency measured as of then). Read once. */
+static int64_t clock_offset_ms(void) {
+  static int64_t offset;
+  static int done;
+  if (__atomic_load_n(&done, __ATOMIC_ACQUIRE)) return offset;
+  const char *pin = getenv("PICKAXE_NOW");
+  int64_t at, off = 0;
+  if (pin && *pin && px_time_parse_iso(pin, &at) == PX_OK) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    off = at - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+  }
+  offset = off; /* threads racing here compute offsets a few ms apart: harmless */
+  __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+  return offset;
+}
 
 int64_t px_time_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset_ms();
 }
 
 uint64_t px_time_mono_ns(void) {

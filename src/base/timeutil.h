@@ -11,6 +11,8 @@
 #define PX_TIME_MIN_MS (-62167219200000LL)
 #define PX_TIME_MAX_MS (253402300799999LL)
 
+/* Milliseconds since the epoch, UTC; with PICKAXE_NOW set (ISO 8601) the
+ * clock starts at that time (back-testing, data from the past). */
 int64_t px_time_now_ms(void);
 /* Monotonic clock in nanoseconds, for latency measurement. */
 uint64_t px_time_mono_ns(void);

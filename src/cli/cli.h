@@ -24,6 +24,8 @@ int px_cmd_quality(int argc, char **argv);
 int px_cmd_resolve(int argc, char **argv);
 int px_cmd_link(int argc, char **argv);
 int px_cmd_rule(int argc, char **argv);
+int px_cmd_segment(int argc, char **argv);
+int px_cmd_apply(int argc, char **argv);
 
 /* Reads and checks the mapping file at path; NULL after saying why (as cmd). */
 px_mapping *px_cli_load_mapping(const char *cmd, const char *path);

@@ -21,6 +21,8 @@ static const char usage[] =
     "  resolve FILE     find the records that are the same person (probabilistic matching)\n"
     "  link             link stored profiles that are the same person (probabilistic merges)\n"
     "  rule check RULE  check a rule (segments, offers) and print it back, or say what is wrong\n"
+    "  segment ...      create, list, count, members, delete segments (real-time audiences)\n"
+    "  apply FILE.json  apply declared computed traits, segments and mappings\n"
     "  profile get REF  print a profile (REF: profile id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
     "  rebuild          rebuild all profiles by replaying the event log\n"
@@ -120,7 +122,8 @@ int main(int argc, char **argv) {
               {"import", px_cmd_import},   {"profile", px_cmd_profile}, {"export", px_cmd_export},
               {"rebuild", px_cmd_rebuild}, {"config", px_cmd_config},   {"quality", px_cmd_quality},
               {"resolve", px_cmd_resolve}, {"link", px_cmd_link},
-              {"rule", px_cmd_rule}};
+              {"rule", px_cmd_rule},
+              {"segment", px_cmd_segment}, {"apply", px_cmd_apply}};
   if (argc < 2 || px_cli_is_help(argv[1])) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;

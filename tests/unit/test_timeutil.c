@@ -1,6 +1,8 @@
 /* base/timeutil: ISO 8601 parsing and formatting. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/timeutil.h"
 #include "px_test.h"
@@ -231,8 +233,24 @@ static void test_now(void **state) {
   PX_ASSERT_INT_CMP(m2, >=, m1);
 }
 
+/* PICKAXE_NOW pins the clock's start. It is read once per process, so the
+ * check runs in a child that sets it before its first reading. */
+static void test_pinned_clock(void **state) {
+  (void)state;
+  pid_t child = fork();
+  if (child == 0) {
+    setenv("PICKAXE_NOW", "2011-12-10T00:00:00Z", 1);
+    int64_t t = px_time_now_ms(), pinned = 1323475200000LL;
+    _exit(t >= pinned && t < pinned + 60000 && px_time_now_ms() >= t ? 0 : 1);
+  }
+  int status = -1;
+  assert_true(child > 0 && waitpid(child, &status, 0) == child);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_date_only),
+    cmocka_unit_test(test_pinned_clock),
     cmocka_unit_test(test_parse_date_time_utc),
     cmocka_unit_test(test_parse_without_zone_is_utc),
     cmocka_unit_test(test_parse_offsets),
