@@ -1,8 +1,10 @@
 #include "api/api.h"
 
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -90,6 +92,49 @@ int px_api_auth(px_api *api, px_txn *txn, const char *secret, size_t n, px_key_k
   return 1;
 }
 
+void px_api_fail(px_http_resp *resp, int status, const char *error, const char *field, const char *fmt, ...) {
+  px_error e;
+  px_error_clear(&e);
+  snprintf(e.field, sizeof e.field, "%s", field);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e.reason, sizeof e.reason, fmt, ap);
+  va_end(ap);
+  px_api_error(resp, status, error, &e);
+}
+
+px_txn *px_api_admin_begin(px_api *api, const px_http_req *req, int mode, px_http_resp *resp) {
+  px_txn *txn;
+  if (px_store_begin(api->st, PX_TXN_READ, &txn) != PX_OK) {
+    px_api_error(resp, 500, "store unavailable", NULL);
+    return NULL;
+  }
+  char tok[128];
+  size_t tn = px_api_credential(req->authorization, tok, sizeof tok);
+  px_principal who;
+  int ok = px_api_auth(api, txn, tok, tn, PX_KEY_ADMIN, resp, &who);
+  if (!ok || mode == PX_TXN_READ) {
+    if (!ok) px_store_abort(txn), txn = NULL;
+    return txn;
+  }
+  px_store_abort(txn);
+  /* The writer thread may hold the write locks; this waits for its commit. */
+  if (px_store_begin(api->st, mode, &txn) != PX_OK) {
+    px_api_error(resp, 500, "store unavailable", NULL);
+    return NULL;
+  }
+  return txn;
+}
+
+int px_api_parse_limit(const char *s, int def, int max) {
+  if (!s) return def;
+  if (!*s || strlen(s) > 9) return 0;
+  for (const char *p = s; *p; p++)
+    if (*p < '0' || *p > '9') return 0;
+  long v = strtol(s, NULL, 10);
+  return v >= 1 && v <= max ? (int)v : 0;
+}
+
 size_t px_api_credential(const char *auth, char *out, size_t outn) {
   if (!auth) return 0;
   if (strncasecmp(auth, "Bearer ", 7) == 0) {
@@ -140,6 +185,13 @@ void px_api_handle(void *app, const px_http_req *req, px_http_resp *resp) {
   } else if (strncmp(p, "/v1/profiles/", 13) == 0) {
     if (get) px_api_profiles(api, req, p + 13, resp);
     else not_allowed(resp, "GET, HEAD");
+  } else if (strncmp(p, "/v1/segments", 12) == 0 && (p[12] == 0 || p[12] == '/')) {
+    px_api_segments(api, req, p + 12, resp);
+  } else if (strncmp(p, "/v1/computed-traits", 19) == 0 && (p[19] == 0 || p[19] == '/')) {
+    px_api_ctraits(api, req, p + 19, resp);
+  } else if (is(p, "/v1/audiences/count") || is(p, "/v1/audiences/members")) {
+    if (post) px_api_audiences(api, req, p + 14, resp);
+    else not_allowed(resp, "POST");
   } else if (strncmp(p, "/v1/", 4) == 0 && is_collect(p + 4)) {
     if (post) px_api_collect(api, req, p + 4, resp);
     else not_allowed(resp, "POST");

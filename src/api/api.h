@@ -22,6 +22,14 @@ typedef struct px_api {
 px_status px_api_init(px_api *api, px_store *st, px_writer *w, px_metrics *m);
 void px_api_destroy(px_api *api);
 
+/* Ends a profile object rendered into out (px_profile_render) with
+ * "segments" (the names of the segments pid is in, name order) and
+ * "computed" ({name: value at now_ms} of every computed trait: numbers,
+ * strings, booleans, times as ISO 8601, null when absent), as GET
+ * /v1/profiles/{ref} shows them. Kept here so src/profile does not depend
+ * on src/segment. */
+px_status px_api_profile_extras(px_txn *txn, const px_store *st, uint64_t pid, int64_t now_ms, px_buf *out);
+
 /* The px_http_handler for the whole API. */
 void px_api_handle(void *app, const px_http_req *req, px_http_resp *resp);
 

@@ -20,8 +20,29 @@ int px_api_auth(px_api *api, px_txn *txn, const char *secret, size_t n, px_key_k
 const px_config *px_api_config_acquire(px_api *api, px_txn *txn);
 void px_api_config_release(px_api *api);
 
+/* Begins a transaction (mode as px_store_begin) for an admin request: the
+ * token is checked first in a read transaction, so a request without one
+ * never waits for the write lock. NULL when resp was filled (401/403/500). */
+px_txn *px_api_admin_begin(px_api *api, const px_http_req *req, int mode, px_http_resp *resp);
+
+/* A query's limit, strictly: absent gives def, digits in [1, max] their
+ * value, anything else 0. */
+int px_api_parse_limit(const char *s, int def, int max);
+
+/* Writes {"success":false,"error":...,"field":...,"reason":...} from plain text. */
+void px_api_fail(px_http_resp *resp, int status, const char *error, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 void px_api_collect(px_api *api, const px_http_req *req, const char *what, px_http_resp *resp);
 void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
 void px_api_metrics(px_api *api, px_http_resp *resp);
+
+/* /v1/segments[/{name}[/members]] (rest: after "/v1/segments") and
+ * /v1/audiences/{count,members} (segments.c). */
+void px_api_segments(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
+void px_api_audiences(px_api *api, const px_http_req *req, const char *what, px_http_resp *resp);
+/* /v1/computed-traits[/{name}] (rest: after "/v1/computed-traits"; computed.c). */
+void px_api_ctraits(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
+
 
 #endif

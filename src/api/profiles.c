@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "api/api_int.h"
+#include "base/timeutil.h"
 #include "identity/identity.h"
 #include "profile/profile.h"
 
@@ -13,14 +14,6 @@ static int all_digits(const char *s) {
   for (; *s; s++)
     if (*s < '0' || *s > '9') return 0;
   return 1;
-}
-
-/* Strict positive integer in [1, max]; 0 when not. */
-static int parse_limit(const char *s, int def, int max) {
-  if (!s) return def;
-  if (!all_digits(s) || strlen(s) > 9) return 0;
-  long v = strtol(s, NULL, 10);
-  return v >= 1 && v <= max ? (int)v : 0;
 }
 
 typedef struct merge_page {
@@ -89,9 +82,10 @@ void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_h
   } else if (!sub) {
     resp->status = 200;
     s = px_profile_render(txn, api->st, cfg, pid, NULL, &resp->body);
+    if (s == PX_OK) s = px_api_profile_extras(txn, api->st, pid, px_time_now_ms(), &resp->body);
   } else if (strcmp(sub, "events") == 0 || strcmp(sub, "merges") == 0) {
     int events = sub[0] == 'e';
-    int limit = parse_limit(px_http_query(req, "limit"), events ? 50 : 100, 1000);
+    int limit = px_api_parse_limit(px_http_query(req, "limit"), events ? 50 : 100, 1000);
     const char *cursor = px_http_query(req, "cursor");
     uint64_t before = !events && cursor && all_digits(cursor) && strlen(cursor) <= 19 ? strtoull(cursor, NULL, 10) : 0;
     if (!limit) {

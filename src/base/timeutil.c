@@ -26,9 +26,10 @@ static int64_t clock_offset_ms(void) {
 }
 
 int64_t px_time_now_ms(void) {
+  int64_t offset = clock_offset_ms(); /* first: the clock is read after the offset was taken */
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset_ms();
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + offset;
 }
 
 uint64_t px_time_mono_ns(void) {

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
+#include "base/timeutil.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "identity/identity.h"
@@ -50,6 +52,7 @@ int px_cmd_profile(int argc, char **argv) {
   if ((s = px_config_load(txn, st, &cfg, NULL)) != PX_OK) goto abort;
   s = px_profile_find(txn, st, &cfg, pos[1], &pid);
   if (s == PX_OK) s = px_profile_render(txn, st, &cfg, pid, NULL, &out);
+  if (s == PX_OK) s = px_api_profile_extras(txn, st, pid, px_time_now_ms(), &out); /* as the API shows it */
   px_config_free(&cfg);
 abort:
   px_store_abort(txn);
@@ -66,7 +69,8 @@ static const char export_help[] =
     "usage: pickaxe export profiles [--data DIR]\n"
     "\n"
     "Prints every live profile as one JSON object per line, in profile id order,\n"
-    "with its timeline (event sequence numbers). The output is deterministic: two\n"
+    "with its timeline (event sequence numbers), segments and computed traits. The\n"
+    "output is deterministic: two\n"
     "stores with the same profiles print the same bytes.\n";
 
 int px_cmd_export(int argc, char **argv) {
@@ -89,6 +93,7 @@ int px_cmd_export(int argc, char **argv) {
   px_buf line;
   px_buf_init(&line, 0);
   px_render_opts ro = {.with_timeline = 1};
+  int64_t now = px_time_now_ms(); /* computed traits as of one instant for the whole export */
   int rc;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     px_profile_rec r;
@@ -98,7 +103,9 @@ int px_cmd_export(int argc, char **argv) {
     px_buf_reset(&line);
     uint64_t pid = 0;
     for (int i = 0; i < 8; i++) pid = pid << 8 | ((unsigned char *)k.mv_data)[i];
-    if ((s = px_profile_render(txn, st, &cfg, pid, &ro, &line)) != PX_OK) break;
+    if ((s = px_profile_render(txn, st, &cfg, pid, &ro, &line)) != PX_OK ||
+        (s = px_api_profile_extras(txn, st, pid, now, &line)) != PX_OK)
+      break;
     fwrite(line.data, 1, line.len, stdout);
     fputc('\n', stdout);
   }

@@ -23,7 +23,7 @@ static const char usage[] =
     "  rule check RULE  check a rule (segments, offers) and print it back, or say what is wrong\n"
     "  segment ...      create, list, count, members, delete segments (real-time audiences)\n"
     "  apply FILE.json  apply declared computed traits, segments and mappings\n"
-    "  profile get REF  print a profile (REF: profile id or kind:value)\n"
+    "  profile get REF  print a profile with its segments and computed traits (REF: id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
     "  rebuild          rebuild all profiles by replaying the event log\n"
     "  config set|get   store or show the configuration (identity rules, survivorship)\n"

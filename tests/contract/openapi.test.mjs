@@ -44,11 +44,20 @@ const EXPECTED_OPERATIONS = [
   'GET /healthz', 'GET /metrics',
   'HEAD /v1/profiles/{ref}', 'HEAD /v1/profiles/{ref}/events', 'HEAD /v1/profiles/{ref}/merges',
   'HEAD /healthz', 'HEAD /metrics',
+  'GET /v1/segments', 'HEAD /v1/segments',
+  'GET /v1/segments/{name}', 'HEAD /v1/segments/{name}', 'PUT /v1/segments/{name}', 'DELETE /v1/segments/{name}',
+  'GET /v1/segments/{name}/members', 'HEAD /v1/segments/{name}/members',
+  'POST /v1/audiences/count', 'POST /v1/audiences/members',
+  'GET /v1/computed-traits', 'HEAD /v1/computed-traits',
+  'GET /v1/computed-traits/{name}', 'HEAD /v1/computed-traits/{name}', 'PUT /v1/computed-traits/{name}',
+  'DELETE /v1/computed-traits/{name}',
 ];
 const SINGLE = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 const BATCHES = ['batch', 'import'];
 const COLLECT = [...SINGLE, ...BATCHES];
 const PROFILE_OPS = ['getProfile', 'listProfileEvents', 'listProfileMerges'];
+const SEGMENT_OPS = ['listSegments', 'getSegment', 'putSegment', 'deleteSegment', 'listSegmentMembers', 'countAudience',
+  'listAudienceMembers', 'listComputedTraits', 'getComputedTrait', 'putComputedTrait', 'deleteComputedTrait'];
 // Statuses that cannot be provoked from outside: a failing store, a full queue.
 const NOT_PROVOKED = new Set(['500', '503', '507']); // 507 is provoked by tests/integration (disk reserve)
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -660,7 +669,8 @@ test('spec: lists exactly the expected endpoints, with their security', () => {
   for (const id of COLLECT) assert.deepEqual(opFor(id).op.security, [{ writeKey: [] }, {}], id);
   assert.equal(schemes.adminBasic.type, 'http');
   assert.equal(schemes.adminBasic.scheme, 'basic');
-  for (const id of PROFILE_OPS) assert.deepEqual(opFor(id).op.security, [{ adminToken: [] }, { adminBasic: [] }], id);
+  for (const id of [...PROFILE_OPS, ...SEGMENT_OPS])
+    assert.deepEqual(opFor(id).op.security, [{ adminToken: [] }, { adminBasic: [] }], id);
   for (const id of ['health', 'metrics']) assert.deepEqual(opFor(id).op.security, [], id);
   // HEAD: beside every GET, with the same security and statuses.
   for (const { method, op, pathItem } of operations.values()) {
@@ -1141,6 +1151,107 @@ test('profiles: 400 for limit and cursor, 401, 403, 404', async () => {
 });
 
 // ---------------------------------------------------------------------------
+// Segments, audiences, computed traits
+
+test('segments: define, read, page, combine, delete; every status', async () => {
+  const admin = asAdmin();
+  const users = [uid('seg'), uid('seg'), uid('seg')];
+  for (const u of users) await call('track', { status: 200, headers: asWriter(), body: { userId: u, event: 'Seg Probe' } });
+  await call('track', { status: 200, headers: asWriter(), body: { userId: users[0], event: 'Seg Other' } });
+  const rule = 'at least 1 event "Seg Probe"';
+  let r = await call('putSegment', { status: 201, headers: admin, params: { name: 'probe' }, body: { rule }, label: 'create' });
+  assert.deepEqual([r.body.rule, r.body.canonical, r.body.count, r.body.version], [rule, 'count(event "Seg Probe") >= 1', 3, 1]);
+  r = await call('putSegment', { status: 200, headers: admin, params: { name: 'probe' }, body: { rule }, label: 'unchanged' });
+  assert.equal(r.body.version, 1);
+  await call('putSegment', { status: 201, headers: admin, params: { name: 'other' }, body: { rule: 'at least 1 event "Seg Other"' } });
+  for (const [body, field] of [[{}, 'rule'], [{ rule: 1 }, 'rule'], [{ rule: 'true', extra: 1 }, 'extra'], ['[1]', ''], ['{', '']]) {
+    r = await call('putSegment', { status: 400, headers: admin, params: { name: 'bad' }, body, label: JSON.stringify(body) });
+    assert.deepEqual([r.body.error, r.body.field], ['invalid request', field]);
+  }
+  r = await call('putSegment', { status: 400, headers: admin, params: { name: '.dot' }, body: { rule }, label: 'bad name' });
+  assert.equal(r.body.field, 'name');
+  r = await call('putSegment', { status: 400, headers: admin, params: { name: 'bad' }, body: { rule: 'country =\n  and' }, label: 'syntax' });
+  assert.deepEqual([r.body.error, r.body.field, r.body.line, r.body.column], ['invalid rule', 'rule', 2, 3]);
+  await call('putSegment', { status: 201, headers: admin, params: { name: 'cyc1' }, body: { rule: 'in segment "cyc2"' } });
+  r = await call('putSegment', { status: 400, headers: admin, params: { name: 'cyc2' }, body: { rule: 'in segment "cyc1"' }, label: 'cycle' });
+  assert.ok(!('line' in r.body) && /cycle/.test(r.body.message));
+  const big = 'x'.repeat(LIMITS.requestBytes + 1);
+  await call('putSegment', { status: 413, headers: admin, params: { name: 'probe' }, body: big, label: 'too large' });
+
+  r = await call('getSegment', { status: 200, headers: admin, params: { name: 'probe' } });
+  assert.equal(r.body.count, 3);
+  await call('getSegment', { status: 404, headers: admin, params: { name: 'nope' } });
+  r = await call('listSegments', { status: 200, headers: admin });
+  assert.deepEqual(r.body.segments.map((s) => s.name), [...r.body.segments.map((s) => s.name)].sort());
+
+  r = await call('listSegmentMembers', { status: 200, headers: admin, params: { name: 'probe' }, query: '?limit=2' });
+  assert.equal(r.body.members.length, 2);
+  const rest = await call('listSegmentMembers', { status: 200, headers: admin, params: { name: 'probe' }, query: `?cursor=${r.body.next_cursor}` });
+  assert.deepEqual([rest.body.members.length, rest.body.next_cursor], [1, null]);
+  for (const q of ['?limit=0', '?limit=1001', '?cursor=zz', '?cursor=0000000000000000'])
+    await call('listSegmentMembers', { status: 400, headers: admin, params: { name: 'probe' }, query: q, label: q });
+  await call('listSegmentMembers', { status: 404, headers: admin, params: { name: 'nope' } });
+
+  const audience = { segments: ['probe', 'other'], ops: ['minus'] };
+  r = await call('countAudience', { status: 200, headers: admin, body: audience });
+  assert.equal(r.body.count, 2);
+  r = await call('countAudience', { status: 200, headers: admin, body: { segments: ['probe', 'other'], ops: ['intersect'] } });
+  assert.equal(r.body.count, 1);
+  for (const [body, field] of [[{}, 'segments'], [{ segments: ['probe', 'other'] }, 'ops'], [{ segments: ['probe', 'other'], ops: ['x'] }, 'ops[0]']]) {
+    r = await call('countAudience', { status: 400, headers: admin, body, label: JSON.stringify(body) });
+    assert.equal(r.body.field, field);
+  }
+  r = await call('countAudience', { status: 404, headers: admin, body: { segments: ['probe', 'nope'], ops: ['union'] } });
+  assert.equal(r.body.field, 'segments[1]');
+  await call('countAudience', { status: 413, headers: admin, body: big });
+  r = await call('listAudienceMembers', { status: 200, headers: admin, body: audience, query: '?limit=1' });
+  assert.equal(r.body.members.length, 1);
+  assert.notEqual(r.body.next_cursor, null);
+  r = await call('listAudienceMembers', { status: 200, headers: admin, body: audience, query: `?cursor=${r.body.next_cursor}` });
+  assert.deepEqual([r.body.members.length, r.body.next_cursor], [1, null]);
+  await call('listAudienceMembers', { status: 400, headers: admin, body: audience, query: '?limit=0' });
+  await call('listAudienceMembers', { status: 400, headers: admin, body: { segments: 'probe' } });
+  await call('listAudienceMembers', { status: 404, headers: admin, body: { segments: ['nope'] } });
+  await call('listAudienceMembers', { status: 413, headers: admin, body: big });
+
+  // Computed traits and the profile view.
+  const ct = { function: 'count', event: 'Seg Probe' };
+  r = await call('putComputedTrait', { status: 201, headers: admin, params: { name: 'probes' }, body: ct });
+  assert.deepEqual(r.body.definition, { ...ct, name: 'probes' });
+  await call('putComputedTrait', { status: 200, headers: admin, params: { name: 'probes' }, body: { ...ct, name: 'probes' } });
+  await call('putComputedTrait', { status: 201, headers: admin, params: { name: 'first_probe' }, body: { function: 'first', event: 'Seg Probe' } });
+  await call('putComputedTrait', { status: 400, headers: admin, params: { name: 'probes' }, body: { ...ct, name: 'x' }, label: 'other name' });
+  await call('putComputedTrait', { status: 400, headers: admin, params: { name: 'probes' }, body: { function: 'nope' }, label: 'bad function' });
+  await call('putComputedTrait', { status: 400, headers: admin, params: { name: 'probes' }, body: '[]', label: 'not an object' });
+  await call('putComputedTrait', { status: 413, headers: admin, params: { name: 'probes' }, body: big });
+  await call('getComputedTrait', { status: 200, headers: admin, params: { name: 'probes' } });
+  await call('getComputedTrait', { status: 404, headers: admin, params: { name: 'nope' } });
+  r = await call('listComputedTraits', { status: 200, headers: admin });
+  assert.ok(r.body.computed_traits.some((t) => t.name === 'probes'));
+  const { body: prof } = await call('getProfile', { status: 200, headers: admin, params: { ref: `user_id:${users[0]}` } });
+  assert.ok(prof.segments.includes('probe') && prof.segments.includes('other'));
+  assert.equal(prof.computed.probes, 1);
+  assert.match(prof.computed.first_probe, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  await call('deleteComputedTrait', { status: 204, headers: admin, params: { name: 'probes' } });
+  await call('deleteComputedTrait', { status: 404, headers: admin, params: { name: 'probes' } });
+
+  await call('deleteSegment', { status: 204, headers: admin, params: { name: 'other' } });
+  await call('deleteSegment', { status: 404, headers: admin, params: { name: 'other' } });
+
+  // Authentication, on every operation.
+  const params = { name: 'probe' };
+  const bodyFor = { putSegment: { rule }, countAudience: { segments: ['probe'] }, listAudienceMembers: { segments: ['probe'] }, putComputedTrait: ct };
+  for (const id of SEGMENT_OPS) {
+    const body = bodyFor[id];
+    r = await call(id, { status: 401, params, body, label: 'no token' });
+    assert.match(r.body.error, /^missing admin token/);
+    r = await call(id, { status: 401, params, body, headers: { Authorization: bearer('pka_nope') }, label: 'unknown token' });
+    assert.equal(r.body.error, 'unknown admin token');
+    await call(id, { status: 403, params, body, headers: { Authorization: bearer(writeKey) }, label: 'write key' });
+  }
+});
+
+// ---------------------------------------------------------------------------
 // Operations
 
 test('healthz and metrics', async () => {
@@ -1176,7 +1287,12 @@ test('the server serves exactly the documented paths and methods; others answer 
   await call('identify', { status: 200, headers: asWriter(), body: { userId: 'route' } });
   const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'];
   const headers = { ...asAdmin() };
-  const concrete = (p) => p.replace('{ref}', 'user_id:route');
+  // Definitions to probe; each DELETE removes its own.
+  for (const name of ['route', 'route_del']) {
+    assert.equal((await send('PUT', `/v1/segments/${name}`, { headers, body: { rule: 'true' } })).status, 201);
+    assert.equal((await send('PUT', `/v1/computed-traits/${name}`, { headers, body: { function: 'count' } })).status, 201);
+  }
+  const concrete = (p, m) => p.replace('{ref}', 'user_id:route').replace('{name}', m === 'DELETE' ? 'route_del' : 'route');
   const isUnserved = (res) => {
     if (res.status === 405) return true;
     if (res.status !== 404) return false;
@@ -1186,7 +1302,7 @@ test('the server serves exactly the documented paths and methods; others answer 
   const served = [];
   for (const [p, item] of Object.entries(spec.paths)) {
     for (const m of methods) {
-      const res = await send(m, concrete(p), { headers, body: m === 'GET' || m === 'HEAD' ? undefined : '{}' });
+      const res = await send(m, concrete(p, m), { headers, body: m === 'GET' || m === 'HEAD' ? undefined : '{}' });
       const documented = Boolean(item[m.toLowerCase()]);
       if (!isUnserved(res)) served.push(`${m} ${p}`);
       if (!documented) {
@@ -1202,7 +1318,9 @@ test('the server serves exactly the documented paths and methods; others answer 
   assert.deepEqual(served.sort(), [...operations.values()].map((o) => `${o.method} ${o.path}`).sort());
   const unknown = spec['x-unknown-paths'];
   const extras = ['/', '/v1', '/v1/', '/v1/profiles', '/v1/unknown', '/v1/identify/', '/v1/track/x', '/V1/track',
-    '/v2/track', '/healthz/', '/metrics/x', '/v1/profilesx'];
+    '/v2/track', '/healthz/', '/metrics/x', '/v1/profilesx', '/v1/segments/', '/v1/segmentsx', '/v1/segments/route/x',
+    '/v1/segments/route/members/', '/v1/audiences', '/v1/audiences/', '/v1/audiences/count/', '/v1/computed-traits/',
+    '/v1/computed-traits/route/x'];
   for (const p of extras) {
     for (const m of methods) {
       const res = await send(m, p, { headers, body: m === 'GET' || m === 'HEAD' ? undefined : '{}' });

@@ -243,6 +243,7 @@ describe('CLI', { timeout: 120000 }, () => {
       try {
         const r = await srv.api('GET', profilePath('user_id:imp-1'), { auth: { bearer: token } });
         assert.equal(r.status, 200, r.text);
+        assert.deepEqual([r.json.segments, r.json.computed], [[], {}]); // none defined here
         assert.deepEqual(r.json, cli);
       } finally {
         await srv.stop();

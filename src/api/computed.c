@@ -1,0 +1,228 @@
+/* Computed traits over the HTTP API (admin token):
+ *   GET /v1/computed-traits                     every computed trait, name order
+ *   PUT|GET|DELETE /v1/computed-traits/{name}   define or change / read / delete
+ * and the profile view's "segments" and "computed" members. Definitions run
+ * in one write transaction in the request thread, as segments do. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/timeutil.h"
+#include "segment/def.h"
+#include "segment/engine.h"
+#include "segment/members.h"
+
+static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+static void not_allowed(px_http_resp *resp, const char *allow) {
+  char msg[64];
+  snprintf(msg, sizeof msg, "method not allowed: use %s", allow);
+  px_api_error(resp, 405, msg, NULL);
+  resp->allow = allow;
+}
+
+static void ctrait_not_found(px_http_resp *resp, const char *name) {
+  px_api_fail(resp, 404, "computed trait not found", "name", "no computed trait named \"%.128s\"", name);
+}
+
+/* {"name","id","version","definition","created","updated"}: definition is
+ * the stored JSON as it was given (name included). */
+static px_status ctrait_json(const px_def *d, px_buf *out) {
+  char created[32], updated[32];
+  px_time_format_iso(d->created_ms, created);
+  px_time_format_iso(d->updated_ms, updated);
+  px_buf_puts(out, "{\"name\":");
+  px_buf_json_str(out, d->name, strlen(d->name));
+  px_buf_printf(out, ",\"id\":%u,\"version\":%llu,\"definition\":", d->id, (unsigned long long)d->version);
+  px_buf_puts(out, d->body);
+  return px_buf_printf(out, ",\"created\":\"%s\",\"updated\":\"%s\"}", created, updated);
+}
+
+/* The PUT body with "name" filled from the path (or checked against it),
+ * as compact JSON (malloc'd); NULL when resp was filled. */
+static char *put_body(const px_http_req *req, const char *name, px_http_resp *resp) {
+  if (req->body_too_large) {
+    px_api_fail(resp, 413, "payload too large", "", "request body larger than %d bytes", PX_MAX_REQUEST_BYTES);
+    return NULL;
+  }
+  if (!px_def_name_ok(name)) {
+    px_api_fail(resp, 400, "invalid request", "name",
+                "a computed trait name is 1-127 characters of A-Z a-z 0-9 _ - . (no leading dot)");
+    return NULL;
+  }
+  char *text = NULL;
+  cJSON *root = cJSON_ParseWithLength(req->body, req->body_len);
+  const cJSON *given = cJSON_GetObjectItemCaseSensitive(root, "name");
+  if (!cJSON_IsObject(root))
+    px_api_fail(resp, 400, "invalid request", "", "the body must be a JSON object (a computed trait definition)");
+  else if (given && (!cJSON_IsString(given) || !is(given->valuestring, name)))
+    px_api_fail(resp, 400, "invalid request", "name", "must be the name in the path (\"%.128s\") or left out", name);
+  else if (!given && !cJSON_AddStringToObject(root, "name", name))
+    px_api_error(resp, 500, px_status_str(PX_NOMEM), NULL);
+  else if (!(text = cJSON_PrintUnformatted(root)))
+    px_api_error(resp, 500, px_status_str(PX_NOMEM), NULL);
+  else if (strlen(text) > PX_DEF_BODY_MAX) {
+    px_api_fail(resp, 400, "invalid request", "", "a definition is at most %d bytes", PX_DEF_BODY_MAX);
+    cJSON_free(text);
+    text = NULL;
+  }
+  cJSON_Delete(root);
+  return text;
+}
+
+static void put_ctrait(px_api *api, const px_http_req *req, const char *name, px_http_resp *resp) {
+  px_txn *txn = px_api_admin_begin(api, req, PX_TXN_READ, resp);
+  if (!txn) return;
+  px_store_abort(txn);
+  char *text = put_body(req, name, resp);
+  if (!text || !(txn = px_api_admin_begin(api, req, PX_TXN_WRITE, resp))) goto out;
+  px_def d;
+  px_error err;
+  px_error_clear(&err);
+  px_status s = px_def_get(txn, api->st, PX_DEF_CTRAIT, name, &d);
+  int existed = s == PX_OK;
+  if (existed) px_def_free(&d);
+  if (s == PX_OK || s == PX_NOT_FOUND) {
+    const px_config *cfg = px_api_config_acquire(api, txn);
+    s = px_ctrait_define(txn, api->st, cfg, text, strlen(text), px_time_now_ms(), NULL, NULL, &err);
+    px_api_config_release(api);
+  }
+  if (s == PX_INVALID) {
+    px_store_abort(txn);
+    px_api_error(resp, 400, "invalid computed trait", &err);
+    goto out;
+  }
+  if (s == PX_OK && (s = px_def_get(txn, api->st, PX_DEF_CTRAIT, name, &d)) == PX_OK) {
+    s = ctrait_json(&d, &resp->body);
+    px_def_free(&d);
+  }
+  if (s == PX_OK) s = px_store_commit(txn);
+  else px_store_abort(txn);
+  if (s == PX_OK) resp->status = existed ? 200 : 201;
+  else px_api_error(resp, 500, px_status_str(s), NULL);
+out:
+  cJSON_free(text);
+}
+
+static void delete_ctrait(px_api *api, const px_http_req *req, const char *name, px_http_resp *resp) {
+  px_txn *txn = px_api_admin_begin(api, req, PX_TXN_WRITE, resp);
+  if (!txn) return;
+  px_status s = PX_NOT_FOUND;
+  if (px_def_name_ok(name)) {
+    const px_config *cfg = px_api_config_acquire(api, txn);
+    s = px_ctrait_delete(txn, api->st, cfg, name, px_time_now_ms());
+    px_api_config_release(api);
+  }
+  if (s == PX_OK) s = px_store_commit(txn);
+  else px_store_abort(txn);
+  if (s == PX_OK) resp->status = 204;
+  else if (s == PX_NOT_FOUND) ctrait_not_found(resp, name);
+  else px_api_error(resp, 500, px_status_str(s), NULL);
+}
+
+static void get_ctraits(px_api *api, const px_http_req *req, const char *name, px_http_resp *resp) {
+  px_txn *txn = px_api_admin_begin(api, req, PX_TXN_READ, resp);
+  if (!txn) return;
+  px_status s;
+  if (name) {
+    px_def d;
+    s = px_def_name_ok(name) ? px_def_get(txn, api->st, PX_DEF_CTRAIT, name, &d) : PX_NOT_FOUND;
+    if (s == PX_OK) {
+      s = ctrait_json(&d, &resp->body);
+      px_def_free(&d);
+    }
+  } else {
+    px_def *defs = NULL;
+    size_t n = 0;
+    s = px_def_list(txn, api->st, PX_DEF_CTRAIT, &defs, &n);
+    px_buf_puts(&resp->body, "{\"computed_traits\":[");
+    for (size_t i = 0; i < n && s == PX_OK; i++) {
+      if (i) px_buf_putc(&resp->body, ',');
+      s = ctrait_json(&defs[i], &resp->body);
+    }
+    if (s == PX_OK) s = px_buf_puts(&resp->body, "]}");
+    for (size_t i = 0; i < n; i++) px_def_free(&defs[i]);
+    free(defs);
+  }
+  px_store_abort(txn);
+  if (s == PX_OK) resp->status = 200;
+  else if (s == PX_NOT_FOUND) ctrait_not_found(resp, name);
+  else px_api_error(resp, 500, px_status_str(s), NULL);
+}
+
+void px_api_ctraits(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp) {
+  int get = is(req->method, "GET") || is(req->method, "HEAD");
+  if (!*rest) { /* /v1/computed-traits */
+    if (get) get_ctraits(api, req, NULL, resp);
+    else not_allowed(resp, "GET, HEAD");
+    return;
+  }
+  const char *name = rest + 1;
+  if (!*name || strchr(name, '/') || strlen(name) >= 512) {
+    px_api_error(resp, 404, "no such endpoint", NULL);
+    return;
+  }
+  if (get) get_ctraits(api, req, name, resp);
+  else if (is(req->method, "PUT")) put_ctrait(api, req, name, resp);
+  else if (is(req->method, "DELETE")) delete_ctrait(api, req, name, resp);
+  else not_allowed(resp, "GET, HEAD, PUT, DELETE");
+}
+
+/* ---- the profile view ---- */
+
+static px_status value_json(const px_rule_value *v, px_buf *out) {
+  char t[32];
+  switch (v->type) {
+  case PX_RV_BOOL: return px_buf_puts(out, v->b ? "true" : "false");
+  case PX_RV_NUM:
+    if (!isfinite(v->n)) return px_buf_puts(out, "null");
+    snprintf(t, sizeof t, "%.15g", v->n);
+    if (strtod(t, NULL) != v->n) snprintf(t, sizeof t, "%.17g", v->n);
+    return px_buf_puts(out, t);
+  case PX_RV_STR: return px_buf_json_str(out, v->s, v->len);
+  case PX_RV_TIME:
+    px_time_format_iso(v->t, t);
+    return px_buf_printf(out, "\"%s\"", t);
+  default: return px_buf_puts(out, "null");
+  }
+}
+
+px_status px_api_profile_extras(px_txn *txn, const px_store *st, uint64_t pid, int64_t now_ms, px_buf *out) {
+  if (!out->len || out->data[out->len - 1] != '}') return PX_STORE;
+  out->len--; /* reopen the object */
+  px_def *defs = NULL;
+  size_t n = 0;
+  px_status s = px_def_list(txn, st, PX_DEF_SEGMENT, &defs, &n);
+  px_buf_puts(out, ",\"segments\":[");
+  int k = 0;
+  for (size_t i = 0; i < n && s == PX_OK; i++) {
+    int in = 0;
+    if ((s = px_members_has(txn, st, defs[i].id, pid, &in)) == PX_OK && in) {
+      if (k++) px_buf_putc(out, ',');
+      px_buf_json_str(out, defs[i].name, strlen(defs[i].name));
+    }
+  }
+  for (size_t i = 0; i < n; i++) px_def_free(&defs[i]);
+  free(defs);
+  defs = NULL, n = 0;
+  if (s == PX_OK) s = px_def_list(txn, st, PX_DEF_CTRAIT, &defs, &n);
+  px_buf_puts(out, "],\"computed\":{");
+  px_buf scratch;
+  px_buf_init(&scratch, 0);
+  for (size_t i = 0; i < n && s == PX_OK; i++) {
+    px_rule_value v;
+    if ((s = px_ctrait_value(txn, st, pid, defs[i].name, now_ms, &scratch, &v)) != PX_OK) break;
+    if (i) px_buf_putc(out, ',');
+    px_buf_json_str(out, defs[i].name, strlen(defs[i].name));
+    px_buf_putc(out, ':');
+    s = value_json(&v, out);
+  }
+  px_buf_free(&scratch);
+  for (size_t i = 0; i < n; i++) px_def_free(&defs[i]);
+  free(defs);
+  if (s == PX_OK) s = px_buf_puts(out, "}}");
+  return s;
+}
