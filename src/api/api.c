@@ -159,7 +159,7 @@ static void health(px_http_resp *resp) {
 
 static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
-static void not_allowed(px_http_resp *resp, const char *allow) {
+void px_api_not_allowed(px_http_resp *resp, const char *allow) {
   char msg[64];
   snprintf(msg, sizeof msg, "method not allowed: use %s", allow);
   px_api_error(resp, 405, msg, NULL);
@@ -179,22 +179,22 @@ void px_api_handle(void *app, const px_http_req *req, px_http_resp *resp) {
   /* HEAD is GET without a body (the HTTP layer drops it). */
   int get = is(req->method, "GET") || is(req->method, "HEAD"), post = is(req->method, "POST");
   if (is(p, "/healthz") || is(p, "/metrics")) {
-    if (!get) not_allowed(resp, "GET, HEAD");
+    if (!get) px_api_not_allowed(resp, "GET, HEAD");
     else if (is(p, "/healthz")) health(resp);
     else px_api_metrics(api, resp);
   } else if (strncmp(p, "/v1/profiles/", 13) == 0) {
     if (get) px_api_profiles(api, req, p + 13, resp);
-    else not_allowed(resp, "GET, HEAD");
+    else px_api_not_allowed(resp, "GET, HEAD");
   } else if (strncmp(p, "/v1/segments", 12) == 0 && (p[12] == 0 || p[12] == '/')) {
     px_api_segments(api, req, p + 12, resp);
   } else if (strncmp(p, "/v1/computed-traits", 19) == 0 && (p[19] == 0 || p[19] == '/')) {
     px_api_ctraits(api, req, p + 19, resp);
   } else if (is(p, "/v1/audiences/count") || is(p, "/v1/audiences/members")) {
     if (post) px_api_audiences(api, req, p + 14, resp);
-    else not_allowed(resp, "POST");
+    else px_api_not_allowed(resp, "POST");
   } else if (strncmp(p, "/v1/", 4) == 0 && is_collect(p + 4)) {
     if (post) px_api_collect(api, req, p + 4, resp);
-    else not_allowed(resp, "POST");
+    else px_api_not_allowed(resp, "POST");
   } else {
     px_api_error(resp, 404, "no such endpoint", NULL);
   }

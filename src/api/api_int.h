@@ -7,6 +7,8 @@
 
 /* Writes {"success":false,"error":...,"field":...,"reason":...[,"offset":N]}. */
 void px_api_error(px_http_resp *resp, int status, const char *error, const px_error *detail);
+/* 405 naming the methods allowed (also sent as the Allow header). */
+void px_api_not_allowed(px_http_resp *resp, const char *allow);
 
 /* The secret of an Authorization header: the user name of HTTP Basic, or a
  * Bearer token. Returns its length (0 when there is none). */

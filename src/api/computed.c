@@ -17,13 +17,6 @@
 
 static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
-static void not_allowed(px_http_resp *resp, const char *allow) {
-  char msg[64];
-  snprintf(msg, sizeof msg, "method not allowed: use %s", allow);
-  px_api_error(resp, 405, msg, NULL);
-  resp->allow = allow;
-}
-
 static void ctrait_not_found(px_http_resp *resp, const char *name) {
   px_api_fail(resp, 404, "computed trait not found", "name", "no computed trait named \"%.128s\"", name);
 }
@@ -157,7 +150,7 @@ void px_api_ctraits(px_api *api, const px_http_req *req, const char *rest, px_ht
   int get = is(req->method, "GET") || is(req->method, "HEAD");
   if (!*rest) { /* /v1/computed-traits */
     if (get) get_ctraits(api, req, NULL, resp);
-    else not_allowed(resp, "GET, HEAD");
+    else px_api_not_allowed(resp, "GET, HEAD");
     return;
   }
   const char *name = rest + 1;
@@ -168,7 +161,7 @@ void px_api_ctraits(px_api *api, const px_http_req *req, const char *rest, px_ht
   if (get) get_ctraits(api, req, name, resp);
   else if (is(req->method, "PUT")) put_ctrait(api, req, name, resp);
   else if (is(req->method, "DELETE")) delete_ctrait(api, req, name, resp);
-  else not_allowed(resp, "GET, HEAD, PUT, DELETE");
+  else px_api_not_allowed(resp, "GET, HEAD, PUT, DELETE");
 }
 
 /* ---- the profile view ---- */

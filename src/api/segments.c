@@ -22,13 +22,6 @@
 #define MEMBERS_MAX 1000
 #define AUDIENCE_MAX 32 /* segments in one audience */
 
-static void not_allowed(px_http_resp *resp, const char *allow) {
-  char msg[64];
-  snprintf(msg, sizeof msg, "method not allowed: use %s", allow);
-  px_api_error(resp, 405, msg, NULL);
-  resp->allow = allow;
-}
-
 static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
 static void segment_not_found(px_http_resp *resp, const char *field, const char *name) {
@@ -243,7 +236,7 @@ void px_api_segments(px_api *api, const px_http_req *req, const char *rest, px_h
   int get = is(req->method, "GET") || is(req->method, "HEAD");
   if (!*rest) { /* /v1/segments */
     if (get) list_segments(api, req, resp);
-    else not_allowed(resp, "GET, HEAD");
+    else px_api_not_allowed(resp, "GET, HEAD");
     return;
   }
   const char *name = rest + 1; /* after the '/' */
@@ -258,7 +251,7 @@ void px_api_segments(px_api *api, const px_http_req *req, const char *rest, px_h
   buf[nn] = 0;
   if (sub) {
     if (get) get_segment(api, req, buf, 1, resp);
-    else not_allowed(resp, "GET, HEAD");
+    else px_api_not_allowed(resp, "GET, HEAD");
   } else if (get) {
     get_segment(api, req, buf, 0, resp);
   } else if (is(req->method, "PUT")) {
@@ -266,7 +259,7 @@ void px_api_segments(px_api *api, const px_http_req *req, const char *rest, px_h
   } else if (is(req->method, "DELETE")) {
     delete_segment(api, req, buf, resp);
   } else {
-    not_allowed(resp, "GET, HEAD, PUT, DELETE");
+    px_api_not_allowed(resp, "GET, HEAD, PUT, DELETE");
   }
 }
 

@@ -4,32 +4,8 @@
 #include <string.h>
 
 #include "px_test.h"
+#include "store_env.h"
 #include "segment/def.h"
-
-typedef struct fixture {
-  char dir[4096];
-  px_store *st;
-  px_txn *txn;
-} fixture;
-
-static int setup(void **state) {
-  fixture *f = calloc(1, sizeof *f);
-  if (!f) return -1;
-  snprintf(f->dir, sizeof f->dir, "%s", px_test_tmpdir());
-  px_store_opts o = {.map_size = (size_t)64 << 20};
-  if (px_store_open(f->dir, &o, &f->st) != PX_OK || px_store_begin(f->st, 1, &f->txn) != PX_OK) return -1;
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fixture *f = *state;
-  px_store_abort(f->txn);
-  px_store_close(f->st);
-  px_test_rmtree(f->dir);
-  free(f);
-  return 0;
-}
 
 static px_status put(fixture *f, px_def_kind kind, const char *name, const char *body, int64_t now, px_def *d,
                      int *created) {
