@@ -57,18 +57,18 @@ static int state_writer(const px_txn *t) { return t->mode == PX_TXN_WRITE || t->
 
 /* The layout of the derived state. A state written in another layout is
  * emptied at open and rebuilt from the log. 2: counts inside profile records. */
-#define STATE_LAYOUT 3 /* 3: segment engine databases (aggs, due, seghist) */
+#define STATE_LAYOUT 4 /* 3: segment engine databases (aggs, due, seghist); 4: psegs, scores */
 
 static const char *db_names[PX_DB__COUNT] = {
     "meta",    "events",  "ident",    "profiles", "pidents", "traits",  "timeline", "counts",
     "merges",  "pmerges", "accounts", "links",    "sources", "keys",    "config",   "meta",
-    "defs",    "members", "aggs",     "due",      "seghist",
+    "defs",    "members", "aggs",     "due",      "seghist", "psegs",   "scores",
 };
 
 static const int db_env[PX_DB__COUNT] = {
     ENV_LOG,   ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
     ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_LOG,   ENV_LOG,   ENV_LOG,   ENV_STATE,
-    ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
+    ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
 };
 
 /* Before the dedup table became a file, the state held it in this LMDB

@@ -44,6 +44,8 @@ typedef enum px_db {
                       time passes; 'p' + profile id -> its due ms (sortable i64) */
   PX_DB_SEGHIST,   /* state: profile id + time (sortable i64) + cause seq u64be + segment id u32be ->
                       membership change (segment/engine.h) */
+  PX_DB_PSEGS,     /* state: profile id u64be -> the segment ids (u32be, ascending) the profile is in */
+  PX_DB_SCORES,    /* state: profile id u64be + score name -> score value (src/score) */
   PX_DB__COUNT
 } px_db;
 
