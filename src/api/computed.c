@@ -191,13 +191,15 @@ px_status px_api_profile_extras(px_txn *txn, const px_store *st, uint64_t pid, i
   px_status s = px_def_list(txn, st, PX_DEF_SEGMENT, &defs, &n);
   px_buf_puts(out, ",\"segments\":[");
   int k = 0;
+  px_psegs in = {0};
+  if (s == PX_OK) s = px_psegs_load(txn, st, pid, &in);
   for (size_t i = 0; i < n && s == PX_OK; i++) {
-    int in = 0;
-    if ((s = px_members_has(txn, st, defs[i].id, pid, &in)) == PX_OK && in) {
+    if (px_psegs_has(&in, defs[i].id)) {
       if (k++) px_buf_putc(out, ',');
       px_buf_json_str(out, defs[i].name, strlen(defs[i].name));
     }
   }
+  px_psegs_free(&in);
   for (size_t i = 0; i < n; i++) px_def_free(&defs[i]);
   free(defs);
   defs = NULL, n = 0;

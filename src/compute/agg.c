@@ -254,6 +254,7 @@ px_status px_agg_observe(const px_rule_agg *a, px_buf *state, const char *event_
     if (!ok) return PX_OK;
   }
 
+  if (cmp_fast_kind(a)) return cmp_fast_observe(a, state, &e, now_ms, changed);
   cmp_state s;
   px_status st = cmp_decode(a, state->data, state->len, &s);
   int taken = 0, rewritten = 0;
@@ -274,6 +275,7 @@ out:
 
 px_status px_agg_expire(const px_rule_agg *a, px_buf *state, int64_t now_ms, int *changed) {
   if (changed) *changed = 0;
+  if (cmp_fast_kind(a)) return cmp_fast_expire(a, state, now_ms, changed);
   cmp_state s;
   int rewritten = 0;
   px_status st = cmp_decode(a, state->data, state->len, &s);
@@ -287,6 +289,7 @@ px_status px_agg_expire(const px_rule_agg *a, px_buf *state, int64_t now_ms, int
 }
 
 px_status px_agg_check(const px_rule_agg *a, const void *state, size_t n) {
+  if (cmp_fast_kind(a)) return cmp_fast_check(a, state, n);
   cmp_state s;
   px_status st = cmp_decode(a, state, n, &s);
   cmp_state_free(&s);
@@ -366,6 +369,7 @@ static px_status merge_entries(cmp_state *A, const cmp_state *B) {
 }
 
 px_status px_agg_merge(const px_rule_agg *a, px_buf *into, const void *other, size_t n) {
+  if (cmp_fast_kind(a)) return cmp_fast_merge(a, into, other, n);
   cmp_state A, B;
   px_status st = cmp_decode(a, into->data, into->len, &A);
   px_status st2 = cmp_decode(a, other, n, &B);
@@ -437,6 +441,7 @@ px_status px_agg_value(const px_rule_agg *a, const void *state, size_t n, int64_
                        int64_t *valid_until_ms, px_buf *scratch) {
   memset(out, 0, sizeof *out);
   out->type = PX_RV_NULL;
+  if (cmp_fast_kind(a)) return cmp_fast_value(a, state, n, now_ms, out, valid_until_ms);
   cmp_state s;
   px_status st = cmp_decode(a, state, n, &s);
   if (st != PX_OK) goto out;

@@ -66,6 +66,19 @@ px_status cmp_vals_grow(cmp_state *s, size_t more);
 /* Encoded size of one entry's payload and timing (an upper bound for ts). */
 size_t cmp_entry_size(const cmp_state *s, const cmp_entry *e);
 
+/* State version 2 (fast.c): the layouts edited in place. cmp_fast_kind
+ * says which one an aggregation uses (0: the generic codec above). */
+enum { CMP_FAST_LIST = 1, CMP_FAST_SET = 2 };
+int cmp_fast_kind(const px_rule_agg *a);
+/* As px_agg_observe after matching: e carries ts, seq and the number or
+ * the value key (distinct). */
+px_status cmp_fast_observe(const px_rule_agg *a, px_buf *state, const cmp_entry *e, int64_t now, int *changed);
+px_status cmp_fast_expire(const px_rule_agg *a, px_buf *state, int64_t now, int *changed);
+px_status cmp_fast_value(const px_rule_agg *a, const void *state, size_t n, int64_t now, px_rule_value *out,
+                         int64_t *valid_until);
+px_status cmp_fast_merge(const px_rule_agg *a, px_buf *into, const void *other, size_t n);
+px_status cmp_fast_check(const px_rule_agg *a, const void *state, size_t n);
+
 /* Which payload an entry carries for fn (property "" matters for first/last). */
 int cmp_uses_num(px_agg_fn fn);
 int cmp_uses_val(const px_rule_agg *a);

@@ -99,19 +99,25 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
     eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .pid = all.ids[p], .now = now, .backfill = 1};
     eng_reset_slots(e);
     if (any_fresh && (s = replay_aggs(&r, fresh)) != PX_OK) break;
+    if (any_target && (s = px_psegs_load(txn, st, r.pid, &e->psegs)) != PX_OK) break;
     int64_t until_all = INT64_MAX;
+    int psegs_changed = 0;
     for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
       eng_seg *g = &e->segs[i];
       if (!g->target) continue;
-      int in = 0, was = 0;
+      int in = 0;
       int64_t until = INT64_MAX;
       if ((s = eng_eval(&r, g, &in, &until)) != PX_OK) break;
       g->bf_in = in;
       if (until < until_all) until_all = until;
-      if ((s = px_members_has(txn, st, g->id, r.pid, &was)) != PX_OK) break;
-      if (in != was) s = eng_history_put(txn, st, r.pid, now, PX_SEG_CAUSE_BACKFILL, 0, g->id, in);
+      if (in != px_psegs_has(&e->psegs, g->id)) {
+        psegs_changed = 1;
+        if ((s = px_psegs_set(&e->psegs, g->id, in)) == PX_OK)
+          s = eng_history_put(txn, st, r.pid, now, PX_SEG_CAUSE_BACKFILL, 0, g->id, in);
+      }
       if (s == PX_OK && in) s = push(&members[i], r.pid);
     }
+    if (s == PX_OK && psegs_changed) s = px_psegs_store(txn, st, r.pid, &e->psegs);
     if (s == PX_OK) s = eng_store_slots(&r);
     if (s == PX_OK && any_target) s = eng_schedule(txn, st, r.pid, until_all, 0);
     if (progress && ((p + 1) % 1000 == 0)) progress(arg, p + 1, all.n);
@@ -283,8 +289,12 @@ px_status px_segment_delete(px_txn *txn, const px_store *st, const px_config *cf
   uint64_t after = 0, page[1024];
   for (size_t n = 1; s == PX_OK && n;) {
     if ((s = px_members_page(txn, st, id, after, page, 1024, &n)) != PX_OK) break;
-    for (size_t k = 0; k < n && s == PX_OK; k++)
+    for (size_t k = 0; k < n && s == PX_OK; k++) {
+      if ((s = px_psegs_load(txn, st, page[k], &e->psegs)) != PX_OK || (s = px_psegs_set(&e->psegs, id, 0)) != PX_OK ||
+          (s = px_psegs_store(txn, st, page[k], &e->psegs)) != PX_OK)
+        break;
       s = eng_history_put(txn, st, page[k], now_ms, PX_SEG_CAUSE_DELETED, 0, id, 0);
+    }
     if (n) after = page[n - 1];
   }
   if (s == PX_OK) s = px_members_clear(txn, st, id);

@@ -269,11 +269,8 @@ static px_status env_in_segment(void *arg, const char *name, int *in) {
   int i = eng_seg_find(r->e, name);
   if (i < 0) return PX_OK;
   const eng_seg *g = &r->e->segs[i];
-  if (r->backfill && g->target) {
-    *in = g->bf_in;
-    return PX_OK;
-  }
-  return px_members_has(r->txn, r->st, g->id, r->pid, in);
+  *in = r->backfill && g->target ? g->bf_in : px_psegs_has(&r->e->psegs, g->id);
+  return PX_OK;
 }
 
 static px_status env_aggregate(void *arg, int i, px_rule_value *out, int64_t *until) {
@@ -399,8 +396,8 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
                              uint64_t seq) {
   px_engine *e = r->e;
   eng_reset_slots(e);
-  px_status s = PX_OK;
-  int computed_taken = 0, any_taken = 0;
+  px_status s = px_psegs_load(r->txn, r->st, r->pid, &e->psegs);
+  int computed_taken = 0, any_taken = 0, psegs_changed = 0;
   if (ev && ev->type == PX_EV_TRACK && ev->name) {
     for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
       eng_slot *sl = &e->slots[i];
@@ -433,14 +430,15 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
     int in = 0, changed = 0;
     int64_t until = INT64_MAX;
     if ((s = eng_eval(r, g, &in, &until)) != PX_OK) break;
-    if ((s = px_members_set(r->txn, r->st, g->id, r->pid, in, &changed)) != PX_OK) break;
+    if ((s = px_members_change(r->txn, r->st, &e->psegs, g->id, r->pid, in, &changed)) != PX_OK) break;
     if (changed) {
-      g->changed = 1;
+      g->changed = psegs_changed = 1;
       s = eng_history_put(r->txn, r->st, r->pid, r->now, cause, seq, g->id, in);
     }
     if (until < until_all) until_all = until;
   }
   if (s == PX_OK) s = eng_store_slots(r);
+  if (s == PX_OK && psegs_changed) s = px_psegs_store(r->txn, r->st, r->pid, &e->psegs);
   if (s == PX_OK && e->nsegs) s = eng_schedule(r->txn, r->st, r->pid, until_all, all);
   return s;
 }
@@ -528,11 +526,14 @@ px_status px_segment_merge(px_txn *txn, const px_store *st, const px_config *cfg
   free(rows);
   px_buf_free(&bytes);
   /* The loser leaves everything; the survivor is re-evaluated next. */
-  for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
-    int changed = 0;
-    if ((s = px_members_set(txn, st, e->segs[i].id, loser, 0, &changed)) == PX_OK && changed)
-      s = eng_history_put(txn, st, loser, ev->received_ms, PX_SEG_CAUSE_EVENT, ev->seq, e->segs[i].id, 0);
+  if (s == PX_OK) s = px_psegs_load(txn, st, loser, &e->psegs);
+  for (size_t i = 0; i < e->psegs.n && s == PX_OK; i++) {
+    uint32_t id = e->psegs.ids[i];
+    if ((s = px_members_set(txn, st, id, loser, 0, NULL)) == PX_OK)
+      s = eng_history_put(txn, st, loser, ev->received_ms, PX_SEG_CAUSE_EVENT, ev->seq, id, 0);
   }
+  e->psegs.n = 0;
+  if (s == PX_OK) s = px_psegs_store(txn, st, loser, &e->psegs);
   int64_t due;
   if (s == PX_OK) s = due_of(txn, st, loser, &due);
   if (s == PX_OK) s = unschedule(txn, st, loser, due);

@@ -6,6 +6,7 @@
 #include "compute/compute.h"
 #include "segment/def.h"
 #include "segment/engine.h"
+#include "segment/members.h"
 #include "source/source.h"
 
 /* What a segment's rule reads besides its aggregations and segments. */
@@ -56,6 +57,7 @@ typedef struct px_engine {
   px_source *sources;
   size_t nsources;
   uint64_t sources_serial;
+  px_psegs psegs;   /* the profile's segments, while a profile is processed */
   char arena[4096]; /* strings handed to px_rule_eval during one evaluation */
   size_t arena_used;
   char **spill;     /* ... those that did not fit (freed after the evaluation) */

@@ -270,3 +270,107 @@ px_status px_members_combine(px_txn *txn, const px_store *st, const uint32_t *se
   *count = c.count;
   return c.s;
 }
+
+/* ---- a profile's segments ---- */
+
+static void psegs_key(px_key *k, uint64_t pid) {
+  px_key_init(k);
+  px_key_u64(k, pid);
+}
+
+static px_status psegs_room(px_psegs *p, size_t need) {
+  if (need <= p->cap) return PX_OK;
+  size_t c = p->cap ? p->cap * 2 : 16;
+  if (c < need) c = need;
+  uint32_t *ids = realloc(p->ids, c * sizeof *ids);
+  if (!ids) return PX_NOMEM;
+  p->ids = ids;
+  p->cap = c;
+  return PX_OK;
+}
+
+px_status px_psegs_load(px_txn *txn, const px_store *st, uint64_t pid, px_psegs *p) {
+  p->n = 0;
+  px_key k;
+  psegs_key(&k, pid);
+  MDB_val v;
+  px_status s = px_store_get(txn, st, PX_DB_PSEGS, k.b, k.n, &v);
+  if (s == PX_NOT_FOUND) return PX_OK;
+  if (s != PX_OK) return s;
+  if (v.mv_size % 4) return PX_STORE;
+  size_t n = v.mv_size / 4;
+  if ((s = psegs_room(p, n)) != PX_OK) return s;
+  for (size_t i = 0; i < n; i++) {
+    p->ids[i] = px_get_u32((const char *)v.mv_data + 4 * i);
+    if (i && p->ids[i] <= p->ids[i - 1]) return PX_STORE;
+  }
+  p->n = n;
+  return PX_OK;
+}
+
+px_status px_psegs_store(px_txn *txn, const px_store *st, uint64_t pid, const px_psegs *p) {
+  px_key k;
+  psegs_key(&k, pid);
+  if (!p->n) {
+    px_status s = px_store_del(txn, st, PX_DB_PSEGS, k.b, k.n);
+    return s == PX_NOT_FOUND ? PX_OK : s;
+  }
+  unsigned char small[256], *b = p->n * 4 <= sizeof small ? small : malloc(p->n * 4);
+  if (!b) return PX_NOMEM;
+  for (size_t i = 0; i < p->n; i++) {
+    uint32_t id = p->ids[i];
+    b[4 * i] = (unsigned char)(id >> 24), b[4 * i + 1] = (unsigned char)(id >> 16);
+    b[4 * i + 2] = (unsigned char)(id >> 8), b[4 * i + 3] = (unsigned char)id;
+  }
+  px_status s = px_store_put(txn, st, PX_DB_PSEGS, k.b, k.n, b, p->n * 4, 0);
+  if (b != small) free(b);
+  return s;
+}
+
+/* The index of the first id >= seg. */
+static size_t psegs_find(const px_psegs *p, uint32_t seg) {
+  size_t lo = 0, hi = p->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (p->ids[mid] < seg) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+int px_psegs_has(const px_psegs *p, uint32_t seg) {
+  size_t i = psegs_find(p, seg);
+  return i < p->n && p->ids[i] == seg;
+}
+
+px_status px_psegs_set(px_psegs *p, uint32_t seg, int in) {
+  size_t i = psegs_find(p, seg);
+  int has = i < p->n && p->ids[i] == seg;
+  if (has == !!in) return PX_OK;
+  if (in) {
+    px_status s = psegs_room(p, p->n + 1);
+    if (s != PX_OK) return s;
+    memmove(p->ids + i + 1, p->ids + i, (p->n - i) * sizeof *p->ids);
+    p->ids[i] = seg;
+    p->n++;
+  } else {
+    memmove(p->ids + i, p->ids + i + 1, (p->n - i - 1) * sizeof *p->ids);
+    p->n--;
+  }
+  return PX_OK;
+}
+
+void px_psegs_free(px_psegs *p) {
+  free(p->ids);
+  memset(p, 0, sizeof *p);
+}
+
+px_status px_members_change(px_txn *txn, const px_store *st, px_psegs *p, uint32_t seg, uint64_t pid, int in,
+                            int *changed) {
+  if (changed) *changed = 0;
+  if (px_psegs_has(p, seg) == !!in) return PX_OK;
+  px_status s = px_members_set(txn, st, seg, pid, in, NULL);
+  if (s == PX_OK) s = px_psegs_set(p, seg, in);
+  if (s == PX_OK && changed) *changed = 1;
+  return s;
+}

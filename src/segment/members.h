@@ -31,6 +31,32 @@ px_status px_members_count(px_txn *txn, const px_store *st, uint32_t seg, uint64
 px_status px_members_page(px_txn *txn, const px_store *st, uint32_t seg, uint64_t after, uint64_t *out, size_t max,
                           size_t *n);
 
+/* The segments one profile is in, ascending ids: the same memberships as
+ * the bitmaps, kept per profile as well (PX_DB_PSEGS) so that the engine
+ * reads all of a profile's memberships with one lookup and writes only
+ * when one changes. The engine keeps both forms in step: a change goes
+ * through px_members_change; bulk writers (px_members_replace,
+ * px_members_clear) leave the lists to their caller. */
+typedef struct px_psegs {
+  uint32_t *ids;
+  size_t n, cap;
+} px_psegs;
+
+/* Loads pid's list into p (replacing what p held; p starts zeroed). */
+px_status px_psegs_load(px_txn *txn, const px_store *st, uint64_t pid, px_psegs *p);
+/* Writes pid's list (deletes the record when empty). */
+px_status px_psegs_store(px_txn *txn, const px_store *st, uint64_t pid, const px_psegs *p);
+int px_psegs_has(const px_psegs *p, uint32_t seg);
+/* Puts seg in (in = 1) or out of the list in memory. */
+px_status px_psegs_set(px_psegs *p, uint32_t seg, int in);
+void px_psegs_free(px_psegs *p);
+
+/* A membership change in both forms: the bitmap in the store, p (pid's
+ * list, loaded) in memory; the caller stores p. *changed (may be NULL) says
+ * whether it was news (by the list). */
+px_status px_members_change(px_txn *txn, const px_store *st, px_psegs *p, uint32_t seg, uint64_t pid, int in,
+                            int *changed);
+
 /* Removes every member of seg (a segment deleted or about to be refilled). */
 px_status px_members_clear(px_txn *txn, const px_store *st, uint32_t seg);
 

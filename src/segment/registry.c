@@ -30,6 +30,7 @@ static void destroy(void *p) {
   clear(e);
   free(e->sources);
   free(e->spill);
+  px_psegs_free(&e->psegs);
   free(e);
 }
 

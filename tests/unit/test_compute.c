@@ -595,6 +595,43 @@ static void test_caps(void **state) {
   px_buf_free(&st), px_buf_free(&other);
 }
 
+/* A windowed sum keeps a running total: amounts that binary cannot hold
+ * exactly, added and later dropped thousands of times, leave no drift. */
+static void test_window_running_total(void **state) {
+  (void)state;
+  px_rule_agg a = agg(PX_AGG_SUM, "e", "x", 10 * 60000), v = agg(PX_AGG_AVG, "e", "x", 10 * 60000);
+  px_buf st, sv;
+  px_buf_init(&st, 0), px_buf_init(&sv, 0);
+  cJSON *p = cJSON_CreateObject();
+  enum { N = 20000 };
+  static long long cents[N];
+  uint64_t r = 88172645463325252ull;
+  for (int i = 0; i < N; i++) {
+    r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+    cents[i] = (long long)(r % 2000000) - 100000; /* -1,000.00 .. 18,999.99 */
+    cJSON_DeleteItemFromObject(p, "x");
+    cJSON_AddNumberToObject(p, "x", (double)cents[i] / 100);
+    int64_t now = T0 + (int64_t)i * 60000; /* one a minute: ten in the window */
+    PX_ASSERT_OK(px_agg_observe(&a, &st, "e", now, (uint64_t)i + 1, p, now, NULL));
+    PX_ASSERT_OK(px_agg_observe(&v, &sv, "e", now, (uint64_t)i + 1, p, now, NULL));
+    if (i % 97 == 0 || i == N - 1) {
+      long long want = 0;
+      int k = 0;
+      for (int j = i; j >= 0 && j > i - 10; j--) want += cents[j], k++;
+      double got = num(&a, &st, now), w = (double)want / 100;
+      if (fabs(got - w) > fabs(w) * 1e-15 + 1e-15) fail_msg("after %d: sum %.17g, want %.17g", i + 1, got, w);
+      double avg = num(&v, &sv, now);
+      if (fabs(avg - w / k) > fabs(w / k) * 1e-15 + 1e-15) fail_msg("after %d: avg %.17g, want %.17g", i + 1, avg, w / k);
+    }
+  }
+  /* All left the window: exactly nothing. */
+  PX_ASSERT_TRUE(num(&a, &st, T0 + (int64_t)(N + 20) * 60000) == 0);
+  PX_ASSERT_OK(px_agg_expire(&a, &st, T0 + (int64_t)(N + 20) * 60000, NULL));
+  PX_ASSERT_INT_EQ(st.len, 0);
+  cJSON_Delete(p);
+  px_buf_free(&st), px_buf_free(&sv);
+}
+
 /* ---- corrupt states ---- */
 
 static void test_corrupt_state(void **state) {
@@ -760,6 +797,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_merge),
     cmocka_unit_test(test_property_incremental_equals_recomputed),
     cmocka_unit_test(test_caps),
+    cmocka_unit_test(test_window_running_total),
     cmocka_unit_test(test_corrupt_state),
     cmocka_unit_test(test_ctrait_parse_and_print),
 };

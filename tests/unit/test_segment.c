@@ -332,12 +332,27 @@ static void random_event(env *e, uint64_t *rng) {
   e->clock += rng_next(rng) % 5 == 0 ? (int64_t)(rng_next(rng) % (15 * DAY)) : (int64_t)(rng_next(rng) % 600000);
 }
 
-/* Members of every segment, as text, for comparing. */
+/* How many (profile, segment) pairs the per-profile lists hold. */
+static uint64_t listed_pairs(env *e, px_txn *txn) {
+  MDB_cursor *cur;
+  PX_ASSERT_INT_EQ(mdb_cursor_open(px_txn_mdb(txn, PX_DB_PSEGS), px_store_dbi(e->st, PX_DB_PSEGS), &cur), 0);
+  MDB_val k, v;
+  uint64_t n = 0;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    n += v.mv_size / 4;
+  mdb_cursor_close(cur);
+  return n;
+}
+
+/* Members of every segment, as text, for comparing; checks on the way that
+ * the per-profile lists hold exactly the bitmaps' memberships. */
 static char *snapshot(env *e) {
   px_buf b;
   px_buf_init(&b, 0);
   px_txn *txn;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+  uint64_t pairs = 0;
+  px_psegs list = {0};
   for (size_t i = 0; i < NSEGS; i++) {
     px_def d;
     PX_ASSERT_OK(px_def_get(txn, e->st, PX_DEF_SEGMENT, seg_names[i], &d));
@@ -346,9 +361,16 @@ static char *snapshot(env *e) {
     size_t n;
     PX_ASSERT_OK(px_members_page(txn, e->st, d.id, 0, ids, 4096, &n));
     px_buf_printf(&b, "%s:", seg_names[i]);
-    for (size_t k = 0; k < n; k++) px_buf_printf(&b, " %llu", (unsigned long long)ids[k]);
+    for (size_t k = 0; k < n; k++) {
+      px_buf_printf(&b, " %llu", (unsigned long long)ids[k]);
+      PX_ASSERT_OK(px_psegs_load(txn, e->st, ids[k], &list));
+      if (!px_psegs_has(&list, d.id)) fail_msg("profile %llu is in %s but not listed", (unsigned long long)ids[k], d.name);
+    }
+    pairs += n;
     px_buf_putc(&b, '\n');
   }
+  PX_ASSERT_INT_EQ(listed_pairs(e, txn), pairs);
+  px_psegs_free(&list);
   px_store_abort(txn);
   return b.data ? b.data : strdup("");
 }
