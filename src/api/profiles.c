@@ -1,4 +1,4 @@
-/* GET /v1/profiles/{ref}[/events|/merges] and GET /metrics */
+/* GET /v1/profiles/{ref}[/events|/merges|/segments] and GET /metrics */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -7,6 +7,9 @@
 #include "base/timeutil.h"
 #include "identity/identity.h"
 #include "profile/profile.h"
+#include "segment/def.h"
+#include "segment/engine.h"
+#include "segment/members.h"
 
 /* Digits only, no sign or space. */
 static int all_digits(const char *s) {
@@ -35,6 +38,58 @@ static int merge_cb(void *arg, uint64_t mid, const char *json, size_t n) {
   px_buf_append(p->out, json, n);
   p->last = mid;
   return 0;
+}
+
+/* The name of segment id among defs, NULL when it was deleted. */
+static const char *seg_name(const px_def *defs, size_t n, uint32_t id) {
+  for (size_t i = 0; i < n; i++)
+    if (defs[i].id == id) return defs[i].name;
+  return NULL;
+}
+
+/* {"segments":[names now], "changes":[newest first], "next_cursor"}. */
+static px_status segments_page(px_txn *txn, const px_store *st, uint64_t pid, int limit, const char *cursor,
+                               px_buf *out, px_error *err) {
+  px_seg_change *ch = malloc((size_t)limit * sizeof *ch);
+  if (!ch) return PX_NOMEM;
+  size_t n = 0, ndefs = 0;
+  char next[PX_SEG_CURSOR_LEN + 1];
+  px_def *defs = NULL;
+  px_psegs in = {0};
+  px_status s = px_segment_history_page(txn, st, pid, cursor, (size_t)limit, ch, &n, next);
+  if (s == PX_INVALID) px_error_set(err, s, "cursor", "not a cursor this API returned");
+  if (s == PX_OK) s = px_def_list(txn, st, PX_DEF_SEGMENT, &defs, &ndefs);
+  if (s == PX_OK) s = px_psegs_load(txn, st, pid, &in);
+  if (s == PX_OK) {
+    px_buf_puts(out, "{\"segments\":[");
+    int k = 0;
+    for (size_t i = 0; i < ndefs; i++) {
+      if (!px_psegs_has(&in, defs[i].id)) continue;
+      if (k++) px_buf_putc(out, ',');
+      px_buf_json_str(out, defs[i].name, strlen(defs[i].name));
+    }
+    px_buf_puts(out, "],\"changes\":[");
+    for (size_t i = 0; i < n; i++) {
+      const char *name = seg_name(defs, ndefs, ch[i].segment);
+      char at[32];
+      px_time_format_iso(ch[i].time_ms, at);
+      if (i) px_buf_putc(out, ',');
+      px_buf_puts(out, "{\"segment\":");
+      if (name) px_buf_json_str(out, name, strlen(name));
+      else px_buf_puts(out, "null");
+      px_buf_printf(out, ",\"segment_id\":%u,\"change\":\"%s\",\"at\":\"%s\",\"cause\":\"%s\"", ch[i].segment,
+                    ch[i].entered ? "entered" : "left", at, px_seg_cause_name(ch[i].cause));
+      if (ch[i].cause == PX_SEG_CAUSE_EVENT) px_buf_printf(out, ",\"seq\":%llu}", (unsigned long long)ch[i].seq);
+      else px_buf_puts(out, ",\"seq\":null}");
+    }
+    if (next[0]) px_buf_printf(out, "],\"next_cursor\":\"%s\"}", next);
+    else s = px_buf_puts(out, "],\"next_cursor\":null}");
+  }
+  for (size_t i = 0; i < ndefs; i++) px_def_free(&defs[i]);
+  free(defs);
+  px_psegs_free(&in);
+  free(ch);
+  return s;
 }
 
 /* Copies the first path segment into ref, decoding the %2F and %25 the HTTP
@@ -110,6 +165,20 @@ void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_h
         px_buf_printf(&resp->body, "],\"next_cursor\":\"%llu\"}", (unsigned long long)page.last);
       else
         px_buf_puts(&resp->body, "],\"next_cursor\":null}");
+    }
+  } else if (strcmp(sub, "segments") == 0) {
+    int limit = px_api_parse_limit(px_http_query(req, "limit"), 100, 1000);
+    if (!limit) {
+      px_error_set(&err, PX_INVALID, "limit", "must be an integer from 1 to 1000");
+      px_api_error(resp, 400, "invalid query", &err);
+    } else {
+      resp->status = 200;
+      s = segments_page(txn, api->st, pid, limit, px_http_query(req, "cursor"), &resp->body, &err);
+      if (s == PX_INVALID) {
+        px_buf_reset(&resp->body);
+        px_api_error(resp, 400, "invalid query", &err);
+        s = PX_OK;
+      }
     }
   } else {
     px_api_error(resp, 404, "no such endpoint", NULL);

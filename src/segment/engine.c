@@ -290,40 +290,7 @@ px_status eng_eval(eng_run *r, const eng_seg *g, int *in, int64_t *until) {
   return s;
 }
 
-/* ---- history and due times ---- */
-
-px_status eng_history_put(px_txn *txn, const px_store *st, uint64_t pid, int64_t time_ms, px_seg_cause cause,
-                          uint64_t seq, uint32_t seg, int entered) {
-  px_key k, v;
-  px_key_init(&k);
-  px_key_u64(&k, pid);
-  px_key_i64(&k, time_ms);
-  px_key_u64(&k, ((uint64_t)cause << 56) | (seq & ((UINT64_C(1) << 56) - 1)));
-  px_key_u32(&k, seg);
-  px_key_init(&v);
-  px_key_u8(&v, (uint8_t)(entered ? 1 : 0));
-  px_key_u8(&v, (uint8_t)cause);
-  px_key_u64(&v, seq);
-  return px_store_put(txn, st, PX_DB_SEGHIST, k.b, k.n, v.b, v.n, 0);
-}
-
-px_status px_segment_history(px_txn *txn, const px_store *st, uint64_t pid, px_seg_change_fn fn, void *arg) {
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_SEGHIST), px_store_dbi(st, PX_DB_SEGHIST), &cur);
-  if (rc) return px_store_status(rc);
-  px_key pre;
-  px_key_init(&pre);
-  px_key_u64(&pre, pid);
-  MDB_val k = {pre.n, pre.b}, v;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != 28 || px_get_u64(k.mv_data) != pid || v.mv_size != 10) break;
-    const unsigned char *kb = k.mv_data, *vb = v.mv_data;
-    px_seg_change c = {pid, px_get_i64(kb + 8), px_get_u32(kb + 24), vb[0], (px_seg_cause)vb[1], px_get_u64(vb + 2)};
-    if (fn(arg, &c)) break;
-  }
-  mdb_cursor_close(cur);
-  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
-}
+/* ---- due times ---- */
 
 static void due_key(px_key *k, int64_t due, uint64_t pid) {
   px_key_init(k);
@@ -467,7 +434,7 @@ px_status px_segment_apply(px_txn *txn, const px_store *st, const px_config *cfg
   if (e->nsegs && (s = run_due(&r, ev->received_ms, 1000)) != PX_OK) return s;
   r.now = ev->received_ms;
   r.have_rec = 0;
-  return run_profile(&r, ev, flags, (flags & PX_SEG_MERGED) != 0, PX_SEG_CAUSE_EVENT, ev->seq);
+  return run_profile(&r, ev, flags, (flags & (PX_SEG_MERGED | PX_SEG_NEW)) != 0, PX_SEG_CAUSE_EVENT, ev->seq);
 }
 
 typedef struct agg_row {

@@ -28,6 +28,7 @@
 enum {
   PX_SEG_TRAITS = 1, /* traits, consent or account traits (identify, group, alias, context.traits) */
   PX_SEG_MERGED = 2, /* the profile absorbed another: re-evaluate everything */
+  PX_SEG_NEW = 4,    /* the event created the profile: evaluate everything ("no event X" holds at once) */
 };
 
 /* Why a membership changed. */
@@ -112,5 +113,13 @@ px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const c
 /* A profile's membership history, oldest first; fn returns non-zero to stop. */
 typedef int (*px_seg_change_fn)(void *arg, const px_seg_change *c);
 px_status px_segment_history(px_txn *txn, const px_store *st, uint64_t pid, px_seg_change_fn fn, void *arg);
+
+/* One page of the history, newest first: up to max changes into out (*n
+ * says how many), before cursor (NULL or "": from the newest); next gets
+ * the cursor of the following page, "" when this was the last. PX_INVALID
+ * for a cursor this function did not give. */
+#define PX_SEG_CURSOR_LEN 40
+px_status px_segment_history_page(px_txn *txn, const px_store *st, uint64_t pid, const char *cursor, size_t max,
+                                  px_seg_change *out, size_t *n, char next[PX_SEG_CURSOR_LEN + 1]);
 
 #endif

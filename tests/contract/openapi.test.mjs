@@ -41,8 +41,10 @@ const EXPECTED_OPERATIONS = [
   'POST /v1/identify', 'POST /v1/track', 'POST /v1/page', 'POST /v1/screen',
   'POST /v1/group', 'POST /v1/alias', 'POST /v1/batch', 'POST /v1/import',
   'GET /v1/profiles/{ref}', 'GET /v1/profiles/{ref}/events', 'GET /v1/profiles/{ref}/merges',
+  'GET /v1/profiles/{ref}/segments',
   'GET /healthz', 'GET /metrics',
   'HEAD /v1/profiles/{ref}', 'HEAD /v1/profiles/{ref}/events', 'HEAD /v1/profiles/{ref}/merges',
+  'HEAD /v1/profiles/{ref}/segments',
   'HEAD /healthz', 'HEAD /metrics',
   'GET /v1/segments', 'HEAD /v1/segments',
   'GET /v1/segments/{name}', 'HEAD /v1/segments/{name}', 'PUT /v1/segments/{name}', 'DELETE /v1/segments/{name}',
@@ -55,7 +57,7 @@ const EXPECTED_OPERATIONS = [
 const SINGLE = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 const BATCHES = ['batch', 'import'];
 const COLLECT = [...SINGLE, ...BATCHES];
-const PROFILE_OPS = ['getProfile', 'listProfileEvents', 'listProfileMerges'];
+const PROFILE_OPS = ['getProfile', 'listProfileEvents', 'listProfileMerges', 'listProfileSegments'];
 const SEGMENT_OPS = ['listSegments', 'getSegment', 'putSegment', 'deleteSegment', 'listSegmentMembers', 'countAudience',
   'listAudienceMembers', 'listComputedTraits', 'getComputedTrait', 'putComputedTrait', 'deleteComputedTrait'];
 // Statuses that cannot be provoked from outside: a failing store, a full queue.
@@ -1111,7 +1113,7 @@ test('profiles: 400 for limit and cursor, 401, 403, 404', async () => {
   const admin = asAdmin();
   await call('identify', { status: 200, headers: asWriter(), body: { userId: 'p-1' } });
   const badLimits = ['?limit=0', `?limit=${LIMITS.eventsPageMax + 1}`, '?limit=abc', '?limit=-5', '?limit=5x', '?limit=', '?limit=1.5', '?limit=0x10'];
-  for (const id of ['listProfileEvents', 'listProfileMerges']) {
+  for (const id of ['listProfileEvents', 'listProfileMerges', 'listProfileSegments']) {
     for (const q of badLimits) {
       const { body } = await call(id, { status: 400, headers: admin, params: { ref: 'user_id:p-1' }, query: q, label: q });
       assert.deepEqual([body.field, body.reason], ['limit', 'must be an integer from 1 to 1000']);
@@ -1132,6 +1134,12 @@ test('profiles: 400 for limit and cursor, 401, 403, 404', async () => {
     const { body } = await call('listProfileMerges', { status: 400, headers: admin, params: { ref: 'user_id:p-1' }, query: q, label: q });
     assert.deepEqual([body.field, body.reason], ['cursor', 'not a cursor this API returned']);
   }
+  for (const q of ['?cursor=zz', `?cursor=${'0'.repeat(39)}`, `?cursor=${'0'.repeat(41)}`, `?cursor=${'G'.repeat(40)}`]) {
+    const { body } = await call('listProfileSegments', { status: 400, headers: admin, params: { ref: 'user_id:p-1' }, query: q, label: q });
+    assert.deepEqual([body.field, body.reason], ['cursor', 'not a cursor this API returned']);
+  }
+  const { body: segs } = await call('listProfileSegments', { status: 200, headers: admin, params: { ref: 'user_id:p-1' } });
+  assert.deepEqual(segs.next_cursor, null);
   for (const id of PROFILE_OPS) {
     const params = { ref: 'user_id:p-1' };
     let r = await call(id, { status: 401, params, label: 'no token' });

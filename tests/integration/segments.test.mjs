@@ -78,6 +78,45 @@ describe('segments API', { timeout: 120000 }, () => {
     assert.equal(r.json.count, 1);
   });
 
+  it('a profile\'s membership history: entered and left with time, cause and event, newest first, paged', T, async () => {
+    const u = uniq('hist');
+    assert.equal((await put('hist-two', 'at least 2 events "Hist"')).status, 201);
+    assert.equal((await put('hist-none', 'no event "Hist Stop"')).status, 201);
+    await batch(track(u, 'Hist'));
+    await batch(track(u, 'Hist'));
+    await batch(track(u, 'Hist Stop'));
+    const all = [];
+    let cursor = null;
+    for (let pages = 0; ; pages++) {
+      assert.ok(pages < 10, 'paging does not end');
+      const r = await admin('GET', `/v1/profiles/user_id:${u}/segments?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.segments.filter((s) => s.startsWith('hist-')), ['hist-two']);
+      all.push(...r.json.changes.filter((c) => c.segment.startsWith("hist-")));
+      if (r.json.next_cursor === null) break;
+      assert.equal(r.json.changes.length, 1);
+      cursor = r.json.next_cursor;
+    }
+    // Newest first: left hist-none on "Hist Stop", entered hist-two on the second "Hist",
+    // entered hist-none on the first event.
+    assert.deepEqual(all.map((c) => [c.segment, c.change, c.cause]), [
+      ['hist-none', 'left', 'event'],
+      ['hist-two', 'entered', 'event'],
+      ['hist-none', 'entered', 'event'],
+    ]);
+    for (const c of all) {
+      assert.ok(Number.isInteger(c.seq) && c.seq > 0 && Number.isInteger(c.segment_id), JSON.stringify(c));
+      assert.ok(!Number.isNaN(Date.parse(c.at)));
+    }
+    assert.ok(all[0].seq > all[1].seq && all[1].seq > all[2].seq);
+    let r = await admin('GET', `/v1/profiles/user_id:${u}/segments?cursor=zz`);
+    assert.equal(r.status, 400);
+    assert.equal(r.json.field, 'cursor');
+    r = await admin('GET', `/v1/profiles/user_id:${u}/segments?limit=0`);
+    assert.equal(r.status, 400);
+    assert.equal(r.json.field, 'limit');
+  });
+
   it('a changed rule backfills and bumps the version', T, async () => {
     const u = uniq('gb');
     await batch(track(u, 'Signed Up'), { type: 'identify', userId: u, traits: { country: 'United Kingdom' } });

@@ -237,6 +237,18 @@ static void test_merge_counts_both_histories(void **state) {
   PX_ASSERT_UINT_EQ(h.c[1].seq, 3);
 }
 
+/* A new profile is evaluated against every segment, not only those its
+ * first event touches: "no order" holds for a visitor at once. */
+static void test_new_profile_is_evaluated_fully(void **state) {
+  env *e = E;
+  define_ok(e, "no_orders", "no event \"Order Completed\"");
+  env_ingest(e, "{\"type\":\"track\",\"userId\":\"v1\",\"event\":\"Visit\"}");
+  uint64_t pid = env_pid(e, "user_id", "v1");
+  PX_ASSERT_INT_EQ(in_seg(e, "no_orders", pid), 1);
+  order(e, "v1", 10);
+  PX_ASSERT_INT_EQ(in_seg(e, "no_orders", pid), 0);
+}
+
 static void test_nothing_defined_writes_nothing(void **state) {
   env *e = E;
   for (size_t i = 0; env_story(i); i++) env_ingest(e, env_story(i));
@@ -277,7 +289,7 @@ static void test_computed_trait_in_rule(void **state) {
 
 /* ---- backfill = incremental = rebuild, over random streams ---- */
 
-static const char *const seg_names[] = {"uk2", "lapsed", "big30", "vip", "emailable", "recent_seen"};
+static const char *const seg_names[] = {"uk2", "lapsed", "big30", "vip", "emailable", "recent_seen", "quiet"};
 static const char *const seg_rules[] = {
     "country = \"UK\" and at least 2 events \"Order Completed\" in last 90 days",
     "at least 1 event \"Order Completed\" and no event \"Order Completed\" in last 20 days",
@@ -285,6 +297,7 @@ static const char *const seg_rules[] = {
     "in segment \"uk2\" or (in segment \"big30\" and plan = \"pro\")",
     "has email and consented to \"email\"",
     "last_seen after 10 days ago and profile.events >= 3",
+    "no event \"Order Completed\" in last 5 days", /* holds for a new profile whose first event is another */
 };
 #define NSEGS (sizeof seg_names / sizeof *seg_names)
 
@@ -430,6 +443,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_invalid_rule_reports_line_and_column, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_merge_counts_both_histories, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_nothing_defined_writes_nothing, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_new_profile_is_evaluated_fully, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_computed_trait_in_rule, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_backfill_equals_incremental, env_setup, env_teardown),
 };

@@ -1,0 +1,98 @@
+/* A profile's membership history (PX_DB_SEGHIST): each entered/left with
+ * its time, cause and causing event, keyed so that a profile's changes are
+ * adjacent and in time order. */
+#include <stdio.h>
+#include <string.h>
+
+#include "segment/engine_int.h"
+#include "store/key.h"
+
+#define TAIL 20 /* key bytes after the profile id: time, cause + seq, segment */
+
+px_status eng_history_put(px_txn *txn, const px_store *st, uint64_t pid, int64_t time_ms, px_seg_cause cause,
+                          uint64_t seq, uint32_t seg, int entered) {
+  px_key k, v;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  px_key_i64(&k, time_ms);
+  px_key_u64(&k, ((uint64_t)cause << 56) | (seq & ((UINT64_C(1) << 56) - 1)));
+  px_key_u32(&k, seg);
+  px_key_init(&v);
+  px_key_u8(&v, (uint8_t)(entered ? 1 : 0));
+  px_key_u8(&v, (uint8_t)cause);
+  px_key_u64(&v, seq);
+  return px_store_put(txn, st, PX_DB_SEGHIST, k.b, k.n, v.b, v.n, 0);
+}
+
+/* The change at the cursor's position; 0 when the record is not pid's. */
+static int read_change(uint64_t pid, const MDB_val *k, const MDB_val *v, px_seg_change *c) {
+  if (k->mv_size != 8 + TAIL || px_get_u64(k->mv_data) != pid || v->mv_size != 10) return 0;
+  const unsigned char *kb = k->mv_data, *vb = v->mv_data;
+  *c = (px_seg_change){pid, px_get_i64(kb + 8), px_get_u32(kb + 24), vb[0], (px_seg_cause)vb[1], px_get_u64(vb + 2)};
+  return 1;
+}
+
+px_status px_segment_history(px_txn *txn, const px_store *st, uint64_t pid, px_seg_change_fn fn, void *arg) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_SEGHIST), px_store_dbi(st, PX_DB_SEGHIST), &cur);
+  if (rc) return px_store_status(rc);
+  px_key pre;
+  px_key_init(&pre);
+  px_key_u64(&pre, pid);
+  MDB_val k = {pre.n, pre.b}, v;
+  px_seg_change c;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    if (!read_change(pid, &k, &v, &c) || fn(arg, &c)) break;
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+}
+
+static int unhex(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+px_status px_segment_history_page(px_txn *txn, const px_store *st, uint64_t pid, const char *cursor, size_t max,
+                                  px_seg_change *out, size_t *n, char next[PX_SEG_CURSOR_LEN + 1]) {
+  *n = 0;
+  next[0] = 0;
+  unsigned char start[8 + TAIL];
+  size_t start_n = 8;
+  px_key pre;
+  px_key_init(&pre);
+  px_key_u64(&pre, pid);
+  memcpy(start, pre.b, 8);
+  if (cursor && *cursor) {
+    if (strlen(cursor) != PX_SEG_CURSOR_LEN) return PX_INVALID;
+    for (size_t i = 0; i < TAIL; i++) {
+      int hi = unhex(cursor[2 * i]), lo = unhex(cursor[2 * i + 1]);
+      if (hi < 0 || lo < 0) return PX_INVALID;
+      start[8 + i] = (unsigned char)(hi << 4 | lo);
+    }
+    start_n = 8 + TAIL;
+  } else { /* just past the profile's last key: the next profile id */
+    px_key_init(&pre);
+    px_key_u64(&pre, pid + 1);
+    memcpy(start, pre.b, 8);
+  }
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_SEGHIST), px_store_dbi(st, PX_DB_SEGHIST), &cur);
+  if (rc) return px_store_status(rc);
+  /* Newest first: from the last key below start, backwards. */
+  MDB_val k = {start_n, start}, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : rc;
+  px_seg_change c;
+  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+    if (!read_change(pid, &k, &v, &c)) break;
+    if (*n == max) { /* one more exists: the page ends at the last one given */
+      const unsigned char *kb = NULL;
+      MDB_val pk, pv;
+      if (mdb_cursor_get(cur, &pk, &pv, MDB_NEXT) == 0) kb = pk.mv_data;
+      for (size_t i = 0; kb && i < TAIL; i++) snprintf(next + 2 * i, 3, "%02x", kb[8 + i]);
+      break;
+    }
+    out[(*n)++] = c;
+  }
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+}
