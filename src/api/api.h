@@ -23,9 +23,12 @@ px_status px_api_init(px_api *api, px_store *st, px_writer *w, px_metrics *m);
 void px_api_destroy(px_api *api);
 
 /* Ends a profile object rendered into out (px_profile_render) with
- * "segments" (the names of the segments pid is in, name order) and
+ * "segments" (the names of the segments pid is in, name order),
  * "computed" ({name: value at now_ms} of every computed trait: numbers,
- * strings, booleans, times as ISO 8601, null when absent), as GET
+ * strings, booleans, times as ISO 8601, null when absent) and "scores"
+ * ({"rfm": {"r", "f", "m", "cell", "recency_days", "frequency",
+ * "monetary", "refreshed_at"}} when the profile has RFM scores; other
+ * scores by name), as GET
  * /v1/profiles/{ref} shows them. Kept here so src/profile does not depend
  * on src/segment. */
 px_status px_api_profile_extras(px_txn *txn, const px_store *st, uint64_t pid, int64_t now_ms, px_buf *out);

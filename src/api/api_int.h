@@ -45,6 +45,8 @@ void px_api_segments(px_api *api, const px_http_req *req, const char *rest, px_h
 void px_api_audiences(px_api *api, const px_http_req *req, const char *what, px_http_resp *resp);
 /* /v1/computed-traits[/{name}] (rest: after "/v1/computed-traits"; computed.c). */
 void px_api_ctraits(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
+/* /v1/scores/rfm and /v1/scores/rfm/refresh (rest: after "/v1/scores"; scores.c). */
+void px_api_scores(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
 
 
 #endif

@@ -13,7 +13,9 @@
 #include "base/timeutil.h"
 #include "segment/def.h"
 #include "segment/engine.h"
+#include "score/scores.h"
 #include "segment/members.h"
+#include "segment/rfm_refresh.h"
 
 static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
@@ -183,6 +185,49 @@ static px_status value_json(const px_rule_value *v, px_buf *out) {
   }
 }
 
+/* ,"scores":{...}: rfm_* scores as one object "rfm" (names without the
+ * prefix, and the refresh time), any other score by its name. */
+typedef struct scores_out {
+  px_buf *out;
+  int n, rfm; /* members written; rfm object open */
+} scores_out;
+
+static int score_cb(void *arg, const char *name, const px_score *v) {
+  scores_out *o = arg;
+  int in_rfm = strncmp(name, "rfm_", 4) == 0;
+  if (in_rfm && o->rfm == 1) {
+    px_buf_putc(o->out, ',');
+  } else {
+    if (o->rfm == 1) px_buf_putc(o->out, '}'), o->rfm = -1; /* rfm_* names come together, in name order */
+    if (o->n++) px_buf_putc(o->out, ',');
+    if (in_rfm) px_buf_puts(o->out, "\"rfm\":{"), o->rfm = 1;
+  }
+  const char *shown = in_rfm ? name + 4 : name;
+  px_buf_json_str(o->out, shown, strlen(shown));
+  px_buf_putc(o->out, ':');
+  px_rule_value rv = {.type = v->type == PX_SCORE_NUM ? PX_RV_NUM : PX_RV_STR, .n = v->n, .s = v->s, .len = v->len};
+  value_json(&rv, o->out);
+  return 0;
+}
+
+static px_status scores_json(px_txn *txn, const px_store *st, uint64_t pid, px_buf *out) {
+  px_buf_puts(out, ",\"scores\":{");
+  scores_out o = {out, 0, 0};
+  px_status s = px_score_each(txn, st, pid, score_cb, &o);
+  if (s == PX_OK && o.rfm == 1) {
+    px_score last;
+    if ((s = px_score_read(txn, st, PX_SCORE_GLOBAL, PX_RFM_SUMMARY, &last)) == PX_OK) {
+      char at[32];
+      px_time_format_iso(last.since_ms, at);
+      px_buf_printf(out, ",\"refreshed_at\":\"%s\"", at);
+    } else if (s == PX_NOT_FOUND) {
+      s = PX_OK;
+    }
+    px_buf_putc(out, '}');
+  }
+  return s == PX_OK ? px_buf_putc(out, '}') : s;
+}
+
 px_status px_api_profile_extras(px_txn *txn, const px_store *st, uint64_t pid, int64_t now_ms, px_buf *out) {
   if (!out->len || out->data[out->len - 1] != '}') return PX_STORE;
   out->len--; /* reopen the object */
@@ -218,6 +263,8 @@ px_status px_api_profile_extras(px_txn *txn, const px_store *st, uint64_t pid, i
   px_buf_free(&scratch);
   for (size_t i = 0; i < n; i++) px_def_free(&defs[i]);
   free(defs);
-  if (s == PX_OK) s = px_buf_puts(out, "}}");
+  if (s == PX_OK) s = px_buf_putc(out, '}');
+  if (s == PX_OK) s = scores_json(txn, st, pid, out);
+  if (s == PX_OK) s = px_buf_putc(out, '}');
   return s;
 }

@@ -17,6 +17,7 @@
 #include "segment/def.h"
 #include "segment/engine.h"
 #include "segment/members.h"
+#include "segment/rfm_refresh.h"
 
 static const char segment_help[] =
     "usage: pickaxe segment create NAME --rule 'RULE'   define or change a segment (backfills it)\n"
@@ -37,10 +38,13 @@ static const char apply_help[] =
     "\n"
     "Applies declared definitions: {\"computed_traits\": [{\"name\", \"function\",\n"
     "\"event\", \"property\", \"where\", \"window\"}...], \"segments\": [{\"name\", \"rule\"}...],\n"
-    "\"mappings\": {\"NAME\": MAPPING...}} (every member optional). Everything is checked\n"
-    "first, then applied in one transaction: computed traits, then segments in\n"
-    "file order (backfilled), then mappings. Unchanged definitions change nothing,\n"
-    "so applying a file twice is harmless. Definitions not in the file are kept.\n";
+    "\"mappings\": {\"NAME\": MAPPING...}, \"rfm\": {\"recency\", \"frequency\", \"monetary\",\n"
+    "\"refresh_every\"}} (every member optional). Everything is checked first, then\n"
+    "applied in one transaction: computed traits, then RFM (its three computed traits\n"
+    "must exist or be in the file), then segments in file order (backfilled), then\n"
+    "mappings. Unchanged definitions change nothing, so applying a file twice is\n"
+    "harmless. Definitions not in the file are kept. RFM scores are computed by\n"
+    "pickaxe rfm refresh, or by a running server (pickaxe rfm --help).\n";
 
 static void progress(void *arg, uint64_t done, uint64_t total) {
   const char *what = arg;
@@ -294,10 +298,18 @@ static int check_file(const cJSON *root, const char *path) {
   if (!cJSON_IsObject(root)) return px_cli_fail(PX_EXIT_USAGE, "apply: %s: not a JSON object", path);
   const cJSON *c;
   cJSON_ArrayForEach(c, root) {
-    if (strcmp(c->string, "computed_traits") && strcmp(c->string, "segments") && strcmp(c->string, "mappings"))
-      return px_cli_fail(PX_EXIT_USAGE, "apply: %s: unknown member \"%s\" (computed_traits, segments, mappings)",
-                         path, c->string);
+    if (strcmp(c->string, "computed_traits") && strcmp(c->string, "segments") && strcmp(c->string, "mappings") &&
+        strcmp(c->string, "rfm"))
+      return px_cli_fail(PX_EXIT_USAGE,
+                         "apply: %s: unknown member \"%s\" (computed_traits, segments, mappings, rfm)", path,
+                         c->string);
   }
+  const cJSON *rfm = cJSON_GetObjectItemCaseSensitive(root, "rfm");
+  px_rfm_def rd;
+  px_error rerr;
+  px_error_clear(&rerr);
+  if (rfm && px_rfm_def_parse(rfm, &rd, &rerr) != PX_OK)
+    return px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", path, rerr.field, rerr.reason);
   int i = 0;
   cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "computed_traits")) {
     px_ctrait t;
@@ -353,7 +365,7 @@ int px_cmd_apply(int argc, char **argv) {
   if (rc == PX_EXIT_OK && !st) rc = PX_EXIT_FAIL;
   px_txn *txn = NULL;
   px_config cfg;
-  int have_cfg = 0, traits = 0, segments = 0, mappings = 0;
+  int have_cfg = 0, traits = 0, segments = 0, mappings = 0, rfm = 0;
   px_status s = PX_OK;
   if (rc == PX_EXIT_OK && (s = px_store_begin(st, 1, &txn)) == PX_OK && (s = px_config_load(txn, st, &cfg, NULL)) == PX_OK)
     have_cfg = 1;
@@ -373,6 +385,17 @@ int px_cmd_apply(int argc, char **argv) {
       break;
     }
     traits++, i++;
+  }
+  const cJSON *rfm_in = rc == PX_EXIT_OK && have_cfg ? cJSON_GetObjectItemCaseSensitive(root, "rfm") : NULL;
+  if (rfm_in) {
+    char *def = cJSON_PrintUnformatted(rfm_in);
+    px_error err;
+    px_error_clear(&err);
+    s = def ? px_rfm_define(txn, st, def, strlen(def), now, NULL, &err) : PX_NOMEM;
+    cJSON_free(def);
+    if (s == PX_INVALID) rc = px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", file, err.field, err.reason);
+    else if (s != PX_OK) rc = px_cli_fail(PX_EXIT_FAIL, "apply: rfm: %s", px_status_str(s));
+    else rfm = 1;
   }
   i = 0;
   const cJSON *segments_in = rc == PX_EXIT_OK && have_cfg ? cJSON_GetObjectItemCaseSensitive(root, "segments") : NULL;
@@ -402,8 +425,12 @@ int px_cmd_apply(int argc, char **argv) {
   if (txn) px_store_abort(txn);
   if (have_cfg) px_config_free(&cfg);
   if (rc == PX_EXIT_OK) {
-    if (json) printf("{\"computed_traits\":%d,\"segments\":%d,\"mappings\":%d}\n", traits, segments, mappings);
-    else printf("applied %s: %d computed traits, %d segments, %d mappings\n", file, traits, segments, mappings);
+    if (json)
+      printf("{\"computed_traits\":%d,\"segments\":%d,\"mappings\":%d,\"rfm\":%s}\n", traits, segments, mappings,
+             rfm ? "true" : "false");
+    else
+      printf("applied %s: %d computed traits, %d segments, %d mappings%s\n", file, traits, segments, mappings,
+             rfm ? ", rfm (scores: pickaxe rfm refresh)" : "");
   }
   if (st) px_store_close(st);
   cJSON_Delete(root);

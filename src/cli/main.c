@@ -22,7 +22,8 @@ static const char usage[] =
     "  link             link stored profiles that are the same person (probabilistic merges)\n"
     "  rule check RULE  check a rule (segments, offers) and print it back, or say what is wrong\n"
     "  segment ...      create, list, count, members, delete segments (real-time audiences)\n"
-    "  apply FILE.json  apply declared computed traits, segments and mappings\n"
+    "  apply FILE.json  apply declared computed traits, segments, mappings and RFM\n"
+    "  rfm refresh|show score every customer by RFM now, or show the last refresh\n"
     "  profile get REF  print a profile with its segments and computed traits (REF: id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
     "  rebuild          rebuild all profiles by replaying the event log\n"
@@ -123,7 +124,8 @@ int main(int argc, char **argv) {
               {"rebuild", px_cmd_rebuild}, {"config", px_cmd_config},   {"quality", px_cmd_quality},
               {"resolve", px_cmd_resolve}, {"link", px_cmd_link},
               {"rule", px_cmd_rule},
-              {"segment", px_cmd_segment}, {"apply", px_cmd_apply}};
+              {"segment", px_cmd_segment}, {"apply", px_cmd_apply},
+              {"rfm", px_cmd_rfm}};
   if (argc < 2 || px_cli_is_help(argv[1])) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;

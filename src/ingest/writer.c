@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "ingest/pipeline.h"
 #include "segment/engine.h"
+#include "segment/rfm_refresh.h"
 
 typedef struct job {
   px_event *events;
@@ -35,6 +36,7 @@ struct px_writer {
   int running;
   px_config cfg;
   int have_cfg;
+  int64_t rfm_retry_ms; /* after a failed RFM refresh, not again before this */
 };
 
 static px_status load_config(px_writer *w, px_txn *txn) {
@@ -105,6 +107,35 @@ static void sweep_segments(px_writer *w) {
   if (s != PX_OK) px_log(PX_LOG_WARN, "msg=\"segment sweep failed\" status=\"%s\"", px_status_str(s));
 }
 
+/* The scheduled RFM refresh (segment/rfm_refresh.h), in a state-only
+ * transaction when the writer is idle: checked at most once a second (one
+ * read of the definition and of the last summary), run when due. A
+ * failure (a computed trait RFM names was deleted) is logged and retried a
+ * minute later. */
+static void refresh_scores(px_writer *w) {
+  px_txn *txn;
+  int64_t due = INT64_MAX, now = px_time_now_ms();
+  if (now < w->rfm_retry_ms || px_store_begin(w->st, PX_TXN_READ, &txn) != PX_OK) return;
+  px_rfm_next_due(txn, w->st, &due);
+  px_store_abort(txn);
+  if (due > now || px_store_begin(w->st, PX_TXN_STATE, &txn) != PX_OK) return;
+  px_rfm_summary m;
+  px_error err;
+  px_error_clear(&err);
+  px_status s = load_config(w, txn);
+  if (s == PX_OK) s = px_rfm_refresh(txn, w->st, &w->cfg, now, NULL, NULL, &m, &err);
+  if (s == PX_OK) s = px_store_commit(txn);
+  else px_store_abort(txn);
+  if (s == PX_OK) {
+    px_log(PX_LOG_INFO, "msg=\"rfm refreshed\" population=%llu changed=%llu removed=%llu",
+           (unsigned long long)m.population, (unsigned long long)m.changed, (unsigned long long)m.removed);
+  } else if (s != PX_NOT_FOUND) {
+    w->rfm_retry_ms = now + 60000;
+    px_log(PX_LOG_WARN, "msg=\"rfm refresh failed\" status=\"%s\" field=%s reason=\"%s\"", px_status_str(s),
+           err.field, err.reason);
+  }
+}
+
 static void *run(void *arg) {
   px_writer *w = arg;
   pthread_setname_np(pthread_self(), "px-writer");
@@ -117,6 +148,7 @@ static void *run(void *arg) {
         last_sweep = now;
         pthread_mutex_unlock(&w->mu);
         sweep_segments(w);
+        refresh_scores(w);
         pthread_mutex_lock(&w->mu);
         continue;
       }

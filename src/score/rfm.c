@@ -58,3 +58,9 @@ const char *px_rfm_cell(int r, int fm) {
   if (r < 1 || r > 5 || fm < 1 || fm > 5) return NULL;
   return cells[5 - r][fm - 1];
 }
+
+static const char *const names[PX_RFM_NCELLS] = {"champions",       "loyal",          "potential_loyalist", "new",
+                                                 "promising",       "needs_attention", "about_to_sleep",    "at_risk",
+                                                 "cannot_lose",     "hibernating",    "lost"};
+
+const char *px_rfm_cell_at(int i) { return i >= 0 && i < PX_RFM_NCELLS ? names[i] : NULL; }

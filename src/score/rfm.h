@@ -43,4 +43,10 @@ px_rfm_score px_rfm_score_of(const px_rfm_cuts *c, const px_rfm_input *x);
  * "hibernating" or "lost". NULL outside 1-5. */
 const char *px_rfm_cell(int r, int fm);
 
+/* The eleven cell names, i = 0..PX_RFM_NCELLS-1, best first: champions,
+ * loyal, potential_loyalist, new, promising, needs_attention,
+ * about_to_sleep, at_risk, cannot_lose, hibernating, lost. NULL outside. */
+#define PX_RFM_NCELLS 11
+const char *px_rfm_cell_at(int i);
+
 #endif

@@ -30,7 +30,13 @@ static void def_key(px_key *k, px_def_kind kind, const char *name) {
 }
 
 static const char *counter_of(px_def_kind kind) {
-  return kind == PX_DEF_SEGMENT ? "def.segment" : kind == PX_DEF_CTRAIT ? "def.ctrait" : "def.mapping";
+  switch (kind) {
+    case PX_DEF_SEGMENT: return "def.segment";
+    case PX_DEF_CTRAIT: return "def.ctrait";
+    case PX_DEF_MAPPING: return "def.mapping";
+    case PX_DEF_RFM: return "def.rfm";
+  }
+  return "def.other";
 }
 
 /* A stored record into d (name given). */

@@ -7,6 +7,7 @@
 
 #include "identity/identity.h"
 #include "profile/profile.h"
+#include "score/scores.h"
 #include "segment/engine_int.h"
 #include "segment/members.h"
 #include "store/key.h"
@@ -17,6 +18,7 @@ const char *px_seg_cause_name(px_seg_cause c) {
     case PX_SEG_CAUSE_TIME: return "time";
     case PX_SEG_CAUSE_BACKFILL: return "backfill";
     case PX_SEG_CAUSE_DELETED: return "deleted";
+    case PX_SEG_CAUSE_SCORE: return "score";
   }
   return "unknown";
 }
@@ -258,7 +260,7 @@ static px_status env_get(void *arg, px_rule_ns ns, const char *name, px_rule_val
       const eng_slot *sl = &r->e->slots[slot];
       return px_agg_value(sl->agg, sl->state.data, sl->state.len, r->now, out, until, NULL);
     }
-    case PX_NS_SCORE: return PX_OK; /* scores are not kept per profile yet */
+    case PX_NS_SCORE: return px_score_get(r->txn, r->st, r->pid, name, out, NULL); /* points into the store */
   }
   return PX_OK;
 }
@@ -564,4 +566,17 @@ px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const c
   }
   px_ctrait_free(&t);
   return s;
+}
+
+/* ---- re-evaluation when a score changed ---- */
+
+px_status px_segment_reevaluate(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid, int64_t now_ms) {
+  px_engine *e;
+  px_status s = eng_get(txn, st, &e);
+  if (s != PX_OK || !e->nsegs) return s;
+  eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .pid = pid};
+  if ((s = run_due(&r, now_ms, 1000)) != PX_OK) return s; /* time-based changes first, at their due time */
+  r.now = now_ms;
+  r.have_rec = 0;
+  return run_profile(&r, NULL, 0, 1, PX_SEG_CAUSE_SCORE, 0);
 }

@@ -37,9 +37,10 @@ typedef enum px_seg_cause {
   PX_SEG_CAUSE_TIME = 1,     /* time passed (px_segment_sweep) */
   PX_SEG_CAUSE_BACKFILL = 2, /* the segment (or what it reads) was defined or changed */
   PX_SEG_CAUSE_DELETED = 3,  /* the segment was deleted */
+  PX_SEG_CAUSE_SCORE = 4,    /* a score the rule may read changed (px_segment_reevaluate) */
 } px_seg_cause;
 
-const char *px_seg_cause_name(px_seg_cause c); /* "event", "time", "backfill", "deleted" */
+const char *px_seg_cause_name(px_seg_cause c); /* "event", "time", "backfill", "deleted", "score" */
 
 /* One entry of a profile's membership history. */
 typedef struct px_seg_change {
@@ -109,6 +110,13 @@ px_status px_ctrait_delete(px_txn *txn, const px_store *st, const px_config *cfg
  * scratch (valid until it changes). PX_NOT_FOUND for an unknown trait. */
 px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const char *name, int64_t now_ms,
                           px_buf *scratch, px_rule_value *out);
+
+/* Re-evaluates every segment of profile pid at now_ms because something
+ * outside its events changed (its scores: segment/rfm_refresh.h). Changes
+ * due before now are processed first, at their due time; then changes
+ * are recorded with cause "score" and the next due time is set. Nothing
+ * to do with no segment defined. */
+px_status px_segment_reevaluate(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid, int64_t now_ms);
 
 /* A profile's membership history, oldest first; fn returns non-zero to stop. */
 typedef int (*px_seg_change_fn)(void *arg, const px_seg_change *c);

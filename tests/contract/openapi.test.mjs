@@ -53,6 +53,7 @@ const EXPECTED_OPERATIONS = [
   'GET /v1/computed-traits', 'HEAD /v1/computed-traits',
   'GET /v1/computed-traits/{name}', 'HEAD /v1/computed-traits/{name}', 'PUT /v1/computed-traits/{name}',
   'DELETE /v1/computed-traits/{name}',
+  'GET /v1/scores/rfm', 'HEAD /v1/scores/rfm', 'POST /v1/scores/rfm/refresh',
 ];
 const SINGLE = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 const BATCHES = ['batch', 'import'];
@@ -60,6 +61,7 @@ const COLLECT = [...SINGLE, ...BATCHES];
 const PROFILE_OPS = ['getProfile', 'listProfileEvents', 'listProfileMerges', 'listProfileSegments'];
 const SEGMENT_OPS = ['listSegments', 'getSegment', 'putSegment', 'deleteSegment', 'listSegmentMembers', 'countAudience',
   'listAudienceMembers', 'listComputedTraits', 'getComputedTrait', 'putComputedTrait', 'deleteComputedTrait'];
+const SCORE_OPS = ['getRfm', 'refreshRfm'];
 // Statuses that cannot be provoked from outside: a failing store, a full queue.
 const NOT_PROVOKED = new Set(['500', '503', '507']); // 507 is provoked by tests/integration (disk reserve)
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -671,7 +673,7 @@ test('spec: lists exactly the expected endpoints, with their security', () => {
   for (const id of COLLECT) assert.deepEqual(opFor(id).op.security, [{ writeKey: [] }, {}], id);
   assert.equal(schemes.adminBasic.type, 'http');
   assert.equal(schemes.adminBasic.scheme, 'basic');
-  for (const id of [...PROFILE_OPS, ...SEGMENT_OPS])
+  for (const id of [...PROFILE_OPS, ...SEGMENT_OPS, ...SCORE_OPS])
     assert.deepEqual(opFor(id).op.security, [{ adminToken: [] }, { adminBasic: [] }], id);
   for (const id of ['health', 'metrics']) assert.deepEqual(opFor(id).op.security, [], id);
   // HEAD: beside every GET, with the same security and statuses.
@@ -1259,6 +1261,52 @@ test('segments: define, read, page, combine, delete; every status', async () => 
   }
 });
 
+test('scores: RFM not configured, configured, refreshed, a trait deleted; every status', async () => {
+  const admin = asAdmin();
+  for (const id of SCORE_OPS) {
+    const r = await call(id, { status: 404, headers: admin, label: 'not configured' });
+    assert.deepEqual([r.body.error, r.body.field], ['rfm not configured', 'rfm']);
+  }
+  const buyers = [uid('rfm'), uid('rfm'), uid('rfm')];
+  for (const [i, u] of buyers.entries())
+    for (let k = 0; k <= i; k++)
+      await call('track', { status: 200, headers: asWriter(), body: { userId: u, event: 'Rfm Order', properties: { order: `${u}-${k}`, amount: 10 } } });
+  const file = path.join(os.tmpdir(), `pickaxe-contract-rfm-${process.pid}.json`);
+  fs.writeFileSync(file, JSON.stringify({
+    computed_traits: [
+      { name: 'rfm_last', function: 'last', event: 'Rfm Order' },
+      { name: 'rfm_orders', function: 'distinct', event: 'Rfm Order', property: 'order' },
+      { name: 'rfm_amount', function: 'sum', event: 'Rfm Order', property: 'amount' },
+    ],
+    rfm: { recency: 'rfm_last', frequency: 'rfm_orders', monetary: 'rfm_amount', refresh_every: 'never' },
+  }));
+  try {
+    await cli(['apply', file, '--data', dataDir]);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+  let r = await call('getRfm', { status: 200, headers: admin, label: 'never refreshed' });
+  assert.deepEqual([r.body.last_refresh, r.body.next_refresh_at], [null, null]);
+  r = await call('refreshRfm', { status: 200, headers: admin });
+  assert.equal(r.body.last_refresh.population, 3);
+  assert.deepEqual(r.body.last_refresh.cuts.frequency, [1, 2, 2, 3]);
+  r = await call('getRfm', { status: 200, headers: admin, label: 'refreshed' });
+  assert.equal(r.body.last_refresh.population, 3);
+  const { body: prof } = await call('getProfile', { status: 200, headers: admin, params: { ref: `user_id:${buyers[2]}` } });
+  assert.deepEqual([prof.scores.rfm.f, prof.scores.rfm.frequency, prof.scores.rfm.monetary], [4, 3, 30]);
+
+  for (const id of SCORE_OPS) {
+    r = await call(id, { status: 401, label: 'no token' });
+    assert.match(r.body.error, /^missing admin token/);
+    r = await call(id, { status: 401, headers: { Authorization: bearer('pka_nope') }, label: 'unknown token' });
+    assert.equal(r.body.error, 'unknown admin token');
+    await call(id, { status: 403, headers: { Authorization: bearer(writeKey) }, label: 'write key' });
+  }
+  await call('deleteComputedTrait', { status: 204, headers: admin, params: { name: 'rfm_amount' } });
+  r = await call('refreshRfm', { status: 409, headers: admin, label: 'trait deleted' });
+  assert.equal(r.body.field, 'rfm.monetary');
+});
+
 // ---------------------------------------------------------------------------
 // Operations
 
@@ -1328,7 +1376,8 @@ test('the server serves exactly the documented paths and methods; others answer 
   const extras = ['/', '/v1', '/v1/', '/v1/profiles', '/v1/unknown', '/v1/identify/', '/v1/track/x', '/V1/track',
     '/v2/track', '/healthz/', '/metrics/x', '/v1/profilesx', '/v1/segments/', '/v1/segmentsx', '/v1/segments/route/x',
     '/v1/segments/route/members/', '/v1/audiences', '/v1/audiences/', '/v1/audiences/count/', '/v1/computed-traits/',
-    '/v1/computed-traits/route/x'];
+    '/v1/computed-traits/route/x', '/v1/scores', '/v1/scores/', '/v1/scores/rfm/', '/v1/scores/clv',
+    '/v1/scores/rfm/refresh/', '/v1/scores/rfm/x'];
   for (const p of extras) {
     for (const m of methods) {
       const res = await send(m, p, { headers, body: m === 'GET' || m === 'HEAD' ? undefined : '{}' });

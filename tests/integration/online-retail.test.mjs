@@ -10,9 +10,8 @@
 //     (a): identifiers, event counts by name, first/last seen, country and
 //     its history, and every event of a few customers over the HTTP API.
 // (c) Computed traits, segment memberships and counts, and RFM scores and
-//     cells, written against the shapes the segment engine is expected to
-//     provide (the ENGINE block below). They are `todo` until the engine
-//     lands: they run and report, but do not fail the suite.
+//     cells, written against the shapes the segment engine provides (the
+//     ENGINE block below).
 //
 // Skipped when the shared data set is absent.
 import { describe, it, before, after } from 'node:test';
@@ -262,7 +261,12 @@ const ENGINE = {
   // since windowed state is pruned at the clock of each event's arrival.
   env: { PICKAXE_NOW: new Date(AS_OF).toISOString() },
   apply: (data) => runCli(['apply', DEFS, '--data', data], { env: ENGINE.env, timeoutMs: 120000 }),
-  refreshScores: (data) => runCli(['rfm', 'refresh', '--data', data], { env: ENGINE.env, timeoutMs: 120000 }),
+  /** Configures RFM from the recipe's rfm.json, then scores every customer. */
+  async refreshScores(data) {
+    const a = await runCli(['apply', path.join(RECIPE, 'rfm.json'), '--data', data], { env: ENGINE.env });
+    if (a.code !== 0) return a;
+    return runCli(['rfm', 'refresh', '--data', data, '--json'], { env: ENGINE.env, timeoutMs: 120000 });
+  },
   async segmentCount(data, name) {
     const r = await runCliOk(['segment', 'count', name, '--data', data], { env: ENGINE.env });
     const n = Number(r.stdout.trim());
@@ -468,21 +472,24 @@ describe('online-retail recipe on the real data set', {
   });
 
   // -------------------------------------------------------------------------
-  // (c) Against the segment engine. Computed traits in the profile and RFM are todo.
-  const TODO = 'not built yet: RFM scoring';
+  // (c) Against the segment engine.
   let engineProfiles = null;
   async function engineState() {
     if (engineProfiles) return engineProfiles;
     const a = await ENGINE.apply(data);
     assert.equal(a.code, 0, `pickaxe apply: ${a.stderr}`);
+    engineProfiles = await exportByUserId();
+    return engineProfiles;
+  }
+  async function exportByUserId() {
     const exp = await runCliOk(['export', 'profiles', '--data', data], { env: ENGINE.env, timeoutMs: 60000 });
-    engineProfiles = new Map();
+    const byId = new Map();
     for (const l of exp.stdout.split('\n')) {
       if (!l) continue;
       const p = JSON.parse(l);
-      engineProfiles.set(p.identifiers.find((i) => i.kind === 'user_id').value, p);
+      byId.set(p.identifiers.find((i) => i.kind === 'user_id').value, p);
     }
-    return engineProfiles;
+    return byId;
   }
 
   it('(c) every customer\'s computed traits', async () => {
@@ -520,10 +527,17 @@ describe('online-retail recipe on the real data set', {
       assert.deepEqual(bad, []);
     });
 
-  it('(c) every customer\'s RFM scores and cell', { todo: TODO }, async () => {
-    const got = await engineState();
+  it('(c) every customer\'s RFM scores and cell', async () => {
+    await engineState();
     const rs = await ENGINE.refreshScores(data);
     assert.equal(rs.code, 0, `rfm refresh: ${rs.stderr}`);
+    // The refresh's own summary: the population and the boundaries.
+    const sum = JSON.parse(rs.stdout).last_refresh;
+    assert.equal(sum.population, rfmInfo.population);
+    assert.deepEqual(sum.cuts.recency_days, rfmInfo.cuts.r.map((x) => -x));
+    assert.deepEqual(sum.cuts.frequency, rfmInfo.cuts.f);
+    assert.deepEqual(sum.cuts.monetary.map((m) => Math.round(m * 100)), rfmInfo.cuts.m.map((m) => Math.round(m / 10)));
+    const got = await exportByUserId();
     // Monetary sums are doubles in pickaxe: a customer whose exact revenue
     // equals a boundary may land either side of it.
     const nearCut = (c) => rfmInfo.cuts.m.some((m) => Math.abs(c.revenue - m) < 1);

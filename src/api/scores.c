@@ -1,0 +1,58 @@
+/* Scores over the HTTP API (admin token):
+ *   GET  /v1/scores/rfm           the RFM definition, the last refresh's summary, the next refresh
+ *   POST /v1/scores/rfm/refresh   refresh every customer's RFM scores now; answers the same
+ * A refresh runs in one write transaction in the request thread, as
+ * segment definitions do (the event writer waits for it). */
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/timeutil.h"
+#include "segment/rfm_refresh.h"
+
+static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+static void not_configured(px_http_resp *resp) {
+  px_api_fail(resp, 404, "rfm not configured", "rfm",
+              "apply a definition {\"rfm\": {\"recency\", \"frequency\", \"monetary\"}} first (pickaxe apply)");
+}
+
+static void get_rfm(px_api *api, const px_http_req *req, px_http_resp *resp) {
+  px_txn *txn = px_api_admin_begin(api, req, PX_TXN_READ, resp);
+  if (!txn) return;
+  px_status s = px_rfm_status(txn, api->st, &resp->body);
+  px_store_abort(txn);
+  if (s == PX_OK) resp->status = 200;
+  else if (s == PX_NOT_FOUND) not_configured(resp);
+  else px_api_error(resp, 500, px_status_str(s), NULL);
+}
+
+static void refresh_rfm(px_api *api, const px_http_req *req, px_http_resp *resp) {
+  px_txn *txn = px_api_admin_begin(api, req, PX_TXN_WRITE, resp);
+  if (!txn) return;
+  px_error err;
+  px_error_clear(&err);
+  px_rfm_summary m;
+  const px_config *cfg = px_api_config_acquire(api, txn);
+  px_status s = px_rfm_refresh(txn, api->st, cfg, px_time_now_ms(), NULL, NULL, &m, &err);
+  px_api_config_release(api);
+  if (s == PX_OK) s = px_rfm_status(txn, api->st, &resp->body);
+  if (s == PX_OK) s = px_store_commit(txn);
+  else px_store_abort(txn);
+  if (s == PX_OK) resp->status = 200;
+  else if (s == PX_NOT_FOUND) not_configured(resp);
+  else if (s == PX_INVALID) px_api_error(resp, 409, "rfm cannot be refreshed", &err);
+  else px_api_error(resp, 500, px_status_str(s), NULL);
+}
+
+void px_api_scores(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp) {
+  int get = is(req->method, "GET") || is(req->method, "HEAD");
+  if (is(rest, "/rfm")) {
+    if (get) get_rfm(api, req, resp);
+    else px_api_not_allowed(resp, "GET, HEAD");
+  } else if (is(rest, "/rfm/refresh")) {
+    if (is(req->method, "POST")) refresh_rfm(api, req, resp);
+    else px_api_not_allowed(resp, "POST");
+  } else {
+    px_api_error(resp, 404, "no such endpoint", NULL);
+  }
+}
