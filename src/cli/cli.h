@@ -27,6 +27,7 @@ int px_cmd_rule(int argc, char **argv);
 int px_cmd_segment(int argc, char **argv);
 int px_cmd_apply(int argc, char **argv);
 int px_cmd_rfm(int argc, char **argv);
+int px_cmd_discover(int argc, char **argv);
 
 /* Reads and checks the mapping file at path; NULL after saying why (as cmd). */
 px_mapping *px_cli_load_mapping(const char *cmd, const char *path);

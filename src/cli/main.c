@@ -24,6 +24,7 @@ static const char usage[] =
     "  segment ...      create, list, count, members, delete segments (real-time audiences)\n"
     "  apply FILE.json  apply declared computed traits, segments, mappings and RFM\n"
     "  rfm refresh|show score every customer by RFM now, or show the last refresh\n"
+    "  discover         find groups of similar customers (k-means); save one as a segment\n"
     "  profile get REF  print a profile with its segments and computed traits (REF: id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
     "  rebuild          rebuild all profiles by replaying the event log\n"
@@ -124,6 +125,7 @@ int main(int argc, char **argv) {
               {"rebuild", px_cmd_rebuild}, {"config", px_cmd_config},   {"quality", px_cmd_quality},
               {"resolve", px_cmd_resolve}, {"link", px_cmd_link},
               {"rule", px_cmd_rule},
+              {"discover", px_cmd_discover},
               {"segment", px_cmd_segment}, {"apply", px_cmd_apply},
               {"rfm", px_cmd_rfm}};
   if (argc < 2 || px_cli_is_help(argv[1])) {

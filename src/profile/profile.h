@@ -34,6 +34,12 @@ px_status px_profile_get(px_txn *txn, const px_store *st, uint64_t pid, px_profi
 /* Follows merges to the live profile that holds pid's data now. */
 px_status px_profile_live(px_txn *txn, const px_store *st, uint64_t pid, uint64_t *live);
 
+/* Calls fn for every live profile (not merged into another), in id order,
+ * with its record (valid during the call). fn returns non-zero to stop;
+ * the walk then returns PX_OK. */
+typedef int (*px_profile_fn)(void *arg, uint64_t pid, const px_profile_rec *rec);
+px_status px_profile_each_live(px_txn *txn, const px_store *st, px_profile_fn fn, void *arg);
+
 /* Finds the live profile a reference names: a profile id (16 hex digits) or
  * kind:value (value normalized like the identifier). PX_NOT_FOUND if none. */
 px_status px_profile_find(px_txn *txn, const px_store *st, const px_config *cfg, const char *ref,

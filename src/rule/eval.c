@@ -98,6 +98,38 @@ static void property(const cJSON *props, const char *path, val *v) {
   }
 }
 
+#define DAY_MS 86400000LL
+
+static void value(ectx *c, int i, val *v);
+
+int px_rule_days_since(int64_t now_ms, int64_t t_ms, int64_t *days) {
+  int64_t d;
+  if (__builtin_sub_overflow(now_ms, t_ms, &d)) return 0;
+  *days = d / DAY_MS - (d % DAY_MS < 0); /* floor */
+  return 1;
+}
+
+/* days_since(t): whole days from t to now (floored; negative for a time
+ * to come). It next changes when the following whole day is reached. */
+static void days_since(ectx *c, const val *a, val *v) {
+  int64_t t, k, next;
+  if (!to_time(a, &t) || !px_rule_days_since(c->now, t, &k)) return set_null(v);
+  if (!__builtin_mul_overflow(k + 1, DAY_MS, &next) && !__builtin_add_overflow(next, t, &next)) lower(c, next);
+  v->type = PX_RV_NUM;
+  v->n = (double)k;
+}
+
+static void func(ectx *c, const rnode *x, val *v) {
+  val a;
+  value(c, x->a, &a);
+  set_null(v);
+  if (x->sub == F_DAYS_SINCE) return days_since(c, &a, v);
+  if (a.type != PX_RV_NUM || a.n < 0 || (x->sub == F_LN && a.n == 0)) return; /* ln: x > 0; log1p: x >= 0 */
+  v->type = PX_RV_NUM;
+  v->n = x->sub == F_LN ? log(a.n) : log1p(a.n);
+  if (!isfinite(v->n)) set_null(v);
+}
+
 static void value(ectx *c, int i, val *v) {
   const px_rule *r = c->r;
   const rnode *x = &r->nodes[i];
@@ -144,6 +176,7 @@ static void value(ectx *c, int i, val *v) {
       if (v->type != PX_RV_NUM) return set_null(v);
       v->n = -v->n;
       return;
+    case N_FUNC: return func(c, x, v);
     case N_ARITH: {
       val b;
       value(c, x->a, v);

@@ -29,6 +29,10 @@ const char *px_rule_agg_fn_name(px_agg_fn fn) {
   return (unsigned)fn <= PX_AGG_MOST_FREQUENT ? fn_names[fn] : "?";
 }
 
+static const char *const func_names[] = {"ln", "log1p", "days_since", NULL}; /* by F_* */
+
+const char *px_rule_func_name(int f) { return f >= F_LN && f <= F_DAYS_SINCE ? func_names[f] : "?"; }
+
 /* ---- errors ---- */
 
 static int fail_at(parser *p, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -668,8 +672,8 @@ static int parse_agg_call(parser *p) {
     if (is_word(t, fn_names[i])) fn = i;
   if (fn < 0)
     return FAIL_TOK(p, t,
-                    "unknown function '%.*s': expected count, sum, avg, min, max, first, last, distinct or "
-                    "most_frequent",
+                    "unknown function '%.*s': expected count, sum, avg, min, max, first, last, distinct, "
+                    "most_frequent, ln, log1p or days_since",
                     (int)t->len, t->p);
   if (in_event_rule(p))
     return FAIL_TOK(p, t, "an event rule cannot use aggregations, found '%.*s('", (int)t->len, t->p);
@@ -691,6 +695,38 @@ static int parse_agg_call(parser *p) {
   int n = mk(p, N_AGG, agg_type(fn), t);
   if (n >= 0) p->cur->nodes[n].i = i;
   return n;
+}
+
+/* ln(x), log1p(x), days_since(t): a number. */
+static int parse_func_call(parser *p, int f) {
+  const rtok *t = advance(p);
+  const char *name = func_names[f];
+  if (f == F_DAYS_SINCE && in_event_rule(p))
+    return FAIL_TOK(p, t, "an event rule cannot depend on the current time, found 'days_since'");
+  if (enter(p)) return -1;
+  advance(p); /* ( */
+  if (cur(p)->kind == K_RPAREN) {
+    p->depth--;
+    return expected(p, f == F_DAYS_SINCE ? "a time" : "a number");
+  }
+  int a = parse_add(p);
+  p->depth--;
+  if (a < 0) return -1;
+  if (cur(p)->kind != K_RPAREN) return expected(p, "')'");
+  advance(p);
+  char ctx[32];
+  snprintf(ctx, sizeof ctx, "in %s(...)", name);
+  int at = p->cur->nodes[a].type;
+  if (f == F_DAYS_SINCE) {
+    if (as_time(p, a, ctx)) return -1;
+  } else if (at != T_NUM && at != T_ANY) {
+    return FAIL_NODE(p, a, "expected a number %s, found %s", ctx, type_name(at));
+  }
+  int n = mk(p, N_FUNC, T_NUM, t);
+  if (n < 0) return -1;
+  p->cur->nodes[n].sub = (uint8_t)f;
+  p->cur->nodes[n].a = a;
+  return set_height(p, n, a, -1);
 }
 
 /* no event ... / at least N events ... : count(...) compared with N. */
@@ -747,7 +783,11 @@ static int parse_word(parser *p) {
     if (k >= 0) p->cur->nodes[k].i = is_word(t, "true");
     return k;
   }
-  if (!px_rule_reserved(t->p, t->len) && peek(p, 1)->kind == K_LPAREN) return parse_agg_call(p);
+  if (!px_rule_reserved(t->p, t->len) && peek(p, 1)->kind == K_LPAREN) {
+    for (int f = 0; func_names[f]; f++)
+      if (is_word(t, func_names[f])) return parse_func_call(p, f);
+    return parse_agg_call(p);
+  }
   if (is_word(t, "in")) { /* in segment "NAME" */
     if (in_event_rule(p)) return not_in_event_rule(p, t);
     advance(p);
@@ -914,6 +954,52 @@ px_status px_rule_compile(const char *src, size_t n, px_rule_kind kind, px_rule 
   return PX_OK;
 }
 
+px_status px_rule_reference(const char *src, size_t n, px_rule_ns *ns, char name[PX_RULE_NAME_MAX], px_rule_error *err) {
+  if (err) memset(err, 0, sizeof *err);
+  name[0] = 0;
+  if (n > PX_RULE_NAME_MAX * 2) {
+    if (err) {
+      err->line = err->column = 1;
+      snprintf(err->message, sizeof err->message, "a reference is at most %d bytes", PX_RULE_NAME_MAX * 2);
+    }
+    return PX_INVALID;
+  }
+  rtok *toks;
+  int ntok;
+  char *scratch;
+  px_rule r = {.kind = PX_RULE_PROFILE, .root = -1};
+  px_status s = px_rule_lex(src ? src : "", src ? n : 0, &toks, &ntok, &scratch, err);
+  if (s == PX_OK) {
+    parser p = {.t = toks, .top = &r, .cur = &r, .err = err};
+    const rtok *first = cur(&p);
+    int word = first->kind == K_IDENT && (!px_rule_reserved(first->p, first->len) ||
+                                          px_rule_namespace(first->p, first->len) || is_word(first, "first_seen") ||
+                                          is_word(first, "last_seen"));
+    int k = word ? parse_word(&p) : -1;
+    if (k < 0) {
+      if (p.st == PX_OK) {
+        char b[64];
+        FAIL_TOK(&p, first, "expected a trait, computed.NAME, score.NAME, account.NAME, first_seen, last_seen or "
+                            "profile.events, found %s", describe(first, b, sizeof b));
+      }
+    } else if (r.nodes[k].op != N_REF) {
+      FAIL_TOK(&p, first, "expected a trait, computed.NAME, score.NAME, account.NAME, first_seen, last_seen or "
+                          "profile.events, found '%.*s'", (int)first->len, first->p);
+    } else if (cur(&p)->kind != K_EOF) {
+      expected(&p, "the end of the reference");
+    } else {
+      *ns = (px_rule_ns)r.nodes[k].sub;
+      memcpy(name, rule_str(&r, &r.nodes[k]), r.nodes[k].slen + 1);
+    }
+    free(p.stack);
+    s = p.st;
+  }
+  px_rule_free_parts(&r);
+  free(toks);
+  free(scratch);
+  return s;
+}
+
 int px_rule_naggs(const px_rule *r) { return r ? r->naggs : 0; }
 const px_rule_agg *px_rule_agg_at(const px_rule *r, int i) { return r && i >= 0 && i < r->naggs ? &r->aggs[i] : NULL; }
 int px_rule_nsegments(const px_rule *r) { return r ? r->nsegs : 0; }
@@ -938,6 +1024,7 @@ int px_rule_node_equal(const px_rule *ra, int a, const px_rule *rb, int b) {
     case N_HAS: return x->i == y->i && x->slen == y->slen && memcmp(rule_str(ra, x), rule_str(rb, y), x->slen) == 0;
     case N_NEG:
     case N_NOT:
+    case N_FUNC:
     case N_ISNULL: return px_rule_node_equal(ra, x->a, rb, y->a);
     case N_ARITH:
     case N_CMP:

@@ -182,6 +182,12 @@ static void node(out *w, const px_rule *r, int i, int min_prec) {
       put(w, "-", 1);
       child(w, r, x->a, 7);
       break;
+    case N_FUNC:
+      puts_(w, px_rule_func_name(x->sub));
+      put(w, "(", 1);
+      node(w, r, x->a, 0);
+      put(w, ")", 1);
+      break;
     case N_ARITH: {
       int p = prec(x);
       char op[4] = {' ', (char)x->sub, ' ', 0};

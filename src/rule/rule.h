@@ -96,6 +96,20 @@ typedef struct px_rule_error {
 px_status px_rule_compile(const char *src, size_t n, px_rule_kind kind, px_rule **out, px_rule_error *err);
 void px_rule_free(px_rule *r);
 
+/* Reads src (n bytes) as one reference to a value of a profile, written as
+ * in a rule: a trait (`country`, `trait."first name"`, `address.city`),
+ * `computed.NAME`, `score.NAME`, `account.NAME`, `consent.PURPOSE`,
+ * `identifier.KIND`, `first_seen`, `last_seen`, `profile.events`. *ns and
+ * name (NUL-terminated) get where the value lives. PX_INVALID with err
+ * (line, column, message) for anything else (an aggregation, an
+ * expression); PX_NOMEM. */
+px_status px_rule_reference(const char *src, size_t n, px_rule_ns *ns, char name[PX_RULE_NAME_MAX],
+                            px_rule_error *err);
+
+/* Whole days from t_ms to now_ms, rounded down (negative for a time to
+ * come): what days_since(t) gives in a rule. 0 when it overflows. */
+int px_rule_days_since(int64_t now_ms, int64_t t_ms, int64_t *days);
+
 /* The aggregations a profile rule reads, in a stable order (the index the
  * env's aggregate callback is asked for). Owned by the rule. */
 int px_rule_naggs(const px_rule *r);

@@ -31,10 +31,16 @@ enum {
   N_AND,     /* kids[b .. b + i) */
   N_OR,      /* kids[b .. b + i) */
   N_NOT,     /* not a */
+  N_FUNC,    /* a scalar function (sub: F_*) of a */
 };
 
 enum { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE };
 enum { X_CONTAINS, X_STARTS, X_ENDS };
+/* Scalar functions, number -> number (days_since: time -> number). */
+enum { F_LN, F_LOG1P, F_DAYS_SINCE };
+
+/* A scalar function's name as written ("ln"). */
+const char *px_rule_func_name(int f);
 
 typedef struct rnode {
   uint8_t op, type, sub, neg, timecmp, height;

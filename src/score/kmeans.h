@@ -141,4 +141,16 @@ px_status px_kmeans_describe(const px_kmeans_model *m, const char *const *names,
 px_status px_kmeans_json(const px_kmeans_model *m, const char *const *names, const px_kmeans_hint *hints,
                          size_t nhints, px_buf *out);
 
+/* Writes to out, in the rule language (docs/RULES.md), the condition that
+ * a point is nearer to centroid c than to every other one (a tie is not
+ * nearer): k - 1 linear inequalities over the transformed features, joined
+ * by "and", such as "-1.2 * computed.orders + 0.004 * log1p(computed.revenue)
+ * < -3.5 and ...". terms[f] is feature f's value after the model's transform
+ * as rule text (with log1p(...) for a log1p feature); constant features are
+ * left out. Where the rule and px_kmeans_assign_one can disagree: at ties
+ * (the rule holds for neither cluster, assign picks the lower) and, by
+ * rounding, within about 1e-12 of a boundary. PX_INVALID for k < 2 or c
+ * out of range; PX_NOMEM, PX_TOO_LARGE (out's cap). */
+px_status px_kmeans_nearest_rule(const px_kmeans_model *m, int c, const char *const *terms, px_buf *out);
+
 #endif

@@ -172,6 +172,7 @@ static unsigned scan_reads(const char *t) {
           if (t[i]) i++;
           continue;
         }
+        if (IS("ln") || IS("log1p") || IS("days_since")) continue; /* a scalar function: its argument is read on */
         reads |= READ_TRAITS;
       } else if (t[i] == '.') {
         if (IS("computed")) reads |= READ_COMPUTED;

@@ -91,6 +91,13 @@ static const struct {
      "count(event in last 1 day) > 0 and count(event in last 90 minutes) > 0 and count(event in last 2 days) > 0"},
     {"count(event where event = \"a\" or property.event in [\"b\"] and not gift in last 30 days) > 0",
      "count(event where event = \"a\" or property.event in [\"b\"] and not gift in last 30 days) > 0"},
+    /* scalar functions */
+    {"ln(x) > 1 and log1p( computed.revenue ) < 2 * ln(2)", "ln(x) > 1 and log1p(computed.revenue) < 2 * ln(2)"},
+    {"days_since(last_seen) >= 30 and days_since(\"2024-01-01\") > 0 and -0.5 * days_since(computed.last) + 1 < 0",
+     "days_since(last_seen) >= 30 and days_since(\"2024-01-01\") > 0 and -0.5 * days_since(computed.last) + 1 < 0"},
+    {"ln(((x + 1) * 2)) = -ln(-x) and log1p(days_since(3 days ago)) > 0",
+     "ln((x + 1) * 2) = -ln(-x) and log1p(days_since(3 days ago)) > 0"},
+    {"count = 1 and ln = 2 and trait.days_since = 3", "count = 1 and ln = 2 and days_since = 3"},
     {"# a comment\ncountry = \"UK\" # another\n", "country = \"UK\""},
     {"true", "true"},
 };
@@ -145,7 +152,15 @@ static const struct {
     {PX_RULE_PROFILE, "trait x", 1, 7, "expected '.' and a name after 'trait', found 'x'"},
     {PX_RULE_PROFILE, "trait.", 1, 7, "expected a name after '.', found the end of the rule"},
     {PX_RULE_PROFILE, "trait.\"\"", 1, 7, "a name cannot be empty"},
-    {PX_RULE_PROFILE, "foo(event)", 1, 1, "unknown function 'foo': expected count, sum, avg, min, max, first, last, distinct or most_frequent"},
+    {PX_RULE_PROFILE, "foo(event)", 1, 1, "unknown function 'foo': expected count, sum, avg, min, max, first, last, distinct, most_frequent, ln, log1p or days_since"},
+    {PX_RULE_PROFILE, "ln(\"x\") > 0", 1, 4, "expected a number in ln(...), found a string"},
+    {PX_RULE_PROFILE, "log1p(last_seen) > 0", 1, 7, "expected a number in log1p(...), found a time"},
+    {PX_RULE_PROFILE, "days_since(1) > 0", 1, 12, "expected a time in days_since(...), found a number"},
+    {PX_RULE_PROFILE, "days_since(\"soon\") > 0", 1, 12, "expected a date like \"2024-01-01\" in days_since(...), found \"soon\""},
+    {PX_RULE_PROFILE, "ln(x > 0", 1, 6, "expected ')' after 'x', found '>'"},
+    {PX_RULE_PROFILE, "ln() > 0", 1, 4, "expected a number after '(', found ')'"},
+    {PX_RULE_PROFILE, "days_since() > 0", 1, 12, "expected a time after '(', found ')'"},
+    {PX_RULE_EVENT, "days_since(date) > 1", 1, 1, "an event rule cannot depend on the current time, found 'days_since'"},
     {PX_RULE_PROFILE, "count(x of event)", 1, 7, "expected 'event' after '(', found 'x'"},
     {PX_RULE_PROFILE, "sum(event \"x\")", 1, 5, "expected a property and 'of' after '(', found 'event'"},
     {PX_RULE_PROFILE, "sum(x event \"x\")", 1, 7, "expected 'of' after 'x', found 'event'"},
@@ -442,6 +457,15 @@ static void test_eval_profile(void **state) {
   EXPECT(f, "signup after \"2024-01-01\" and signup before \"2024-02-01\" and signup in [\"2024-01-15T10:00:00Z\"]", 1);
   EXPECT(f, "signup before last_seen and country before \"2024-01-01\"", 0); /* country is not a date */
   EXPECT(f, "in segment \"wholesale\" and not in segment \"retail\"", 1);
+  /* scalar functions: undefined or not a number is null */
+  EXPECT(f, "ln(age) > 3.7135 and ln(age) < 3.7136 and log1p(age) > 3.7376 and log1p(age) < 3.7377", 1);
+  EXPECT(f, "log1p(0) = 0 and ln(1) = 0 and log1p(age - 41) = 0 and ln(profile.events + 3) > 2.99", 1);
+  EXPECT(f, "ln(0) is null and ln(-1) is null and log1p(-0.5) is null and ln(country) is null and ln(missing) is null", 1);
+  EXPECT(f, "ln(age) < 0 or ln(0) < 1 or ln(0) >= 1 or log1p(-1) = 0", 0);
+  EXPECT(f, "days_since(last_seen) = 40 and days_since(first_seen) = 517 and days_since(signup) = 137", 1);
+  EXPECT(f, "days_since(3 days ago) = 3 and days_since(\"2024-06-11\") = -10 and days_since(\"2024-06-01T00:00:01Z\") = -1", 1);
+  EXPECT(f, "days_since(age) is null and days_since(country) is null and days_since(missing) is null", 1);
+  EXPECT(f, "log1p(days_since(last_seen)) > 3.71 and log1p(days_since(last_seen)) < 3.72", 1);
   /* the examples */
   f->aggs[0] = N(2);
   EXPECT(f, "country = \"United Kingdom\" and at least 2 events \"Order Completed\" in last 90 days", 1);
@@ -497,6 +521,7 @@ static void test_eval_event(void **state) {
       {"category in [\"garden\", \"home\"] and quantity not in [1, 2]", 1},
       {"quantity = \"12\"", 0},
       {"category.x = 1 or quantity.y is not null", 0},
+      {"ln(quantity) > 2.48 and ln(quantity) < 2.49 and log1p(product.price) < 2.36 and ln(category) is null", 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     px_rule *r = compile_kind(cases[i].src, PX_RULE_EVENT);
@@ -613,11 +638,20 @@ static void test_until(void **state) {
   /* missing time: false for ever */
   PX_ASSERT_INT_EQ(eval_with(f, "trait.gone before 3 days ago", &u), 0);
   PX_ASSERT_INT_EQ(u, INT64_MAX);
+  /* days_since changes at whole days after the time */
+  PX_ASSERT_INT_EQ(eval_with(f, "days_since(last_seen) >= 41", &u), 0);
+  PX_ASSERT_INT_EQ(u, NOW + DAY);
+  PX_ASSERT_INT_EQ(eval_with(f, "days_since(signup) * 2 < 275", &u), 1); /* signup: 137 days 14 hours ago */
+  PX_ASSERT_INT_EQ(u, NOW + 10 * 3600000LL);
+  PX_ASSERT_INT_EQ(eval_with(f, "days_since(missing) > 1", &u), 0);
+  PX_ASSERT_INT_EQ(u, INT64_MAX);
   /* brute force: the result holds for every instant before until */
   static const char *const rules[] = {
       "last_seen before 45 days ago",         "not (last_seen after 42 days ago)",
       "last_seen = 41 days ago or last_seen >= 39 days ago", "last_seen != 40 days ago",
       "signup before 138 days ago and not (last_seen <= 41 days ago)",
+      "days_since(last_seen) >= 42",          "log1p(days_since(signup)) * 2 < ln(20000)",
+      "days_since(signup) - days_since(last_seen) != 97",
   };
   for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
     px_rule *r = compile(rules[i]);
@@ -638,11 +672,73 @@ static void test_until(void **state) {
   }
 }
 
+/* ---- references (pickaxe discover's features) ---- */
+
+static void test_reference(void **state) {
+  (void)state;
+  static const struct {
+    const char *src;
+    px_rule_ns ns;
+    const char *name;
+  } ok[] = {
+      {"country", PX_NS_TRAIT, "country"},
+      {"trait.\"first name\"", PX_NS_TRAIT, "first name"},
+      {" address.city ", PX_NS_TRAIT, "address.city"},
+      {"computed.orders", PX_NS_COMPUTED, "orders"},
+      {"score.rfm_recency", PX_NS_SCORE, "rfm_recency"},
+      {"account.employees", PX_NS_ACCOUNT, "employees"},
+      {"last_seen", PX_NS_PROFILE, "last_seen"},
+      {"profile.first_seen", PX_NS_PROFILE, "first_seen"},
+      {"profile.events", PX_NS_PROFILE, "events"},
+      {"identifier.email", PX_NS_IDENTIFIER, "email"},
+      {"ln", PX_NS_TRAIT, "ln"},
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    px_rule_ns ns = (px_rule_ns)-1;
+    char name[PX_RULE_NAME_MAX];
+    px_rule_error err;
+    px_status s = px_rule_reference(ok[i].src, strlen(ok[i].src), &ns, name, &err);
+    if (s != PX_OK) fail_msg("%s: %s", ok[i].src, err.message);
+    PX_ASSERT_INT_EQ(ns, ok[i].ns);
+    PX_ASSERT_STR_EQ(name, ok[i].name);
+  }
+  static const struct {
+    const char *src;
+    int column;
+    const char *message;
+  } bad[] = {
+      {"", 1, "expected a trait, computed.NAME, score.NAME, account.NAME, first_seen, last_seen or profile.events, "
+              "found the end of the rule"},
+      {"3", 1, "expected a trait, computed.NAME, score.NAME, account.NAME, first_seen, last_seen or profile.events, "
+               "found '3'"},
+      {"count(event)", 1, "expected a trait, computed.NAME, score.NAME, account.NAME, first_seen, last_seen or "
+                          "profile.events, found 'count'"},
+      {"ln(x)", 1, "expected a trait, computed.NAME, score.NAME, account.NAME, first_seen, last_seen or "
+                   "profile.events, found 'ln'"},
+      {"computed.orders + 1", 17, "expected the end of the reference after 'orders', found '+'"},
+      {"computed", 9, "expected '.' and a name after 'computed', found the end of the rule"},
+      {"profile.foo", 9, "unknown profile field 'foo': expected first_seen, last_seen or events"},
+      {"and", 1, "expected a trait, computed.NAME, score.NAME, account.NAME, first_seen, last_seen or "
+                 "profile.events, found 'and'"},
+      {"has email", 1, "expected a trait, computed.NAME, score.NAME, account.NAME, first_seen, last_seen or "
+                       "profile.events, found 'has'"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    px_rule_ns ns;
+    char name[PX_RULE_NAME_MAX];
+    px_rule_error err;
+    PX_ASSERT_STATUS(px_rule_reference(bad[i].src, strlen(bad[i].src), &ns, name, &err), PX_INVALID);
+    if (err.column != bad[i].column || strcmp(err.message, bad[i].message))
+      fail_msg("%s:\n got  %d: %s\n want %d: %s", bad[i].src, err.column, err.message, bad[i].column, bad[i].message);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_print_round_trip), cmocka_unit_test(test_print_too_small),
     cmocka_unit_test(test_error_messages),   cmocka_unit_test(test_limits),
     cmocka_unit_test(test_eval_profile),     cmocka_unit_test(test_eval_event),
     cmocka_unit_test(test_aggregations),     cmocka_unit_test(test_until),
+    cmocka_unit_test(test_reference),
 };
 
 PX_TEST_MAIN(tests)
