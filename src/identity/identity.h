@@ -47,6 +47,7 @@ typedef struct px_resolution {
   } merges[PX_MAX_EVENT_MERGES]; /* in the order they happened */
   int nmerges;
   int refused; /* merges or attachments a rule refused */
+  int attached; /* identifiers new to the profile */
 } px_resolution;
 
 /* Resolves ev's identifiers (from px_identity_extract) within a write txn. */

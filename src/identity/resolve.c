@@ -307,6 +307,7 @@ px_status px_identity_resolve(px_txn *txn, const px_store *st, const px_config *
     pident_val pv = {.first_seen = ev->timestamp_ms, .source_id = ev->source_id};
     if ((s = put_ident(&r, target, cfg->kinds[ids[i].kind].name, ids[i].value, &pv)) != PX_OK)
       return s;
+    out->attached++;
   }
   out->profile_id = target;
   return PX_OK;

@@ -108,7 +108,8 @@ px_status px_pipeline_derive(px_txn *txn, const px_store *st, const px_config *c
   if (s == PX_OK) s = px_profile_apply(txn, st, res.profile_id, ev);
   /* Segments and computed traits, in the same transaction. */
   if (s == PX_OK) {
-    unsigned flags = (res.nmerges ? PX_SEG_MERGED : 0) | (res.created ? PX_SEG_NEW : 0);
+    unsigned flags = (res.nmerges ? PX_SEG_MERGED : 0) | (res.created ? PX_SEG_NEW : 0) |
+                     (res.attached ? PX_SEG_IDENTS : 0);
     if (ev->type == PX_EV_IDENTIFY || ev->type == PX_EV_GROUP || ev->type == PX_EV_ALIAS || ev->context_traits ||
         ev->message_traits)
       flags |= PX_SEG_TRAITS;

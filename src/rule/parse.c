@@ -1004,6 +1004,24 @@ int px_rule_naggs(const px_rule *r) { return r ? r->naggs : 0; }
 const px_rule_agg *px_rule_agg_at(const px_rule *r, int i) { return r && i >= 0 && i < r->naggs ? &r->aggs[i] : NULL; }
 int px_rule_nsegments(const px_rule *r) { return r ? r->nsegs : 0; }
 const char *px_rule_segment_at(const px_rule *r, int i) { return r && i >= 0 && i < r->nsegs ? r->segs[i] : NULL; }
+static int is_ref(const rnode *x) { return x->op == N_REF || x->op == N_HAS; }
+
+int px_rule_nrefs(const px_rule *r) {
+  int n = 0;
+  for (int i = 0; r && i < r->nnodes; i++) n += is_ref(&r->nodes[i]);
+  return n;
+}
+
+const char *px_rule_ref_at(const px_rule *r, int i, px_rule_ns *ns) {
+  for (int k = 0; r && i >= 0 && k < r->nnodes; k++) {
+    const rnode *x = &r->nodes[k];
+    if (!is_ref(x) || i--) continue;
+    *ns = x->op == N_HAS ? PX_NS_IDENTIFIER : (px_rule_ns)x->sub;
+    return rule_str(r, x);
+  }
+  return NULL;
+}
+
 px_rule_kind px_rule_get_kind(const px_rule *r) { return r->kind; }
 
 int px_rule_node_equal(const px_rule *ra, int a, const px_rule *rb, int b) {

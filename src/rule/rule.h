@@ -119,6 +119,12 @@ const px_rule_agg *px_rule_agg_at(const px_rule *r, int i);
 int px_rule_nsegments(const px_rule *r);
 const char *px_rule_segment_at(const px_rule *r, int i);
 
+/* The profile values a profile rule reads outside its aggregations, in
+ * the rule's order, repeats included: reference i's namespace and name
+ * (owned by the rule). `has KIND` reads identifier KIND. */
+int px_rule_nrefs(const px_rule *r);
+const char *px_rule_ref_at(const px_rule *r, int i, px_rule_ns *ns);
+
 px_rule_kind px_rule_get_kind(const px_rule *r);
 
 /* Whether two aggregations are the same (fn, event, property, window and an

@@ -31,16 +31,24 @@ static void agg_key(px_key *k, uint64_t pid, uint64_t key) {
   px_key_u64(k, key);
 }
 
+static int open_aggs(eng_run *r) {
+  if (r->aggs) return 0;
+  int rc = mdb_cursor_open(px_txn_mdb(r->txn, PX_DB_AGGS), px_store_dbi(r->st, PX_DB_AGGS), &r->aggs);
+  if (rc) r->aggs = NULL;
+  return rc;
+}
+
 px_status eng_load_slot(eng_run *r, int i) {
   eng_slot *sl = &r->e->slots[i];
   if (sl->loaded) return PX_OK;
   px_buf_reset(&sl->state);
+  int rc = open_aggs(r);
+  if (rc) return px_store_status(rc);
   px_key k;
   agg_key(&k, r->pid, sl->key);
-  MDB_val v;
-  px_status s = px_store_get(r->txn, r->st, PX_DB_AGGS, k.b, k.n, &v);
-  if (s == PX_OK) s = px_buf_append(&sl->state, v.mv_data, v.mv_size);
-  else if (s == PX_NOT_FOUND) s = PX_OK;
+  MDB_val key = {k.n, k.b}, v;
+  rc = mdb_cursor_get(r->aggs, &key, &v, MDB_SET);
+  px_status s = rc == 0 ? px_buf_append(&sl->state, v.mv_data, v.mv_size) : rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
   if (s == PX_OK) sl->loaded = 1;
   return s;
 }
@@ -49,20 +57,28 @@ void eng_reset_slots(px_engine *e) {
   for (size_t i = 0; i < e->nslots; i++) e->slots[i].loaded = e->slots[i].dirty = e->slots[i].taken = 0;
 }
 
+/* Writes one state through the profile's cursor. */
+static px_status store_slot(eng_run *r, eng_slot *sl) {
+  int rc = open_aggs(r);
+  if (rc) return px_store_status(rc);
+  px_key k;
+  agg_key(&k, r->pid, sl->key);
+  MDB_val key = {k.n, k.b}, v = {sl->state.len, sl->state.data};
+  if (sl->state.len) rc = mdb_cursor_put(r->aggs, &key, &v, 0);
+  else if ((rc = mdb_cursor_get(r->aggs, &key, &v, MDB_SET)) == 0) rc = mdb_cursor_del(r->aggs, 0);
+  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+}
+
 px_status eng_store_slots(eng_run *r) {
   px_status s = PX_OK;
   for (size_t i = 0; i < r->e->nslots && s == PX_OK; i++) {
     eng_slot *sl = &r->e->slots[i];
     if (!sl->dirty) continue;
-    px_key k;
-    agg_key(&k, r->pid, sl->key);
-    if (sl->state.len) {
-      s = px_store_put(r->txn, r->st, PX_DB_AGGS, k.b, k.n, sl->state.data, sl->state.len, 0);
-    } else if ((s = px_store_del(r->txn, r->st, PX_DB_AGGS, k.b, k.n)) == PX_NOT_FOUND) {
-      s = PX_OK;
-    }
+    s = store_slot(r, sl);
     sl->dirty = 0;
   }
+  if (r->aggs) mdb_cursor_close(r->aggs);
+  r->aggs = NULL;
   return s;
 }
 
@@ -327,20 +343,38 @@ static px_status unschedule(px_txn *txn, const px_store *st, uint64_t pid, int64
   return s == PX_NOT_FOUND ? PX_OK : s;
 }
 
-px_status eng_schedule(px_txn *txn, const px_store *st, uint64_t pid, int64_t until, int all) {
-  int64_t old;
-  px_status s = due_of(txn, st, pid, &old);
+/* r->due: the profile's due time as stored, read once per run. */
+static px_status known_due(eng_run *r) {
+  if (r->due_known) return PX_OK;
+  px_status s = due_of(r->txn, r->st, r->pid, &r->due);
+  r->due_known = s == PX_OK;
+  return s;
+}
+
+static px_status reschedule(eng_run *r, int64_t until, int all) {
+  px_status s = known_due(r);
   if (s != PX_OK) return s;
-  int64_t due = all || until < old ? until : old;
+  int64_t old = r->due, due = all || until < old ? until : old;
   if (due == old) return PX_OK;
-  if ((s = unschedule(txn, st, pid, old)) != PX_OK || due == INT64_MAX) return s;
-  px_key k, v;
-  due_key(&k, due, pid);
-  if ((s = px_store_put(txn, st, PX_DB_DUE, k.b, k.n, "", 0, 0)) != PX_OK) return s;
-  pdue_key(&k, pid);
-  px_key_init(&v);
-  px_key_i64(&v, due);
-  return px_store_put(txn, st, PX_DB_DUE, k.b, k.n, v.b, v.n, 0);
+  r->due_known = 0;
+  if ((s = unschedule(r->txn, r->st, r->pid, old)) != PX_OK) return s;
+  if (due != INT64_MAX) {
+    px_key k, v;
+    due_key(&k, due, r->pid);
+    if ((s = px_store_put(r->txn, r->st, PX_DB_DUE, k.b, k.n, "", 0, 0)) != PX_OK) return s;
+    pdue_key(&k, r->pid);
+    px_key_init(&v);
+    px_key_i64(&v, due);
+    if ((s = px_store_put(r->txn, r->st, PX_DB_DUE, k.b, k.n, v.b, v.n, 0)) != PX_OK) return s;
+  }
+  r->due = due;
+  r->due_known = 1;
+  return PX_OK;
+}
+
+px_status eng_schedule(px_txn *txn, const px_store *st, uint64_t pid, int64_t until, int all) {
+  eng_run r = {.txn = txn, .st = st, .pid = pid};
+  return reschedule(&r, until, all);
 }
 
 px_status px_segment_next_due(px_txn *txn, const px_store *st, int64_t *due_ms) {
@@ -366,16 +400,22 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
   px_engine *e = r->e;
   eng_reset_slots(e);
   px_status s = px_psegs_load(r->txn, r->st, r->pid, &e->psegs);
-  int computed_taken = 0, any_taken = 0, psegs_changed = 0;
+  int psegs_changed = 0;
   if (ev && ev->type == PX_EV_TRACK && ev->name) {
-    for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
+    const eng_event *named = eng_event_find(e, ev->name);
+    int nnamed = named ? named->n : 0;
+    for (int j = 0; j < nnamed + e->nany && s == PX_OK; j++) {
+      int i = j < nnamed ? named->slots[j] : e->any_slots[j - nnamed];
       eng_slot *sl = &e->slots[i];
-      if (sl->agg->event[0] && strcmp(sl->agg->event, ev->name) != 0) continue;
-      if ((s = eng_load_slot(r, (int)i)) != PX_OK) break;
+      if ((s = eng_load_slot(r, i)) != PX_OK) break;
       int ch = 0;
       s = px_agg_observe(sl->agg, &sl->state, ev->name, ev->timestamp_ms, ev->seq, ev->properties, r->now, &ch);
-      if (ch & PX_AGG_TAKEN) sl->taken = 1, any_taken = 1, computed_taken |= sl->computed;
+      if (ch & PX_AGG_TAKEN) sl->taken = 1;
       if (ch & PX_AGG_REWRITTEN) sl->dirty = 1;
+    }
+    for (int j = 0; j < nnamed + e->nany; j++) { /* what reads a state that took the event */
+      const eng_slot *sl = &e->slots[j < nnamed ? named->slots[j] : e->any_slots[j - nnamed]];
+      for (int k = 0; sl->taken && k < sl->nreaders; k++) e->segs[sl->readers[k]].need = 1;
     }
   }
   if (all && cause == PX_SEG_CAUSE_TIME) {
@@ -391,9 +431,9 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
     eng_seg *g = &e->segs[i];
     g->changed = 0;
-    int need = all || (g->reads & (READ_PROFILE | READ_IDENT)) || ((g->reads & READ_TRAITS) && (flags & PX_SEG_TRAITS)) ||
-               ((g->reads & READ_COMPUTED) && computed_taken);
-    for (int k = 0; !need && any_taken && k < px_rule_naggs(g->rule); k++) need = e->slots[g->slots[k]].taken;
+    int need = g->need || all || (g->reads & READ_PROFILE) || ((g->reads & READ_IDENT) && (flags & PX_SEG_IDENTS)) ||
+               ((g->reads & READ_TRAITS) && (flags & PX_SEG_TRAITS));
+    g->need = 0;
     for (int k = 0; !need && k < g->ndeps; k++) need = g->deps[k] >= 0 && e->segs[g->deps[k]].changed;
     if (!need) continue;
     int in = 0, changed = 0;
@@ -408,7 +448,7 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
   }
   if (s == PX_OK) s = eng_store_slots(r);
   if (s == PX_OK && psegs_changed) s = px_psegs_store(r->txn, r->st, r->pid, &e->psegs);
-  if (s == PX_OK && e->nsegs) s = eng_schedule(r->txn, r->st, r->pid, until_all, all);
+  if (s == PX_OK && e->nsegs) s = reschedule(r, until_all, all);
   return s;
 }
 
@@ -417,9 +457,12 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
 static px_status run_due(eng_run *r, int64_t now, uint64_t max_steps) {
   px_status s = PX_OK;
   for (uint64_t n = 0; s == PX_OK && n < max_steps; n++) {
-    int64_t due;
-    if ((s = due_of(r->txn, r->st, r->pid, &due)) != PX_OK || due > now) break;
+    if ((s = known_due(r)) != PX_OK || r->due > now) break;
+    int64_t due = r->due;
+    r->due_known = 0;
     if ((s = unschedule(r->txn, r->st, r->pid, due)) != PX_OK) break;
+    r->due = INT64_MAX;
+    r->due_known = 1;
     r->now = due;
     r->have_rec = 0;
     s = run_profile(r, NULL, 0, 1, PX_SEG_CAUSE_TIME, 0);

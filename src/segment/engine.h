@@ -23,12 +23,13 @@
 #include "store/store.h"
 
 /* What an applied event may have changed beyond its aggregations (flags of
- * px_segment_apply). Profile fields (first/last seen, event count) and
- * identifiers may change with any event and are always considered. */
+ * px_segment_apply). Profile fields (first/last seen, event count) change
+ * with any event and are always considered. */
 enum {
   PX_SEG_TRAITS = 1, /* traits, consent or account traits (identify, group, alias, context.traits) */
   PX_SEG_MERGED = 2, /* the profile absorbed another: re-evaluate everything */
   PX_SEG_NEW = 4,    /* the event created the profile: evaluate everything ("no event X" holds at once) */
+  PX_SEG_IDENTS = 8, /* identifiers were attached to the profile */
 };
 
 /* Why a membership changed. */
@@ -121,6 +122,18 @@ px_status px_segment_reevaluate(px_txn *txn, const px_store *st, const px_config
 /* A profile's membership history, oldest first; fn returns non-zero to stop. */
 typedef int (*px_seg_change_fn)(void *arg, const px_seg_change *c);
 px_status px_segment_history(px_txn *txn, const px_store *st, uint64_t pid, px_seg_change_fn fn, void *arg);
+
+/* History order: time, then cause and seq, then segment id (how the
+ * history is keyed); <0, 0 or >0 as a sorts before, with or after b. */
+int px_seg_change_cmp(const px_seg_change *a, const px_seg_change *b);
+
+/* The history newest first, starting just before at in history order
+ * (only its time_ms, cause, seq and segment are read), or at at itself
+ * when inclusive and pid has that change; at NULL: from the newest. fn
+ * returns non-zero to stop. For readers merging the history with other
+ * streams at their own positions (the profile timeline, src/api). */
+px_status px_segment_history_before(px_txn *txn, const px_store *st, uint64_t pid, const px_seg_change *at,
+                                    int inclusive, px_seg_change_fn fn, void *arg);
 
 /* One page of the history, newest first: up to max changes into out (*n
  * says how many), before cursor (NULL or "": from the newest); next gets

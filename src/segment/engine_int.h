@@ -21,9 +21,10 @@ enum {
 typedef struct eng_slot {
   uint64_t key;           /* XXH64 of px_rule_agg_print */
   const px_rule_agg *agg; /* borrowed from the segment rule or computed trait that brought it */
-  int computed;           /* a computed trait uses it */
   px_buf state;           /* the profile's state (kept between profiles: no allocation) */
   int loaded, dirty, taken;
+  int *readers;           /* the segments reading it, in a rule or as a computed trait */
+  int nreaders;
 } eng_slot;
 
 typedef struct eng_seg {
@@ -33,8 +34,11 @@ typedef struct eng_seg {
   int *slots;   /* rule aggregation i -> slot */
   int *deps;    /* segments it reads (indexes into segs; -1 unknown) */
   int ndeps;
+  int *cslots;  /* the slots of the computed traits it reads (defined ones) */
+  int ncslots;
   unsigned reads;
   int changed;  /* membership changed while processing this profile */
+  int need;     /* to be re-evaluated for the current event */
   int target;   /* backfill: recomputed; bf_in its result for the current profile */
   int bf_in;
 } eng_seg;
@@ -45,6 +49,20 @@ typedef struct eng_ctrait {
   int slot;
 } eng_ctrait;
 
+/* Names to indexes (open addressing; keys borrowed from the registry). */
+typedef struct eng_map {
+  const char **keys;
+  int *vals;
+  size_t mask; /* capacity - 1; no table when keys is NULL */
+} eng_map;
+
+/* The slots an event name feeds. */
+typedef struct eng_event {
+  const char *name;
+  int *slots;
+  int n;
+} eng_event;
+
 typedef struct px_engine {
   uint64_t serial; /* the transaction the generation was last checked in */
   uint64_t gen;    /* UINT64_MAX: unknown, reload at the next transaction */
@@ -54,6 +72,11 @@ typedef struct px_engine {
   size_t nctraits;
   eng_slot *slots;
   size_t nslots;
+  eng_map seg_names, ctrait_names, event_names; /* -> segs, ctraits, events */
+  eng_event *events; /* per event name, the slots of aggregations of that name */
+  size_t nevents;
+  int *any_slots;    /* slots of aggregations over any event */
+  int nany;
   px_source *sources;
   size_t nsources;
   uint64_t sources_serial;
@@ -71,8 +94,9 @@ px_status eng_reload(px_txn *txn, const px_store *st, px_engine *e);
 /* Index of a segment / computed trait by name, -1 if none. */
 int eng_seg_find(const px_engine *e, const char *name);
 int eng_ctrait_find(const px_engine *e, const char *name);
-/* What a rule reads, from its canonical text (conservative). */
-unsigned eng_rule_reads(const px_rule *r);
+/* The event names' entry for a track event's name (NULL: no aggregation
+ * is of that name). */
+const eng_event *eng_event_find(const px_engine *e, const char *name);
 /* Orders n segments (names, and for each the names it reads) so that each
  * comes after those it reads; order[] gets indexes. PX_INVALID on a cycle
  * (cycle[] names one of its members). */
@@ -92,9 +116,16 @@ typedef struct eng_run {
   uint64_t events;
   const eng_seg *seg; /* being evaluated */
   int backfill;       /* in_segment reads targets' bf_in */
+  int64_t due;        /* the profile's scheduled due time (INT64_MAX: none), */
+  int due_known;      /* ... once read */
+  MDB_cursor *aggs;   /* on the profile's states (they are adjacent: a lookup
+                         near the last one stays on its page); opened by the
+                         first load, closed by eng_store_slots */
 } eng_run;
 
 px_status eng_load_slot(eng_run *r, int i);
+/* Writes the dirty states and closes r->aggs (in a write transaction an
+ * unclosed cursor is closed when the transaction ends). */
 px_status eng_store_slots(eng_run *r);
 void eng_reset_slots(px_engine *e);
 px_status eng_eval(eng_run *r, const eng_seg *s, int *in, int64_t *until);

@@ -67,30 +67,149 @@ static px_status write_count(px_txn *txn, const px_store *st, uint32_t seg, uint
   return px_store_put(txn, st, PX_DB_MEMBERS, k.b, k.n, v.b, 8, 0);
 }
 
+/* ---- single changes, deferred to the end of the transaction ----
+ *
+ * Events change memberships one at a time, many of them in the same chunks
+ * within one transaction. Each changed chunk is kept decoded in a table
+ * attached to the transaction (px_txn_defer) with its count delta, and
+ * written once: when the transaction commits, or before anything in this
+ * file reads the store in the same transaction (settle). */
+
+typedef struct pend {
+  uint64_t key; /* seg << 32 | chunk */
+  roaring_bitmap_t *b;
+  int64_t delta; /* members added minus removed */
+} pend;
+
+typedef struct pending {
+  const px_store *st;
+  pend *tab; /* open addressing; b == NULL: empty */
+  size_t n, mask;
+} pending;
+
+static uint64_t pend_hash(uint64_t k) {
+  k ^= k >> 33;
+  k *= UINT64_C(0xff51afd7ed558ccd);
+  return k ^ (k >> 33);
+}
+
+static void pend_clear(pending *p) {
+  for (size_t i = 0; p->tab && i <= p->mask; i++) {
+    if (p->tab[i].b) roaring_bitmap_free(p->tab[i].b); /* this CRoaring does not take NULL */
+    p->tab[i].b = NULL;
+  }
+  p->n = 0;
+}
+
+static void pend_discard(void *arg) {
+  pending *p = arg;
+  pend_clear(p);
+  free(p->tab);
+  free(p);
+}
+
+static int pend_cmp(const void *a, const void *b) {
+  uint64_t x = ((const pend *)a)->key, y = ((const pend *)b)->key;
+  return x < y ? -1 : x > y;
+}
+
+/* Writes every changed chunk and count, then empties the table. */
+static px_status pend_flush(px_txn *txn, void *arg) {
+  pending *p = arg;
+  if (!p->n) return PX_OK;
+  pend *all = malloc(p->n * sizeof *all);
+  if (!all) return PX_NOMEM;
+  size_t n = 0;
+  for (size_t i = 0; i <= p->mask; i++)
+    if (p->tab[i].b) all[n++] = p->tab[i];
+  qsort(all, n, sizeof *all, pend_cmp); /* chunks in key order, a segment's together */
+  px_status s = PX_OK;
+  int64_t delta = 0;
+  for (size_t i = 0; i < n && s == PX_OK; i++) {
+    uint32_t seg = (uint32_t)(all[i].key >> 32);
+    s = store_chunk(txn, p->st, seg, (uint32_t)all[i].key, all[i].b);
+    delta += all[i].delta;
+    if (s == PX_OK && (i + 1 == n || (uint32_t)(all[i + 1].key >> 32) != seg)) {
+      uint64_t count;
+      if (delta && (s = read_count(txn, p->st, seg, &count)) == PX_OK)
+        s = write_count(txn, p->st, seg, delta < 0 && (uint64_t)-delta > count ? 0 : count + (uint64_t)delta);
+      delta = 0;
+    }
+  }
+  free(all);
+  pend_clear(p);
+  return s;
+}
+
+static const px_txn_hook pend_hook = {pend_flush, pend_discard};
+
+/* Writes what this transaction deferred, before reading the store. */
+static px_status settle(px_txn *txn) {
+  pending *p = px_txn_deferred(txn, &pend_hook);
+  return p ? pend_flush(txn, p) : PX_OK;
+}
+
+static px_status pend_grow(pending *p) {
+  size_t cap = p->tab ? 2 * (p->mask + 1) : 64;
+  pend *tab = calloc(cap, sizeof *tab);
+  if (!tab) return PX_NOMEM;
+  for (size_t i = 0; p->tab && i <= p->mask; i++) {
+    if (!p->tab[i].b) continue;
+    size_t j = pend_hash(p->tab[i].key) & (cap - 1);
+    while (tab[j].b) j = (j + 1) & (cap - 1);
+    tab[j] = p->tab[i];
+  }
+  free(p->tab);
+  p->tab = tab;
+  p->mask = cap - 1;
+  return PX_OK;
+}
+
+/* The transaction's pending entry for (seg, chunk), loaded if new. */
+static px_status pend_get(px_txn *txn, const px_store *st, uint32_t seg, uint32_t chunk, pend **out) {
+  pending *p = px_txn_deferred(txn, &pend_hook);
+  if (!p) {
+    if (!(p = calloc(1, sizeof *p))) return PX_NOMEM;
+    p->st = st;
+    px_status s = px_txn_defer(txn, &pend_hook, p);
+    if (s != PX_OK) {
+      free(p);
+      return s;
+    }
+  }
+  if ((!p->tab || 2 * (p->n + 1) > p->mask + 1) && pend_grow(p) != PX_OK) return PX_NOMEM;
+  uint64_t key = (uint64_t)seg << 32 | chunk;
+  size_t i = pend_hash(key) & p->mask;
+  for (; p->tab[i].b; i = (i + 1) & p->mask)
+    if (p->tab[i].key == key) return *out = &p->tab[i], PX_OK;
+  px_status s;
+  roaring_bitmap_t *b = load_chunk(txn, st, seg, chunk, &s);
+  if (!b) return s;
+  p->tab[i] = (pend){key, b, 0};
+  p->n++;
+  *out = &p->tab[i];
+  return PX_OK;
+}
+
 px_status px_members_set(px_txn *txn, const px_store *st, uint32_t seg, uint64_t pid, int in, int *changed) {
   if (changed) *changed = 0;
   if (pid > PX_MEMBERS_MAX_PID) return PX_INVALID;
-  px_status s;
-  uint32_t chunk = (uint32_t)(pid >> 16), low = (uint32_t)(pid & 0xffff);
-  roaring_bitmap_t *b = load_chunk(txn, st, seg, chunk, &s);
-  if (!b) return s;
-  int was = roaring_bitmap_contains(b, low);
-  if (was != !!in) {
-    if (in) roaring_bitmap_add(b, low);
-    else roaring_bitmap_remove(b, low);
-    uint64_t count;
-    if ((s = store_chunk(txn, st, seg, chunk, b)) == PX_OK && (s = read_count(txn, st, seg, &count)) == PX_OK)
-      s = write_count(txn, st, seg, in ? count + 1 : count - 1);
-    if (s == PX_OK && changed) *changed = 1;
-  }
-  roaring_bitmap_free(b);
-  return s;
+  pend *c = NULL;
+  uint32_t low = (uint32_t)(pid & 0xffff);
+  px_status s = pend_get(txn, st, seg, (uint32_t)(pid >> 16), &c);
+  if (s != PX_OK || roaring_bitmap_contains(c->b, low) == !!in) return s;
+  if (in) roaring_bitmap_add(c->b, low);
+  else roaring_bitmap_remove(c->b, low);
+  c->delta += in ? 1 : -1;
+  if (changed) *changed = 1;
+  return PX_OK;
 }
 
 px_status px_members_has(px_txn *txn, const px_store *st, uint32_t seg, uint64_t pid, int *in) {
   *in = 0;
   if (pid > PX_MEMBERS_MAX_PID) return PX_OK;
-  px_status s;
+  px_status s = settle(txn);
+  if (s != PX_OK) return s;
   roaring_bitmap_t *b = load_chunk(txn, st, seg, (uint32_t)(pid >> 16), &s);
   if (!b) return s;
   *in = roaring_bitmap_contains(b, (uint32_t)(pid & 0xffff));
@@ -99,7 +218,8 @@ px_status px_members_has(px_txn *txn, const px_store *st, uint32_t seg, uint64_t
 }
 
 px_status px_members_count(px_txn *txn, const px_store *st, uint32_t seg, uint64_t *n) {
-  return read_count(txn, st, seg, n);
+  px_status s = settle(txn);
+  return s == PX_OK ? read_count(txn, st, seg, n) : s;
 }
 
 /* Walks seg's chunks from chunk `from` in key order: fn gets each chunk's
@@ -107,6 +227,8 @@ px_status px_members_count(px_txn *txn, const px_store *st, uint32_t seg, uint64
 typedef int (*chunk_fn)(void *arg, uint32_t chunk, const roaring_bitmap_t *b);
 
 static px_status walk(px_txn *txn, const px_store *st, uint32_t seg, uint32_t from, chunk_fn fn, void *arg) {
+  px_status settled = settle(txn);
+  if (settled != PX_OK) return settled;
   MDB_cursor *cur;
   int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_MEMBERS), px_store_dbi(st, PX_DB_MEMBERS), &cur);
   if (rc) return px_store_status(rc);
@@ -163,6 +285,8 @@ px_status px_members_page(px_txn *txn, const px_store *st, uint32_t seg, uint64_
 
 /* Deletes every key of seg (chunks and count). */
 static px_status drop_all(px_txn *txn, const px_store *st, uint32_t seg) {
+  px_status settled = settle(txn);
+  if (settled != PX_OK) return settled;
   MDB_cursor *cur;
   int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_MEMBERS), px_store_dbi(st, PX_DB_MEMBERS), &cur);
   if (rc) return px_store_status(rc);

@@ -17,7 +17,10 @@
 #define PX_MEMBERS_MAX_PID ((UINT64_C(0xffffffff) << 16) - 1) /* chunk 0xffffffff keys the count */
 
 /* Puts pid in (in = 1) or out of (in = 0) segment seg; *changed (may be
- * NULL) says whether that was news. PX_INVALID for a pid past the maximum. */
+ * NULL) says whether that was news. PX_INVALID for a pid past the maximum.
+ * The changed chunk and count are written once per transaction, at commit
+ * (px_txn_defer) or before another function here reads the store in the
+ * same transaction; they are lost with it if it aborts. */
 px_status px_members_set(px_txn *txn, const px_store *st, uint32_t seg, uint64_t pid, int in, int *changed);
 
 /* Whether pid is in seg. */

@@ -13,9 +13,26 @@ static void clear(px_engine *e) {
     px_rule_free(e->segs[i].rule);
     free(e->segs[i].slots);
     free(e->segs[i].deps);
+    free(e->segs[i].cslots);
   }
+  for (size_t i = 0; i < e->nevents; i++) free(e->events[i].slots);
+  eng_map *maps[] = {&e->seg_names, &e->ctrait_names, &e->event_names};
+  for (size_t i = 0; i < 3; i++) {
+    free(maps[i]->keys);
+    free(maps[i]->vals);
+    memset(maps[i], 0, sizeof *maps[i]);
+  }
+  free(e->events);
+  free(e->any_slots);
+  e->events = NULL;
+  e->any_slots = NULL;
+  e->nevents = 0;
+  e->nany = 0;
   for (size_t i = 0; i < e->nctraits; i++) px_ctrait_free(&e->ctraits[i].t);
-  for (size_t i = 0; i < e->nslots; i++) px_buf_free(&e->slots[i].state);
+  for (size_t i = 0; i < e->nslots; i++) {
+    px_buf_free(&e->slots[i].state);
+    free(e->slots[i].readers);
+  }
   free(e->segs);
   free(e->ctraits);
   free(e->slots);
@@ -34,16 +51,42 @@ static void destroy(void *p) {
   free(e);
 }
 
-int eng_seg_find(const px_engine *e, const char *name) {
-  for (size_t i = 0; i < e->nsegs; i++)
-    if (strcmp(e->segs[i].name, name) == 0) return (int)i;
+/* ---- names to indexes ---- */
+
+static size_t map_home(const eng_map *m, const char *key) { return (size_t)XXH64(key, strlen(key), 0) & m->mask; }
+
+/* An empty map for n keys (at most half full). */
+static px_status map_init(eng_map *m, size_t n) {
+  size_t cap = 8;
+  while (cap < 2 * n) cap *= 2;
+  m->keys = calloc(cap, sizeof *m->keys);
+  m->vals = malloc(cap * sizeof *m->vals);
+  m->mask = cap - 1;
+  return m->keys && m->vals ? PX_OK : PX_NOMEM;
+}
+
+/* Adds key (kept by pointer) unless present. */
+static void map_put(eng_map *m, const char *key, int val) {
+  size_t i = map_home(m, key);
+  for (; m->keys[i]; i = (i + 1) & m->mask)
+    if (strcmp(m->keys[i], key) == 0) return;
+  m->keys[i] = key;
+  m->vals[i] = val;
+}
+
+static int map_get(const eng_map *m, const char *key) {
+  if (!m->keys) return -1;
+  for (size_t i = map_home(m, key); m->keys[i]; i = (i + 1) & m->mask)
+    if (strcmp(m->keys[i], key) == 0) return m->vals[i];
   return -1;
 }
 
-int eng_ctrait_find(const px_engine *e, const char *name) {
-  for (size_t i = 0; i < e->nctraits; i++)
-    if (strcmp(e->ctraits[i].t.name, name) == 0) return (int)i;
-  return -1;
+int eng_seg_find(const px_engine *e, const char *name) { return map_get(&e->seg_names, name); }
+int eng_ctrait_find(const px_engine *e, const char *name) { return map_get(&e->ctrait_names, name); }
+
+const eng_event *eng_event_find(const px_engine *e, const char *name) {
+  int i = map_get(&e->event_names, name);
+  return i < 0 ? NULL : &e->events[i];
 }
 
 /* The slot of an aggregation, added if new; -1 when out of memory. */
@@ -108,112 +151,22 @@ px_status eng_order(size_t n, const char *const *names, const char *const *const
   return s;
 }
 
-/* Canonical text, scanned for the profile data it reads. Errs towards
- * reading more (a where clause outside an aggregation would count as
- * traits): that costs evaluations, never a missed change. */
-static const char *const keywords[] = {"and", "or", "not", "in", "is", "null", "true", "false", "contains",
-                                       "starts", "ends", "with", "before", "after", "ago", "no", "at", "least",
-                                       "most", "event", "events", "where", "of", "segment", "to", "last",
-                                       "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks"};
-
-static int is_word_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static int is_word(char c) { return is_word_start(c) || (c >= '0' && c <= '9'); }
-
-static size_t skip_string(const char *t, size_t i) { /* t[i] == '"' */
-  for (i++; t[i] && t[i] != '"'; i++)
-    if (t[i] == '\\' && t[i + 1]) i++;
-  return t[i] ? i + 1 : i;
-}
-
-static size_t skip_name(const char *t, size_t i) {
-  if (t[i] == '"') return skip_string(t, i);
-  while (is_word(t[i])) i++;
-  return i;
-}
-
-static size_t skip_path(const char *t, size_t i) {
-  i = skip_name(t, i);
-  while (t[i] == '.') i = skip_name(t, i + 1);
-  return i;
-}
-
-static size_t skip_spaces(const char *t, size_t i) {
-  while (t[i] == ' ') i++;
-  return i;
-}
-
-static unsigned scan_reads(const char *t) {
+/* What a rule reads besides aggregations and segments, from its references. */
+static unsigned rule_reads(const px_rule *r) {
   unsigned reads = 0;
-  size_t i = 0;
-  while (t[i]) {
-    char c = t[i];
-    if (c == '"') {
-      i = skip_string(t, i);
-    } else if (c >= '0' && c <= '9') {
-      while (is_word(t[i]) || t[i] == '.' || ((t[i] == '+' || t[i] == '-') && (t[i - 1] == 'e' || t[i - 1] == 'E')))
-        i++;
-    } else if (is_word_start(c)) {
-      size_t w0 = i;
-      while (is_word(t[i])) i++;
-      size_t wn = i - w0;
-      const char *w = t + w0;
-#define IS(s) (wn == strlen(s) && memcmp(w, s, wn) == 0)
-      if (t[i] == '(') { /* an aggregation: its where reads the event, not the profile */
-        px_agg_fn fn;
-        char fname[32];
-        snprintf(fname, sizeof fname, "%.*s", (int)(wn < 31 ? wn : 31), w);
-        if (px_agg_fn_parse(fname, &fn) == PX_OK) {
-          int depth = 0;
-          for (; t[i]; i++) {
-            if (t[i] == '"') i = skip_string(t, i) - 1;
-            else if (t[i] == '(') depth++;
-            else if (t[i] == ')' && --depth == 0) break;
-          }
-          if (t[i]) i++;
-          continue;
-        }
-        if (IS("ln") || IS("log1p") || IS("days_since")) continue; /* a scalar function: its argument is read on */
-        reads |= READ_TRAITS;
-      } else if (t[i] == '.') {
-        if (IS("computed")) reads |= READ_COMPUTED;
-        else if (IS("identifier")) reads |= READ_IDENT;
-        else if (IS("profile")) reads |= READ_PROFILE;
-        else if (!IS("score")) reads |= READ_TRAITS; /* trait, account, consent, a dotted trait */
-        i = skip_path(t, i + 1);
-      } else if (IS("first_seen") || IS("last_seen")) {
-        reads |= READ_PROFILE;
-      } else if (IS("has")) {
-        reads |= READ_IDENT;
-        i = skip_spaces(t, i);
-        if (strncmp(t + i, "identifier ", 11) == 0) i = skip_spaces(t, i + 11);
-        i = skip_path(t, i);
-      } else if (IS("consented")) {
-        reads |= READ_TRAITS;
-        i = skip_spaces(t, i);
-        if (strncmp(t + i, "to ", 3) == 0) i = skip_path(t, skip_spaces(t, i + 3));
-      } else {
-        int kw = 0;
-        for (size_t k = 0; k < sizeof keywords / sizeof *keywords && !kw; k++) kw = IS(keywords[k]);
-        if (!kw) {
-          reads |= READ_TRAITS; /* a bare trait name */
-          i = skip_path(t, i);
-        }
-      }
-#undef IS
-    } else {
-      i++;
+  for (int i = 0, n = px_rule_nrefs(r); i < n; i++) {
+    px_rule_ns ns;
+    px_rule_ref_at(r, i, &ns);
+    switch (ns) {
+      case PX_NS_TRAIT:
+      case PX_NS_ACCOUNT:
+      case PX_NS_CONSENT: reads |= READ_TRAITS; break;
+      case PX_NS_IDENTIFIER: reads |= READ_IDENT; break;
+      case PX_NS_PROFILE: reads |= READ_PROFILE; break;
+      case PX_NS_COMPUTED: reads |= READ_COMPUTED; break;
+      case PX_NS_SCORE: break; /* changes only by a refresh, which re-evaluates */
     }
   }
-  return reads;
-}
-
-unsigned eng_rule_reads(const px_rule *r) {
-  char *text = malloc(PX_RULE_MAX_BYTES * 4);
-  if (!text) return READ_TRAITS | READ_IDENT | READ_PROFILE | READ_COMPUTED;
-  unsigned reads = px_rule_print(r, text, PX_RULE_MAX_BYTES * 4) == PX_OK
-                       ? scan_reads(text)
-                       : READ_TRAITS | READ_IDENT | READ_PROFILE | READ_COMPUTED;
-  free(text);
   return reads;
 }
 
@@ -234,7 +187,7 @@ static px_status load_segments(px_txn *txn, const px_store *st, px_engine *e, si
       g->id = defs[i].id;
       snprintf(g->name, sizeof g->name, "%s", defs[i].name);
       g->rule = r;
-      g->reads = eng_rule_reads(r);
+      g->reads = rule_reads(r);
     } /* a stored rule that no longer compiles is left out (never: define checks) */
     cJSON_Delete(body);
   }
@@ -280,6 +233,8 @@ static px_status load_segments(px_txn *txn, const px_store *st, px_engine *e, si
     return s;
   }
   free(segs);
+  if ((s = map_init(&e->seg_names, e->nsegs)) != PX_OK) return s;
+  for (size_t i = 0; i < e->nsegs; i++) map_put(&e->seg_names, e->segs[i].name, (int)i);
   /* Aggregation slots and dependency indexes. */
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
     eng_seg *g = &e->segs[i];
@@ -309,12 +264,61 @@ static px_status load_ctraits(px_txn *txn, const px_store *st, px_engine *e, siz
       c->id = defs[i].id;
       e->nctraits++;
       if ((c->slot = slot_of(e, capslots, &c->t.agg)) < 0) s = PX_NOMEM;
-      else e->slots[c->slot].computed = 1;
     }
     cJSON_Delete(body);
   }
   for (size_t i = 0; i < n; i++) px_def_free(&defs[i]);
   free(defs);
+  return s;
+}
+
+/* Name maps and per-segment links that need every definition loaded: the
+ * computed traits' names, each segment's computed-trait slots, and the
+ * slots each event name feeds. */
+static px_status link_defs(px_engine *e) {
+  px_status s = map_init(&e->ctrait_names, e->nctraits);
+  for (size_t i = 0; i < e->nctraits && s == PX_OK; i++) map_put(&e->ctrait_names, e->ctraits[i].t.name, (int)i);
+  for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
+    eng_seg *g = &e->segs[i];
+    int n = px_rule_nrefs(g->rule);
+    if (!(g->cslots = malloc((size_t)(n ? n : 1) * sizeof *g->cslots))) return PX_NOMEM;
+    for (int k = 0; k < n; k++) {
+      px_rule_ns ns;
+      const char *name = px_rule_ref_at(g->rule, k, &ns);
+      int c = ns == PX_NS_COMPUTED ? eng_ctrait_find(e, name) : -1;
+      if (c >= 0) g->cslots[g->ncslots++] = e->ctraits[c].slot;
+    }
+  }
+  for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) { /* each slot's readers */
+    const eng_seg *g = &e->segs[i];
+    int na = px_rule_naggs(g->rule);
+    for (int k = 0; k < na + g->ncslots && s == PX_OK; k++) {
+      eng_slot *sl = &e->slots[k < na ? g->slots[k] : g->cslots[k - na]];
+      if (sl->nreaders && sl->readers[sl->nreaders - 1] == (int)i) continue;
+      int *p = realloc(sl->readers, (size_t)(sl->nreaders + 1) * sizeof *p);
+      if (!p) return PX_NOMEM;
+      sl->readers = p;
+      sl->readers[sl->nreaders++] = (int)i;
+    }
+  }
+  if (s == PX_OK) s = map_init(&e->event_names, e->nslots);
+  if (s == PX_OK && !(e->events = calloc(e->nslots ? e->nslots : 1, sizeof *e->events))) s = PX_NOMEM;
+  if (s == PX_OK && !(e->any_slots = malloc((e->nslots ? e->nslots : 1) * sizeof *e->any_slots))) s = PX_NOMEM;
+  for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
+    const char *name = e->slots[i].agg->event;
+    if (!name[0]) {
+      e->any_slots[e->nany++] = (int)i;
+      continue;
+    }
+    int v = map_get(&e->event_names, name);
+    if (v < 0) {
+      v = (int)e->nevents++;
+      e->events[v].name = name;
+      if (!(e->events[v].slots = malloc(e->nslots * sizeof *e->events[v].slots))) return PX_NOMEM;
+      map_put(&e->event_names, name, v);
+    }
+    e->events[v].slots[e->events[v].n++] = (int)i;
+  }
   return s;
 }
 
@@ -325,6 +329,7 @@ px_status eng_reload(px_txn *txn, const px_store *st, px_engine *e) {
   size_t cap = 0;
   if (s == PX_OK) s = load_segments(txn, st, e, &cap);
   if (s == PX_OK) s = load_ctraits(txn, st, e, &cap);
+  if (s == PX_OK) s = link_defs(e);
   if (s != PX_OK) {
     clear(e);
     e->gen = UINT64_MAX;

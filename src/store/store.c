@@ -50,6 +50,11 @@ struct px_txn {
   MDB_cursor *cur[PX_DB__COUNT]; /* opened on first use by px_store_rmw, closed at the end */
   unsigned char cached[8];       /* a value px_store_get answered from the cache */
   int ident_dirty;               /* it changed the identifier index */
+  struct {
+    const px_txn_hook *hook;
+    void *arg;
+  } hooks[PX_TXN_HOOKS]; /* px_txn_defer */
+  int nhooks;
 };
 
 /* Whether the transaction holds the state's write lock. */
@@ -426,7 +431,34 @@ static void close_cursors(px_txn *t) {
     if (t->cur[i]) mdb_cursor_close(t->cur[i]);
 }
 
+px_status px_txn_defer(px_txn *t, const px_txn_hook *hook, void *arg) {
+  if (t->nhooks == PX_TXN_HOOKS) return PX_TOO_LARGE;
+  t->hooks[t->nhooks].hook = hook;
+  t->hooks[t->nhooks++].arg = arg;
+  return PX_OK;
+}
+
+void *px_txn_deferred(const px_txn *t, const px_txn_hook *hook) {
+  for (int i = 0; i < t->nhooks; i++)
+    if (t->hooks[i].hook == hook) return t->hooks[i].arg;
+  return NULL;
+}
+
+static void discard_hooks(px_txn *t) {
+  for (int i = 0; i < t->nhooks; i++)
+    if (t->hooks[i].hook->discard) t->hooks[i].hook->discard(t->hooks[i].arg);
+  t->nhooks = 0;
+}
+
 px_status px_store_commit(px_txn *t) {
+  for (int i = 0; i < t->nhooks; i++) {
+    px_status s = t->hooks[i].hook->flush ? t->hooks[i].hook->flush(t, t->hooks[i].arg) : PX_OK;
+    if (s != PX_OK) {
+      px_store_abort(t);
+      return s;
+    }
+  }
+  discard_hooks(t);
   close_cursors(t);
   /* Changed the index: say so to the other processes. Should a commit
    * below fail, `wgen` stays what it was, unlike cache_gen, and the next
@@ -463,6 +495,7 @@ px_status px_store_commit(px_txn *t) {
 
 void px_store_abort(px_txn *t) {
   if (!t) return;
+  discard_hooks(t);
   close_cursors(t);
   if (state_writer(t) && t->st->ident_cache && t->t[ENV_STATE]) px_cache_clear(t->st->ident_cache);
   for (int e = 1; e >= 0; e--)

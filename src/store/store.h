@@ -141,6 +141,22 @@ void px_store_set_ext(const px_store *st, void *ext, void (*destroy)(void *));
  * that a per-process cache can check something once per transaction. */
 uint64_t px_txn_serial(const px_txn *txn);
 
+/* Work a higher layer defers to the end of a write transaction (a
+ * write-behind cache, such as segment membership bitmaps changed by many
+ * events of one transaction). px_store_commit runs every flush first, in
+ * the order deferred; a failure aborts the transaction and is returned.
+ * discard runs when the transaction ends either way (after flush when
+ * committing). hook identifies the registration (a static object); at most
+ * PX_TXN_HOOKS a transaction (PX_TOO_LARGE past that). */
+#define PX_TXN_HOOKS 4
+typedef struct px_txn_hook {
+  px_status (*flush)(px_txn *txn, void *arg);
+  void (*discard)(void *arg);
+} px_txn_hook;
+px_status px_txn_defer(px_txn *txn, const px_txn_hook *hook, void *arg);
+/* The arg deferred with hook in txn, or NULL. */
+void *px_txn_deferred(const px_txn *txn, const px_txn_hook *hook);
+
 /* Free bytes available to the store's file system. */
 uint64_t px_store_free_bytes(const px_store *st);
 
