@@ -38,23 +38,47 @@ static int open_aggs(eng_run *r) {
   return rc;
 }
 
-px_status eng_load_slot(eng_run *r, int i) {
-  eng_slot *sl = &r->e->slots[i];
-  if (sl->loaded) return PX_OK;
-  px_buf_reset(&sl->state);
+/* Reads every stored state of the profile into the slots not loaded yet
+ * (its keys are adjacent: one seek, then the next ones), so that later
+ * loads cost nothing and a missing state costs no lookup. States of
+ * aggregations no longer defined are passed over. */
+static px_status read_states(eng_run *r) {
+  px_engine *e = r->e;
   int rc = open_aggs(r);
   if (rc) return px_store_status(rc);
-  px_key k;
-  agg_key(&k, r->pid, sl->key);
-  MDB_val key = {k.n, k.b}, v;
-  rc = mdb_cursor_get(r->aggs, &key, &v, MDB_SET);
-  px_status s = rc == 0 ? px_buf_append(&sl->state, v.mv_data, v.mv_size) : rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
-  if (s == PX_OK) sl->loaded = 1;
-  return s;
+  px_key pre;
+  px_key_init(&pre);
+  px_key_u64(&pre, r->pid);
+  MDB_val k = {pre.n, pre.b}, v;
+  px_status s = PX_OK;
+  for (rc = mdb_cursor_get(r->aggs, &k, &v, MDB_SET_RANGE); rc == 0 && s == PX_OK;
+       rc = mdb_cursor_get(r->aggs, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 16 || px_get_u64(k.mv_data) != r->pid) break;
+    int i = eng_slot_find(e, px_get_u64((const char *)k.mv_data + 8));
+    if (i < 0 || e->slots[i].loaded) continue;
+    px_buf_reset(&e->slots[i].state);
+    s = px_buf_append(&e->slots[i].state, v.mv_data, v.mv_size);
+    e->slots[i].loaded = 1;
+  }
+  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
+  if (s != PX_OK) return s;
+  for (size_t i = 0; i < e->nslots; i++)
+    if (!e->slots[i].loaded) {
+      px_buf_reset(&e->slots[i].state);
+      e->slots[i].loaded = 1;
+    }
+  e->states_read = 1;
+  return PX_OK;
+}
+
+px_status eng_load_slot(eng_run *r, int i) {
+  if (r->e->slots[i].loaded) return PX_OK;
+  return r->e->states_read ? PX_STORE : read_states(r); /* after the walk every slot is loaded */
 }
 
 void eng_reset_slots(px_engine *e) {
   for (size_t i = 0; i < e->nslots; i++) e->slots[i].loaded = e->slots[i].dirty = e->slots[i].taken = 0;
+  e->states_read = 0;
 }
 
 /* Writes one state through the profile's cursor. */

@@ -77,6 +77,9 @@ typedef struct px_engine {
   size_t nevents;
   int *any_slots;    /* slots of aggregations over any event */
   int nany;
+  int *slot_index;   /* open addressing over slot keys: slot + 1, 0 empty */
+  size_t slot_mask;
+  int states_read;   /* the current profile's stored states are in the slots */
   px_source *sources;
   size_t nsources;
   uint64_t sources_serial;
@@ -94,6 +97,8 @@ px_status eng_reload(px_txn *txn, const px_store *st, px_engine *e);
 /* Index of a segment / computed trait by name, -1 if none. */
 int eng_seg_find(const px_engine *e, const char *name);
 int eng_ctrait_find(const px_engine *e, const char *name);
+/* The slot of an aggregation key, -1 if none. */
+int eng_slot_find(const px_engine *e, uint64_t key);
 /* The event names' entry for a track event's name (NULL: no aggregation
  * is of that name). */
 const eng_event *eng_event_find(const px_engine *e, const char *name);

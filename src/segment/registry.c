@@ -24,8 +24,11 @@ static void clear(px_engine *e) {
   }
   free(e->events);
   free(e->any_slots);
+  free(e->slot_index);
   e->events = NULL;
   e->any_slots = NULL;
+  e->slot_index = NULL;
+  e->slot_mask = 0;
   e->nevents = 0;
   e->nany = 0;
   for (size_t i = 0; i < e->nctraits; i++) px_ctrait_free(&e->ctraits[i].t);
@@ -83,6 +86,15 @@ static int map_get(const eng_map *m, const char *key) {
 
 int eng_seg_find(const px_engine *e, const char *name) { return map_get(&e->seg_names, name); }
 int eng_ctrait_find(const px_engine *e, const char *name) { return map_get(&e->ctrait_names, name); }
+
+static size_t slot_home(uint64_t key, size_t mask) { return (size_t)(key ^ key >> 29) & mask; }
+
+int eng_slot_find(const px_engine *e, uint64_t key) {
+  if (!e->slot_index) return -1;
+  for (size_t i = slot_home(key, e->slot_mask); e->slot_index[i]; i = (i + 1) & e->slot_mask)
+    if (e->slots[e->slot_index[i] - 1].key == key) return e->slot_index[i] - 1;
+  return -1;
+}
 
 const eng_event *eng_event_find(const px_engine *e, const char *name) {
   int i = map_get(&e->event_names, name);
@@ -300,6 +312,15 @@ static px_status link_defs(px_engine *e) {
       sl->readers = p;
       sl->readers[sl->nreaders++] = (int)i;
     }
+  }
+  size_t cap = 8;
+  while (cap < 2 * e->nslots) cap *= 2;
+  if (s == PX_OK && !(e->slot_index = calloc(cap, sizeof *e->slot_index))) s = PX_NOMEM;
+  e->slot_mask = cap - 1;
+  for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
+    size_t j = slot_home(e->slots[i].key, e->slot_mask);
+    while (e->slot_index[j]) j = (j + 1) & e->slot_mask;
+    e->slot_index[j] = (int)i + 1;
   }
   if (s == PX_OK) s = map_init(&e->event_names, e->nslots);
   if (s == PX_OK && !(e->events = calloc(e->nslots ? e->nslots : 1, sizeof *e->events))) s = PX_NOMEM;
