@@ -1,8 +1,9 @@
-/* pickaxe segment create|list|count|members|delete, and pickaxe apply
- * FILE.json (computed traits, segments and mappings declared together).
- * Definitions and their backfill run in one write transaction through the
- * segment engine (src/segment/engine.h), so a running server sees them
- * whole or not at all. */
+/* pickaxe segment create|list|count|members|sweep|delete, and pickaxe
+ * apply FILE.json (computed traits, segments and mappings declared
+ * together). Definitions and their backfill run in one write transaction
+ * through the segment engine (src/segment/engine.h), so a running server
+ * sees them whole or not at all. Reads first process the changes time has
+ * brought (src/segment/sweep.h), so they are current without a server. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "segment/engine.h"
 #include "segment/members.h"
 #include "segment/rfm_refresh.h"
+#include "segment/sweep.h"
 
 static const char segment_help[] =
     "usage: pickaxe segment create NAME --rule 'RULE'   define or change a segment (backfills it)\n"
@@ -26,12 +28,18 @@ static const char segment_help[] =
     "                                                  applied left to right (audiences)\n"
     "       pickaxe segment members NAME [OP NAME]... [--format csv|jsonl] [--limit N]\n"
     "                                                  member profile ids and identifiers\n"
+    "       pickaxe segment sweep [--json]             process the membership changes time has\n"
+    "                                                  brought; prints how many profiles\n"
     "       pickaxe segment delete NAME\n"
     "  (each takes --data DIR)\n"
     "\n"
     "Rules are in the rule language (docs/RULES.md; pickaxe rule check). Membership\n"
     "then changes with every event, merge and passing of time, in the same\n"
-    "transaction as its cause.\n";
+    "transaction as its cause. Time passes without events too (\"in last 30 days\",\n"
+    "\"before 30 days ago\"): a running server processes those changes as they fall\n"
+    "due; without one, list, count and members process everything due by now\n"
+    "(PICKAXE_NOW sets the clock) before they read, as sweep and import do. Each\n"
+    "change is recorded at the instant it fell due, whenever it was processed.\n";
 
 static const char apply_help[] =
     "usage: pickaxe apply FILE.json [--data DIR] [--json]\n"
@@ -110,6 +118,48 @@ static int delete(px_store *st, const char *name) {
   else px_store_abort(txn);
   if (s == PX_NOT_FOUND) return px_cli_fail(3, "segment: no segment named %s", name);
   return s == PX_OK ? PX_EXIT_OK : px_cli_fail(PX_EXIT_FAIL, "segment: %s", px_status_str(s));
+}
+
+/* ---- time passing ---- */
+
+/* Processes every membership change due by now (committed every
+ * PX_SWEEP_PER_TXN profiles); *done gets how many profiles. */
+static px_status sweep_due(px_store *st, int64_t now, uint64_t *done) {
+  px_txn *txn;
+  px_config cfg;
+  px_sweep_result r = {0, 0};
+  px_status s = px_store_begin(st, PX_TXN_READ, &txn);
+  if (s != PX_OK) return s;
+  s = px_config_load(txn, st, &cfg, NULL);
+  px_store_abort(txn);
+  if (s != PX_OK) return s;
+  s = px_segment_sweep_run(st, &cfg, now, NULL, &r);
+  px_config_free(&cfg);
+  *done = r.done;
+  return s;
+}
+
+static int sweep(px_store *st, int json) {
+  int64_t now = px_time_now_ms();
+  uint64_t done = 0;
+  px_status s = sweep_due(st, now, &done);
+  if (s != PX_OK) return px_cli_fail(PX_EXIT_FAIL, "segment sweep: %s (%llu profiles processed before)",
+                                     px_status_str(s), (unsigned long long)done);
+  char at[32];
+  px_time_format_iso(now, at);
+  if (json) printf("{\"swept\":%llu,\"now\":\"%s\"}\n", (unsigned long long)done, at);
+  else printf("swept %llu profiles (changes due by %s)\n", (unsigned long long)done, at);
+  return PX_EXIT_OK;
+}
+
+/* Before a read: memberships as of now. A failure leaves them as they were
+ * (said on stderr); the read goes on. */
+static void bring_up_to_date(px_store *st) {
+  uint64_t done = 0;
+  px_status s = sweep_due(st, px_time_now_ms(), &done);
+  if (s != PX_OK)
+    fprintf(stderr, "pickaxe: segment: memberships may lag the clock (time passing not processed: %s)\n",
+            px_status_str(s));
 }
 
 /* ---- reading ---- */
@@ -274,8 +324,8 @@ int px_cmd_segment(int argc, char **argv) {
     if (nwords != 2 || !rule) return px_cli_fail(PX_EXIT_USAGE, "segment create NAME --rule 'RULE'");
   } else if (!strcmp(cmd, "delete")) {
     if (nwords != 2) return px_cli_fail(PX_EXIT_USAGE, "segment delete NAME");
-  } else if (!strcmp(cmd, "list")) {
-    if (nwords != 1) return px_cli_fail(PX_EXIT_USAGE, "segment list takes no names");
+  } else if (!strcmp(cmd, "list") || !strcmp(cmd, "sweep")) {
+    if (nwords != 1) return px_cli_fail(PX_EXIT_USAGE, "segment %s takes no names", cmd);
   } else if (strcmp(cmd, "count") && strcmp(cmd, "members")) {
     return fputs(segment_help, stderr), px_cli_fail(PX_EXIT_USAGE, "segment: unknown command %s", cmd);
   } else if (nwords < 2) {
@@ -285,8 +335,12 @@ int px_cmd_segment(int argc, char **argv) {
   if (!st) return PX_EXIT_FAIL;
   if (!strcmp(cmd, "create")) rc = create(st, words[1], rule);
   else if (!strcmp(cmd, "delete")) rc = delete(st, words[1]);
-  else if (!strcmp(cmd, "list")) rc = list(st, json);
-  else rc = read_audience(st, words + 1, nwords - 1, !strcmp(cmd, "members"), !strcmp(format, "jsonl"), limit);
+  else if (!strcmp(cmd, "sweep")) rc = sweep(st, json);
+  else {
+    bring_up_to_date(st); /* list, count, members: as of now */
+    if (!strcmp(cmd, "list")) rc = list(st, json);
+    else rc = read_audience(st, words + 1, nwords - 1, !strcmp(cmd, "members"), !strcmp(format, "jsonl"), limit);
+  }
   px_store_close(st);
   return rc;
 }

@@ -12,6 +12,7 @@
 #include "ingest/pipeline.h"
 #include "segment/engine.h"
 #include "segment/rfm_refresh.h"
+#include "segment/sweep.h"
 
 typedef struct job {
   px_event *events;
@@ -88,23 +89,42 @@ fail:
   return s;
 }
 
-/* Time passing for segments (px_segment_sweep at the wall clock), in a
- * state-only transaction: run when the writer is idle, at most once a
- * second. Cheap when nothing is due (one read of the due index). */
-static void sweep_segments(px_writer *w) {
-  /* Lock-free first: is anything due at all? */
+/* Time passing for segments: one bounded turn of px_segment_sweep_run
+ * (segment/sweep.h) in state-only transactions (derived state: no log
+ * write, no fsync), at the wall clock but never past before, the oldest
+ * receivedAt still queued (an event is applied at its receivedAt, after
+ * what was due by then: a sweep running ahead of it would record changes
+ * out of order). Cheap when nothing is due (one read of the due index).
+ * Returns 1 when the turn stopped at its bound with more still due. */
+#define SWEEP_TURN_PROFILES 2000
+#define SWEEP_TURN_NS 20000000ull /* 20 ms */
+#define SWEEP_EVERY_NS 1000000000ull
+
+static int sweep_segments(px_writer *w, int64_t before) {
   px_txn *txn;
   int64_t due = INT64_MAX, now = px_time_now_ms();
-  if (px_store_begin(w->st, PX_TXN_READ, &txn) != PX_OK) return;
-  px_segment_next_due(txn, w->st, &due);
+  if (before < now) now = before;
+  if (px_store_begin(w->st, PX_TXN_READ, &txn) != PX_OK) return 0;
+  px_status s = px_segment_next_due(txn, w->st, &due);
+  if (s == PX_OK && due <= now) s = load_config(w, txn);
   px_store_abort(txn);
-  if (due > now || px_store_begin(w->st, PX_TXN_STATE, &txn) != PX_OK) return;
-  uint64_t done = 0;
-  px_status s = load_config(w, txn);
-  if (s == PX_OK) s = px_segment_sweep(txn, w->st, &w->cfg, now, 10000, &done);
-  if (s == PX_OK && done) s = px_store_commit(txn);
-  else px_store_abort(txn);
-  if (s != PX_OK) px_log(PX_LOG_WARN, "msg=\"segment sweep failed\" status=\"%s\"", px_status_str(s));
+  if (s != PX_OK || due > now) return 0;
+  px_sweep_limits lim = {.per_txn = SWEEP_TURN_PROFILES, .max = SWEEP_TURN_PROFILES, .max_ns = SWEEP_TURN_NS};
+  px_sweep_result r = {0, 0};
+  if ((s = px_segment_sweep_run(w->st, &w->cfg, now, &lim, &r)) != PX_OK) {
+    px_log(PX_LOG_WARN, "msg=\"segment sweep failed\" status=\"%s\"", px_status_str(s));
+    return 0; /* tried again at the next once-a-second check */
+  }
+  return r.more;
+}
+
+/* The oldest receivedAt among the queued events (INT64_MAX: none). Under w->mu. */
+static int64_t oldest_queued(const px_writer *w) {
+  int64_t oldest = INT64_MAX;
+  for (const job *j = w->head; j; j = j->next)
+    for (size_t i = 0; i < j->n; i++)
+      if (j->events[i].received_ms < oldest) oldest = j->events[i].received_ms;
+  return oldest;
 }
 
 /* The scheduled RFM refresh (segment/rfm_refresh.h), in a state-only
@@ -136,19 +156,25 @@ static void refresh_scores(px_writer *w) {
   }
 }
 
+/* Segments' time passing runs between transactions of events: checked once
+ * a second, busy or idle; while a turn leaves more due, another turn runs
+ * after each transaction (busy) or at once (idle, until nothing is due).
+ * A turn is bounded (SWEEP_TURN_*) so queued requests wait little. The RFM
+ * refresh is checked once a second when idle, on its own clock. */
 static void *run(void *arg) {
   px_writer *w = arg;
   pthread_setname_np(pthread_self(), "px-writer");
   pthread_mutex_lock(&w->mu);
-  uint64_t last_sweep = px_time_mono_ns();
+  uint64_t last_sweep = px_time_mono_ns(), last_refresh = last_sweep;
+  int behind = 0; /* the last sweep turn left changes due */
   for (;;) {
     while (!w->head && w->running) {
       uint64_t now = px_time_mono_ns();
-      if (now - last_sweep >= 1000000000ull) {
-        last_sweep = now;
+      int sweep = behind || now - last_sweep >= SWEEP_EVERY_NS, refresh = now - last_refresh >= SWEEP_EVERY_NS;
+      if (sweep || refresh) {
         pthread_mutex_unlock(&w->mu);
-        sweep_segments(w);
-        refresh_scores(w);
+        if (sweep) last_sweep = now, behind = sweep_segments(w, INT64_MAX);
+        if (refresh) last_refresh = now, refresh_scores(w);
         pthread_mutex_lock(&w->mu);
         continue;
       }
@@ -158,6 +184,14 @@ static void *run(void *arg) {
       pthread_cond_timedwait(&w->work, &w->mu, &until);
     }
     if (!w->head) break;
+    uint64_t mono = px_time_mono_ns();
+    if (behind || mono - last_sweep >= SWEEP_EVERY_NS) {
+      last_sweep = mono;
+      int64_t before = oldest_queued(w);
+      pthread_mutex_unlock(&w->mu); /* submitters may queue meanwhile; only this thread takes jobs */
+      behind = sweep_segments(w, before);
+      pthread_mutex_lock(&w->mu);
+    }
     job *first = w->head, *stop = first;
     size_t n = 0;
     while (stop && (n == 0 || n + stop->n <= w->o.max_txn_events)) {
