@@ -28,9 +28,14 @@ int px_cmd_segment(int argc, char **argv);
 int px_cmd_apply(int argc, char **argv);
 int px_cmd_rfm(int argc, char **argv);
 int px_cmd_discover(int argc, char **argv);
+int px_cmd_mapping(int argc, char **argv);
 
-/* Reads and checks the mapping file at path; NULL after saying why (as cmd). */
-px_mapping *px_cli_load_mapping(const char *cmd, const char *path);
+/* The mapping --mapping ref names, read and checked: the mapping file at
+ * ref when there is one, else the mapping named ref that pickaxe apply
+ * stored in the data directory data (read through st when it is open; else
+ * data is opened for the read, and not created when it does not exist).
+ * malloc'd (free); NULL after saying why (as cmd). */
+px_mapping *px_cli_load_mapping(const char *cmd, const char *ref, const char *data, px_store *st);
 
 /* Option helpers: argv[*i] is the option; its value is argv[*i + 1]. */
 int px_cli_is_help(const char *a);

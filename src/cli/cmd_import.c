@@ -14,19 +14,22 @@
 #include "ingest/bulk.h"
 #include "ingest/pipeline.h"
 #include "mapping/mapping.h"
+#include "segment/sweep.h"
 #include "source/source.h"
 
 #define MAX_LISTED_ERRORS 100
 
 static const char help[] =
-    "usage: pickaxe import FILE --source NAME [--mapping MAP.json] [--rejects FILE]\n"
+    "usage: pickaxe import FILE --source NAME [--mapping MAP] [--rejects FILE]\n"
     "                          [--data DIR] [--json]\n"
     "\n"
     "Loads FILE (\"-\" for stdin). Without --mapping: one Segment message per\n"
     "line, each with its \"type\" (identify, track, page, screen, group, alias).\n"
     "With --mapping: a CSV export (or JSON lines, with \"format\": \"jsonl\") whose\n"
     "columns the mapping turns into identify or track messages\n"
-    "(docs/internals/mapping.md). Events are stored as if sent by\n"
+    "(docs/internals/mapping.md). MAP is a mapping file (MAP.json), or when no\n"
+    "such file exists the name of a mapping pickaxe apply stored in the data\n"
+    "directory (pickaxe mapping list). Events are stored as if sent by\n"
     "the source NAME; repeated messageIds are counted as duplicates and stored\n"
     "once. Invalid lines or rows are reported with their line number and reason,\n"
     "and written to --rejects (with --mapping: FILE.rejects.csv by default) as\n"
@@ -285,6 +288,16 @@ static px_status import_jsonl(import_state *s, lines *in, px_mapping *m, int tty
   return st;
 }
 
+/* At the end of an import: the membership changes time has brought by now
+ * (old data, a long import), as pickaxe segment sweep makes them. Said, not
+ * fatal, when it fails: the events are stored. */
+static void sweep_after_import(px_store *st, const px_config *cfg) {
+  px_status s = px_segment_sweep_run(st, cfg, px_time_now_ms(), NULL, NULL);
+  if (s != PX_OK)
+    fprintf(stderr, "pickaxe: import: time passing not processed for segments (%s; run pickaxe segment sweep)\n",
+            px_status_str(s));
+}
+
 int px_cmd_import(int argc, char **argv) {
   const char *data = PX_DEFAULT_DATA, *file = NULL, *source = NULL, *mapping_path = NULL, *rejects = NULL;
   int json = 0;
@@ -300,22 +313,23 @@ int px_cmd_import(int argc, char **argv) {
   }
   if (!file) return fputs(help, stderr), px_cli_fail(PX_EXIT_USAGE, "import: FILE is required");
   if (!source) return px_cli_fail(PX_EXIT_USAGE, "import: --source NAME is required (see pickaxe source list)");
-  px_mapping *mapping = mapping_path ? px_cli_load_mapping("import", mapping_path) : NULL;
-  if (mapping_path && !mapping) return PX_EXIT_USAGE;
+  FILE *in = strcmp(file, "-") ? fopen(file, "r") : stdin;
+  if (!in) return px_cli_fail(PX_EXIT_FAIL, "import: cannot open %s", file);
+  struct stat sb;
+  long total = in != stdin && fstat(fileno(in), &sb) == 0 ? (long)sb.st_size : 0;
+  px_store *st = px_cli_open(data);
+  /* --mapping: a mapping file, else a mapping stored by pickaxe apply. */
+  px_mapping *mapping = st && mapping_path ? px_cli_load_mapping("import", mapping_path, data, st) : NULL;
+  if (!st || (mapping_path && !mapping)) {
+    if (in != stdin) fclose(in);
+    px_store_close(st);
+    return st ? PX_EXIT_USAGE : PX_EXIT_FAIL;
+  }
   char default_rejects[4200];
   if (mapping && !rejects && strcmp(file, "-") && strlen(file) < 4000) {
     snprintf(default_rejects, sizeof default_rejects, "%s.rejects.csv", file);
     rejects = default_rejects;
   }
-  FILE *in = strcmp(file, "-") ? fopen(file, "r") : stdin;
-  if (!in) {
-    free(mapping);
-    return px_cli_fail(PX_EXIT_FAIL, "import: cannot open %s", file);
-  }
-  struct stat sb;
-  long total = in != stdin && fstat(fileno(in), &sb) == 0 ? (long)sb.st_size : 0;
-  px_store *st = px_cli_open(data);
-  if (!st) return PX_EXIT_FAIL;
   import_state *s = calloc(1, sizeof *s);
   px_buf_init(&s->errors, 0);
   s->json = json;
@@ -390,6 +404,7 @@ int px_cmd_import(int argc, char **argv) {
            (unsigned long long)accepted, (unsigned long long)duplicates,
            (unsigned long long)s->rejected, secs);
   }
+  sweep_after_import(st, &s->cfg);
   rc = s->rejected ? 4 : PX_EXIT_OK;
 out:
   if (s->rejects) fclose(s->rejects);

@@ -18,7 +18,7 @@
 #include "store/key.h"
 
 static const char help[] =
-    "usage: pickaxe quality FILE [FILE...] [--mapping MAP.json] [--json]\n"
+    "usage: pickaxe quality FILE [FILE...] [--mapping MAP] [--data DIR] [--json]\n"
     "       pickaxe quality [FILE...] --source NAME [--source NAME...] [--data DIR]\n"
     "                       [--limit N] [--json]\n"
     "\n"
@@ -27,8 +27,9 @@ static const char help[] =
     "(letters as A/a, digits as 9: \"Aaaa 999\"), and with --mapping how many\n"
     "values fail the mapping's type or standardization for that column. The\n"
     "file is read as the mapping says (delimiter, header), else with a header\n"
-    "and a detected delimiter. --json prints {\"rows\",\"bad_records\",\n"
-    "\"columns_capped\",\"columns\":[...]}.\n"
+    "and a detected delimiter. MAP is a mapping file, or when no such file exists\n"
+    "the name of a mapping pickaxe apply stored in --data DIR (pickaxe mapping\n"
+    "list). --json prints {\"rows\",\"bad_records\",\"columns_capped\",\"columns\":[...]}.\n"
     "\n"
     "--source NAME reports the same on the events the source NAME stored in the\n"
     "data directory (with or without a server running). Its fields: \"type\",\n"
@@ -229,14 +230,15 @@ int px_cmd_quality(int argc, char **argv) {
   struct stat sb;
   if (nsources && stat(data, &sb) != 0) /* do not create an empty directory just to find no source */
     return px_cli_fail(PX_EXIT_USAGE, "quality: no data directory %s (so no source %s)", data, sources[0]);
-  px_mapping *m = mapping_path ? px_cli_load_mapping("quality", mapping_path) : NULL;
-  if (mapping_path && !m) return PX_EXIT_USAGE;
+  px_store *st = nsources ? px_cli_open(data) : NULL;
+  if (nsources && !st) return PX_EXIT_FAIL;
+  /* --mapping: a mapping file, else a mapping stored by pickaxe apply. */
+  px_mapping *m = mapping_path ? px_cli_load_mapping("quality", mapping_path, data, st) : NULL;
+  if (mapping_path && !m) return px_store_close(st), PX_EXIT_USAGE;
   size_t n = nfiles + nsources;
   px_quality *qs[MAX_FILES] = {0};
   int rc = PX_EXIT_OK;
   for (size_t i = 0; i < nfiles && rc == PX_EXIT_OK; i++) rc = profile_file(files[i], m, n > 1, &qs[i]);
-  px_store *st = rc == PX_EXIT_OK && nsources ? px_cli_open(data) : NULL;
-  if (nsources && !st && rc == PX_EXIT_OK) rc = PX_EXIT_FAIL;
   for (size_t i = 0; i < nsources && rc == PX_EXIT_OK; i++)
     rc = profile_source(st, sources[i], limit, n > 1, &qs[nfiles + i]);
   px_store_close(st);

@@ -16,13 +16,14 @@ static const char usage[] =
     "  serve            run the HTTP API and the pipeline on a data directory\n"
     "  source add|list  manage sources and their write keys\n"
     "  token create     create an admin token for the read API\n"
-    "  import FILE      bulk-load Segment-shaped JSON lines, or a CSV through --mapping\n"
+    "  import FILE      bulk-load Segment-shaped JSON lines, or a CSV through --mapping FILE|NAME\n"
     "  quality FILE     the data quality of a CSV export or a stored source, column by column\n"
     "  resolve FILE     find the records that are the same person (probabilistic matching)\n"
     "  link             link stored profiles that are the same person (probabilistic merges)\n"
     "  rule check RULE  check a rule (segments, offers) and print it back, or say what is wrong\n"
     "  segment ...      create, list, count, members, delete segments (real-time audiences)\n"
     "  apply FILE.json  apply declared computed traits, segments, mappings and RFM\n"
+    "  mapping ...      list, show the mappings apply stored (import, quality: --mapping NAME)\n"
     "  rfm refresh|show score every customer by RFM now, or show the last refresh\n"
     "  discover         find groups of similar customers (k-means); save one as a segment\n"
     "  profile get REF  print a profile with its segments and computed traits (REF: id or kind:value)\n"
@@ -127,6 +128,7 @@ int main(int argc, char **argv) {
               {"rule", px_cmd_rule},
               {"discover", px_cmd_discover},
               {"segment", px_cmd_segment}, {"apply", px_cmd_apply},
+              {"mapping", px_cmd_mapping},
               {"rfm", px_cmd_rfm}};
   if (argc < 2 || px_cli_is_help(argv[1])) {
     fputs(usage, argc < 2 ? stderr : stdout);
