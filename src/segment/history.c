@@ -9,14 +9,19 @@
 
 #define TAIL 20 /* key bytes after the profile id: time, cause + seq, segment */
 
+/* The key of pid's change at time_ms (cause, seq, seg). */
+static void history_key(px_key *k, uint64_t pid, int64_t time_ms, px_seg_cause cause, uint64_t seq, uint32_t seg) {
+  px_key_init(k);
+  px_key_u64(k, pid);
+  px_key_i64(k, time_ms);
+  px_key_u64(k, ((uint64_t)cause << 56) | (seq & ((UINT64_C(1) << 56) - 1)));
+  px_key_u32(k, seg);
+}
+
 px_status eng_history_put(px_txn *txn, const px_store *st, uint64_t pid, int64_t time_ms, px_seg_cause cause,
                           uint64_t seq, uint32_t seg, int entered) {
   px_key k, v;
-  px_key_init(&k);
-  px_key_u64(&k, pid);
-  px_key_i64(&k, time_ms);
-  px_key_u64(&k, ((uint64_t)cause << 56) | (seq & ((UINT64_C(1) << 56) - 1)));
-  px_key_u32(&k, seg);
+  history_key(&k, pid, time_ms, cause, seq, seg);
   px_key_init(&v);
   px_key_u8(&v, (uint8_t)(entered ? 1 : 0));
   px_key_u8(&v, (uint8_t)cause);
@@ -42,6 +47,37 @@ px_status px_segment_history(px_txn *txn, const px_store *st, uint64_t pid, px_s
   MDB_val k = {pre.n, pre.b}, v;
   px_seg_change c;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    if (!read_change(pid, &k, &v, &c) || fn(arg, &c)) break;
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+}
+
+int px_seg_change_cmp(const px_seg_change *a, const px_seg_change *b) {
+  px_key ka, kb;
+  history_key(&ka, 0, a->time_ms, a->cause, a->seq, a->segment);
+  history_key(&kb, 0, b->time_ms, b->cause, b->seq, b->segment);
+  return memcmp(ka.b, kb.b, ka.n);
+}
+
+px_status px_segment_history_before(px_txn *txn, const px_store *st, uint64_t pid, const px_seg_change *at,
+                                    int inclusive, px_seg_change_fn fn, void *arg) {
+  px_key start;
+  if (at) {
+    history_key(&start, pid, at->time_ms, at->cause, at->seq, at->segment);
+  } else { /* just past the profile's last key: the next profile id */
+    px_key_init(&start);
+    px_key_u64(&start, pid + 1);
+  }
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_SEGHIST), px_store_dbi(st, PX_DB_SEGHIST), &cur);
+  if (rc) return px_store_status(rc);
+  MDB_val k = {start.n, start.b}, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  else if (rc == 0 && !(at && inclusive && k.mv_size == start.n && memcmp(k.mv_data, start.b, start.n) == 0))
+    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+  px_seg_change c;
+  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV))
     if (!read_change(pid, &k, &v, &c) || fn(arg, &c)) break;
   mdb_cursor_close(cur);
   return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
