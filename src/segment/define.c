@@ -64,6 +64,7 @@ static px_status replay_aggs(eng_run *r, const unsigned char *fresh) {
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && s == PX_OK;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size != 24 || px_get_u64(k.mv_data) != r->pid) break;
+    if (v.mv_size == 1 && *(const uint8_t *)v.mv_data != PX_EV_TRACK) continue; /* the row holds the type */
     uint64_t seq = px_get_u64((const char *)k.mv_data + 16);
     px_key ek;
     px_key_init(&ek);
@@ -95,21 +96,42 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
   pid_list all = {0};
   pid_list *members = calloc(e->nsegs ? e->nsegs : 1, sizeof *members);
   px_status s = members ? live_profiles(txn, st, &all) : PX_NOMEM;
+  /* Profiles in id order through one cursor on the states: each profile's
+   * states are at or just after the last one's page. */
+  eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .now = now, .backfill = 1, .keep_aggs = 1};
+  /* A target without members yet (a new segment): a profile out of it
+   * changes nothing, and its list of segments need not be read. */
+  unsigned char *had = calloc(e->nsegs ? e->nsegs : 1, 1);
+  if (!had && s == PX_OK) s = PX_NOMEM;
+  for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
+    uint64_t count = 0;
+    if (e->segs[i].target) s = px_members_count(txn, st, e->segs[i].id, &count);
+    had[i] = count > 0;
+  }
   for (size_t p = 0; p < all.n && s == PX_OK; p++) {
-    eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .pid = all.ids[p], .now = now, .backfill = 1};
+    r.pid = all.ids[p];
+    r.have_rec = r.due_known = 0;
     eng_reset_slots(e);
     if (any_fresh && (s = replay_aggs(&r, fresh)) != PX_OK) break;
-    if (any_target && (s = px_psegs_load(txn, st, r.pid, &e->psegs)) != PX_OK) break;
     int64_t until_all = INT64_MAX;
-    int psegs_changed = 0;
+    int psegs_changed = 0, psegs_read = 0;
     for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
       eng_seg *g = &e->segs[i];
       if (!g->target) continue;
       int in = 0;
       int64_t until = INT64_MAX;
+      if (!psegs_read && g->ndeps) { /* in segment reads the list */
+        if ((s = px_psegs_load(txn, st, r.pid, &e->psegs)) != PX_OK) break;
+        psegs_read = 1;
+      }
       if ((s = eng_eval(&r, g, &in, &until)) != PX_OK) break;
       g->bf_in = in;
       if (until < until_all) until_all = until;
+      if (!psegs_read && !in && !had[i]) continue;
+      if (!psegs_read) {
+        if ((s = px_psegs_load(txn, st, r.pid, &e->psegs)) != PX_OK) break;
+        psegs_read = 1;
+      }
       if (in != px_psegs_has(&e->psegs, g->id)) {
         psegs_changed = 1;
         if ((s = px_psegs_set(&e->psegs, g->id, in)) == PX_OK)
@@ -119,9 +141,12 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
     }
     if (s == PX_OK && psegs_changed) s = px_psegs_store(txn, st, r.pid, &e->psegs);
     if (s == PX_OK) s = eng_store_slots(&r);
-    if (s == PX_OK && any_target) s = eng_schedule(txn, st, r.pid, until_all, 0);
+    /* Only ever earlier than what is scheduled (not all segments ran). */
+    if (s == PX_OK && any_target && until_all != INT64_MAX) s = eng_schedule(txn, st, r.pid, until_all, 0);
     if (progress && ((p + 1) % 1000 == 0)) progress(arg, p + 1, all.n);
   }
+  if (r.aggs) mdb_cursor_close(r.aggs);
+  free(had);
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++)
     if (e->segs[i].target) s = px_members_replace(txn, st, e->segs[i].id, members[i].ids, members[i].n);
   if (s == PX_OK && progress) progress(arg, all.n, all.n);

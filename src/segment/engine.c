@@ -101,8 +101,10 @@ px_status eng_store_slots(eng_run *r) {
     s = store_slot(r, sl);
     sl->dirty = 0;
   }
-  if (r->aggs) mdb_cursor_close(r->aggs);
-  r->aggs = NULL;
+  if (r->aggs && !r->keep_aggs) {
+    mdb_cursor_close(r->aggs);
+    r->aggs = NULL;
+  }
   return s;
 }
 

@@ -125,12 +125,14 @@ typedef struct eng_run {
   int due_known;      /* ... once read */
   MDB_cursor *aggs;   /* on the profile's states (they are adjacent: a lookup
                          near the last one stays on its page); opened by the
-                         first load, closed by eng_store_slots */
+                         first load, closed by eng_store_slots unless */
+  int keep_aggs;      /* ... the caller walks profiles in order and closes it */
 } eng_run;
 
 px_status eng_load_slot(eng_run *r, int i);
-/* Writes the dirty states and closes r->aggs (in a write transaction an
- * unclosed cursor is closed when the transaction ends). */
+/* Writes the dirty states and closes r->aggs unless r->keep_aggs (in a
+ * write transaction an unclosed cursor is closed when the transaction
+ * ends). */
 px_status eng_store_slots(eng_run *r);
 void eng_reset_slots(px_engine *e);
 px_status eng_eval(eng_run *r, const eng_seg *s, int *in, int64_t *until);

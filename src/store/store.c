@@ -47,7 +47,7 @@ struct px_txn {
   MDB_txn *t[2];
   int mode; /* PX_TXN_* */
   int dedup_fresh; /* px_dedup_refresh done in this transaction */
-  MDB_cursor *cur[PX_DB__COUNT]; /* opened on first use by px_store_rmw, closed at the end */
+  MDB_cursor *cur[PX_DB__COUNT]; /* opened on first use by px_store_get/rmw, closed at the end */
   unsigned char cached[8];       /* a value px_store_get answered from the cache */
   int ident_dirty;               /* it changed the identifier index */
   struct {
@@ -508,6 +508,15 @@ static px_cache *cache_for(const px_txn *txn, const px_store *st, px_db db) {
   return db == PX_DB_IDENT && state_writer(txn) ? st->ident_cache : NULL;
 }
 
+/* The transaction's cursor on db (NULL if it cannot be opened): lookups
+ * through one cursor that stays open skip the tree descent when the next
+ * key is on the page of the last one (keys read in order, a profile's
+ * adjacent rows), which mdb_get, with a fresh cursor each time, cannot. */
+static MDB_cursor *txn_cursor(px_txn *txn, const px_store *st, px_db db) {
+  if (!txn->cur[db] && mdb_cursor_open(px_txn_mdb(txn, db), st->dbi[db], &txn->cur[db]) != 0) txn->cur[db] = NULL;
+  return txn->cur[db];
+}
+
 px_status px_store_get(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        MDB_val *out) {
   px_cache *c = cache_for(txn, st, db);
@@ -519,7 +528,8 @@ px_status px_store_get(px_txn *txn, const px_store *st, px_db db, const void *k,
     return PX_OK;
   }
   MDB_val key = {kn, (void *)k};
-  int rc = mdb_get(px_txn_mdb(txn, db), st->dbi[db], &key, out);
+  MDB_cursor *cur = txn_cursor(txn, st, db);
+  int rc = cur ? mdb_cursor_get(cur, &key, out, MDB_SET) : mdb_get(px_txn_mdb(txn, db), st->dbi[db], &key, out);
   if (c && rc == 0 && out->mv_size == 8) {
     memcpy(&v, out->mv_data, 8);
     px_cache_put(c, k, kn, v);
@@ -530,7 +540,8 @@ px_status px_store_get(px_txn *txn, const px_store *st, px_db db, const void *k,
 px_status px_store_put(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        const void *v, size_t vn, unsigned flags) {
   MDB_val key = {kn, (void *)k}, val = {vn, (void *)v};
-  int rc = mdb_put(px_txn_mdb(txn, db), st->dbi[db], &key, &val, flags);
+  MDB_cursor *cur = txn_cursor(txn, st, db);
+  int rc = cur ? mdb_cursor_put(cur, &key, &val, flags) : mdb_put(px_txn_mdb(txn, db), st->dbi[db], &key, &val, flags);
   px_cache *c = cache_for(txn, st, db);
   if (c) {
     uint64_t x;
