@@ -93,6 +93,8 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
   for (size_t i = 0; i < e->nslots; i++) any_fresh |= fresh[i];
   for (size_t i = 0; i < e->nsegs; i++) any_target |= e->segs[i].target;
   if (!any_fresh && !any_target) return PX_OK;
+  px_status flushed = eng_cache_flush(txn, e); /* the states and lists below are read from the store */
+  if (flushed != PX_OK) return flushed;
   pid_list all = {0};
   pid_list *members = calloc(e->nsegs ? e->nsegs : 1, sizeof *members);
   px_status s = members ? live_profiles(txn, st, &all) : PX_NOMEM;

@@ -77,7 +77,8 @@ px_status eng_load_slot(eng_run *r, int i) {
 }
 
 void eng_reset_slots(px_engine *e) {
-  for (size_t i = 0; i < e->nslots; i++) e->slots[i].loaded = e->slots[i].dirty = e->slots[i].taken = 0;
+  for (size_t i = 0; i < e->nslots; i++)
+    e->slots[i].loaded = e->slots[i].dirty = e->slots[i].taken = e->slots[i].have_value = 0;
   e->states_read = 0;
 }
 
@@ -258,6 +259,22 @@ static px_status profile_rec(eng_run *r) {
   return PX_OK;
 }
 
+/* An aggregation's value at the run's now, computed once per profile run
+ * (segments reading the same computed trait share it). */
+static px_status slot_value(eng_run *r, int i, px_rule_value *out, int64_t *until) {
+  eng_slot *sl = &r->e->slots[i];
+  if (!sl->have_value) {
+    px_status s = eng_load_slot(r, i);
+    if (s == PX_OK)
+      s = px_agg_value(sl->agg, sl->state.data, sl->state.len, r->now, &sl->value, &sl->value_until, NULL);
+    if (s != PX_OK) return s;
+    sl->have_value = 1;
+  }
+  *out = sl->value;
+  if (until) *until = sl->value_until;
+  return PX_OK;
+}
+
 static px_status env_get(void *arg, px_rule_ns ns, const char *name, px_rule_value *out, int64_t *until) {
   eng_run *r = arg;
   memset(out, 0, sizeof *out);
@@ -294,13 +311,15 @@ static px_status env_get(void *arg, px_rule_ns ns, const char *name, px_rule_val
       return PX_OK;
     }
     case PX_NS_COMPUTED: {
-      int c = eng_ctrait_find(r->e, name);
-      if (c < 0) return PX_OK;
-      int slot = r->e->ctraits[c].slot;
-      px_status s = eng_load_slot(r, slot);
-      if (s != PX_OK) return s;
-      const eng_slot *sl = &r->e->slots[slot];
-      return px_agg_value(sl->agg, sl->state.data, sl->state.len, r->now, out, until, NULL);
+      int slot = -1;
+      for (int k = 0; k < r->seg->ncslots && slot < 0; k++) /* the rule's own string: resolved at load */
+        if (r->seg->cnames[k] == name) slot = r->seg->cslots[k];
+      if (slot < 0) {
+        int c = eng_ctrait_find(r->e, name);
+        if (c < 0) return PX_OK;
+        slot = r->e->ctraits[c].slot;
+      }
+      return slot_value(r, slot, out, until);
     }
     case PX_NS_SCORE: return px_score_get(r->txn, r->st, r->pid, name, out, NULL); /* points into the store */
   }
@@ -319,11 +338,7 @@ static px_status env_in_segment(void *arg, const char *name, int *in) {
 
 static px_status env_aggregate(void *arg, int i, px_rule_value *out, int64_t *until) {
   eng_run *r = arg;
-  int slot = r->seg->slots[i];
-  px_status s = eng_load_slot(r, slot);
-  if (s != PX_OK) return s;
-  const eng_slot *sl = &r->e->slots[slot];
-  return px_agg_value(sl->agg, sl->state.data, sl->state.len, r->now, out, until, NULL);
+  return slot_value(r, r->seg->slots[i], out, until);
 }
 
 px_status eng_eval(eng_run *r, const eng_seg *g, int *in, int64_t *until) {
@@ -349,8 +364,7 @@ static void pdue_key(px_key *k, uint64_t pid) {
   px_key_u64(k, pid);
 }
 
-/* The profile's scheduled due time (INT64_MAX: none). */
-static px_status due_of(px_txn *txn, const px_store *st, uint64_t pid, int64_t *due) {
+px_status eng_due_of(px_txn *txn, const px_store *st, uint64_t pid, int64_t *due) {
   px_key k;
   pdue_key(&k, pid);
   MDB_val v;
@@ -372,7 +386,8 @@ static px_status unschedule(px_txn *txn, const px_store *st, uint64_t pid, int64
 /* r->due: the profile's due time as stored, read once per run. */
 static px_status known_due(eng_run *r) {
   if (r->due_known) return PX_OK;
-  px_status s = due_of(r->txn, r->st, r->pid, &r->due);
+  if (r->e && eng_cache_due(r->txn, r->e, r->pid, &r->due)) return r->due_known = 1, PX_OK;
+  px_status s = eng_due_of(r->txn, r->st, r->pid, &r->due);
   r->due_known = s == PX_OK;
   return s;
 }
@@ -425,7 +440,7 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
                              uint64_t seq) {
   px_engine *e = r->e;
   eng_reset_slots(e);
-  px_status s = px_psegs_load(r->txn, r->st, r->pid, &e->psegs);
+  px_status s = eng_cache_enter(r);
   int psegs_changed = 0;
   if (ev && ev->type == PX_EV_TRACK && ev->name) {
     const eng_event *named = eng_event_find(e, ev->name);
@@ -438,10 +453,11 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
       s = px_agg_observe(sl->agg, &sl->state, ev->name, ev->timestamp_ms, ev->seq, ev->properties, r->now, &ch);
       if (ch & PX_AGG_TAKEN) sl->taken = 1;
       if (ch & PX_AGG_REWRITTEN) sl->dirty = 1;
+      sl->have_value = 0;
     }
     for (int j = 0; j < nnamed + e->nany; j++) { /* what reads a state that took the event */
       const eng_slot *sl = &e->slots[j < nnamed ? named->slots[j] : e->any_slots[j - nnamed]];
-      for (int k = 0; sl->taken && k < sl->nreaders; k++) e->segs[sl->readers[k]].need = 1;
+      for (int k = 0; sl->taken && k < sl->nreaders; k++) e->need[sl->readers[k]] = 1;
     }
   }
   if (all && cause == PX_SEG_CAUSE_TIME) {
@@ -451,30 +467,32 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
       int ch = 0;
       s = px_agg_expire(sl->agg, &sl->state, r->now, &ch);
       if (ch & PX_AGG_REWRITTEN) sl->dirty = 1;
+      sl->have_value = 0;
     }
   }
   int64_t until_all = INT64_MAX;
+  if (all) memset(e->need, 1, e->nsegs);
+  for (int k = 0; k < e->nalways; k++) e->need[e->always[k]] = 1;
+  for (int k = 0; (flags & PX_SEG_IDENTS) && k < e->nident; k++) e->need[e->ident_readers[k]] = 1;
+  for (int k = 0; (flags & PX_SEG_TRAITS) && k < e->ntrait; k++) e->need[e->trait_readers[k]] = 1;
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
+    if (!e->need[i]) continue;
+    e->need[i] = 0;
     eng_seg *g = &e->segs[i];
-    g->changed = 0;
-    int need = g->need || all || (g->reads & READ_PROFILE) || ((g->reads & READ_IDENT) && (flags & PX_SEG_IDENTS)) ||
-               ((g->reads & READ_TRAITS) && (flags & PX_SEG_TRAITS));
-    g->need = 0;
-    for (int k = 0; !need && k < g->ndeps; k++) need = g->deps[k] >= 0 && e->segs[g->deps[k]].changed;
-    if (!need) continue;
     int in = 0, changed = 0;
     int64_t until = INT64_MAX;
     if ((s = eng_eval(r, g, &in, &until)) != PX_OK) break;
     if ((s = px_members_change(r->txn, r->st, &e->psegs, g->id, r->pid, in, &changed)) != PX_OK) break;
-    if (changed) {
-      g->changed = psegs_changed = 1;
+    if (changed) { /* those reading it come later in the order */
+      psegs_changed = 1;
+      for (int k = 0; k < g->ndependents; k++) e->need[g->dependents[k]] = 1;
       s = eng_history_put(r->txn, r->st, r->pid, r->now, cause, seq, g->id, in);
     }
     if (until < until_all) until_all = until;
   }
-  if (s == PX_OK) s = eng_store_slots(r);
-  if (s == PX_OK && psegs_changed) s = px_psegs_store(r->txn, r->st, r->pid, &e->psegs);
+  if (s != PX_OK) memset(e->need, 0, e->nsegs); /* stopped early: nothing carries over */
   if (s == PX_OK && e->nsegs) s = reschedule(r, until_all, all);
+  if (s == PX_OK) s = eng_cache_leave(r, psegs_changed);
   return s;
 }
 
@@ -518,6 +536,9 @@ px_status px_segment_merge(px_txn *txn, const px_store *st, const px_config *cfg
   px_engine *e;
   px_status s = eng_get(txn, st, &e);
   if (s != PX_OK || (!e->nsegs && !e->nslots)) return s;
+  /* Both profiles as the store has them: their cached runs written first. */
+  if ((s = eng_cache_evict(txn, st, e, survivor)) != PX_OK || (s = eng_cache_evict(txn, st, e, loser)) != PX_OK)
+    return s;
   /* The loser's states (every key, known or not), copied out first. */
   px_buf bytes;
   px_buf_init(&bytes, 0);
@@ -573,7 +594,7 @@ px_status px_segment_merge(px_txn *txn, const px_store *st, const px_config *cfg
   e->psegs.n = 0;
   if (s == PX_OK) s = px_psegs_store(txn, st, loser, &e->psegs);
   int64_t due;
-  if (s == PX_OK) s = due_of(txn, st, loser, &due);
+  if (s == PX_OK) s = eng_due_of(txn, st, loser, &due);
   if (s == PX_OK) s = unschedule(txn, st, loser, due);
   return s;
 }

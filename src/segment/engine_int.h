@@ -23,6 +23,9 @@ typedef struct eng_slot {
   const px_rule_agg *agg; /* borrowed from the segment rule or computed trait that brought it */
   px_buf state;           /* the profile's state (kept between profiles: no allocation) */
   int loaded, dirty, taken;
+  int have_value;         /* value below is the state's at the run's now (strings point into state) */
+  px_rule_value value;
+  int64_t value_until;
   int *readers;           /* the segments reading it, in a rule or as a computed trait */
   int nreaders;
 } eng_slot;
@@ -35,10 +38,11 @@ typedef struct eng_seg {
   int *deps;    /* segments it reads (indexes into segs; -1 unknown) */
   int ndeps;
   int *cslots;  /* the slots of the computed traits it reads (defined ones) */
+  const char **cnames; /* ... their names as the rule passes them to env_get (its own strings) */
   int ncslots;
+  int *dependents; /* segments reading this one (indexes into segs) */
+  int ndependents;
   unsigned reads;
-  int changed;  /* membership changed while processing this profile */
-  int need;     /* to be re-evaluated for the current event */
   int target;   /* backfill: recomputed; bf_in its result for the current profile */
   int bf_in;
 } eng_seg;
@@ -48,6 +52,15 @@ typedef struct eng_ctrait {
   px_ctrait t;
   int slot;
 } eng_ctrait;
+
+/* The profiles run in the current transaction (pcache.c). */
+typedef struct eng_pentry eng_pentry;
+typedef struct eng_pcache {
+  px_txn *txn;           /* the transaction it belongs to, NULL between transactions */
+  const px_store *st;
+  eng_pentry **tab;      /* open addressing by profile id */
+  size_t n, mask;
+} eng_pcache;
 
 /* Names to indexes (open addressing; keys borrowed from the registry). */
 typedef struct eng_map {
@@ -77,6 +90,11 @@ typedef struct px_engine {
   size_t nevents;
   int *any_slots;    /* slots of aggregations over any event */
   int nany;
+  int *always;       /* segments re-evaluated on every event (they read profile fields) */
+  int nalways;
+  int *ident_readers, nident; /* ... when identifiers were attached */
+  int *trait_readers, ntrait; /* ... when traits may have changed */
+  unsigned char *need; /* per segment, for the current event */
   int *slot_index;   /* open addressing over slot keys: slot + 1, 0 empty */
   size_t slot_mask;
   int states_read;   /* the current profile's stored states are in the slots */
@@ -84,6 +102,7 @@ typedef struct px_engine {
   size_t nsources;
   uint64_t sources_serial;
   px_psegs psegs;   /* the profile's segments, while a profile is processed */
+  eng_pcache cache; /* profiles run in this transaction (pcache.c) */
   char arena[4096]; /* strings handed to px_rule_eval during one evaluation */
   size_t arena_used;
   char **spill;     /* ... those that did not fit (freed after the evaluation) */
@@ -138,6 +157,20 @@ void eng_reset_slots(px_engine *e);
 px_status eng_eval(eng_run *r, const eng_seg *s, int *in, int64_t *until);
 px_status eng_history_put(px_txn *txn, const px_store *st, uint64_t pid, int64_t time_ms, px_seg_cause cause,
                           uint64_t seq, uint32_t seg, int entered);
+/* The per-transaction profile cache (pcache.c). enter: at the start of a
+ * run, the profile's segment list into e->psegs, and its states and due
+ * time when cached; leave: at the end, instead of writing them, keeps them
+ * (written at commit). flush writes and empties it (before anything reads
+ * the states or lists from the store); evict does so for one profile. */
+px_status eng_cache_enter(eng_run *r);
+px_status eng_cache_leave(eng_run *r, int psegs_changed);
+px_status eng_cache_flush(px_txn *txn, px_engine *e);
+px_status eng_cache_evict(px_txn *txn, const px_store *st, px_engine *e, uint64_t pid);
+/* The cached profile's due time as stored: 1 when cached. */
+int eng_cache_due(px_txn *txn, px_engine *e, uint64_t pid, int64_t *due);
+void eng_cache_free(px_engine *e);
+/* The profile's scheduled due time from the store (INT64_MAX: none). */
+px_status eng_due_of(px_txn *txn, const px_store *st, uint64_t pid, int64_t *due);
 /* Sets the profile's next due time: exactly `until` when every segment was
  * evaluated (all), else the earlier of it and the one scheduled. */
 px_status eng_schedule(px_txn *txn, const px_store *st, uint64_t pid, int64_t until, int all);

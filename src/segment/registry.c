@@ -14,7 +14,16 @@ static void clear(px_engine *e) {
     free(e->segs[i].slots);
     free(e->segs[i].deps);
     free(e->segs[i].cslots);
+    free(e->segs[i].cnames);
+    free(e->segs[i].dependents);
   }
+  free(e->always);
+  free(e->ident_readers);
+  free(e->trait_readers);
+  free(e->need);
+  e->always = e->ident_readers = e->trait_readers = NULL;
+  e->need = NULL;
+  e->nalways = e->nident = e->ntrait = 0;
   for (size_t i = 0; i < e->nevents; i++) free(e->events[i].slots);
   eng_map *maps[] = {&e->seg_names, &e->ctrait_names, &e->event_names};
   for (size_t i = 0; i < 3; i++) {
@@ -47,6 +56,7 @@ static void clear(px_engine *e) {
 
 static void destroy(void *p) {
   px_engine *e = p;
+  eng_cache_free(e);
   clear(e);
   free(e->sources);
   free(e->spill);
@@ -293,12 +303,37 @@ static px_status link_defs(px_engine *e) {
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
     eng_seg *g = &e->segs[i];
     int n = px_rule_nrefs(g->rule);
-    if (!(g->cslots = malloc((size_t)(n ? n : 1) * sizeof *g->cslots))) return PX_NOMEM;
+    g->cslots = malloc((size_t)(n ? n : 1) * sizeof *g->cslots);
+    g->cnames = malloc((size_t)(n ? n : 1) * sizeof *g->cnames);
+    if (!g->cslots || !g->cnames) return PX_NOMEM;
     for (int k = 0; k < n; k++) {
       px_rule_ns ns;
       const char *name = px_rule_ref_at(g->rule, k, &ns);
       int c = ns == PX_NS_COMPUTED ? eng_ctrait_find(e, name) : -1;
-      if (c >= 0) g->cslots[g->ncslots++] = e->ctraits[c].slot;
+      if (c < 0) continue;
+      g->cnames[g->ncslots] = name;
+      g->cslots[g->ncslots++] = e->ctraits[c].slot;
+    }
+  }
+  /* Who is re-evaluated for what (engine.c, run_profile). */
+  size_t m = e->nsegs ? e->nsegs : 1;
+  e->always = malloc(m * sizeof *e->always);
+  e->ident_readers = malloc(m * sizeof *e->ident_readers);
+  e->trait_readers = malloc(m * sizeof *e->trait_readers);
+  e->need = calloc(m, 1);
+  if (!e->always || !e->ident_readers || !e->trait_readers || !e->need) return PX_NOMEM;
+  for (size_t i = 0; i < e->nsegs; i++) {
+    eng_seg *g = &e->segs[i];
+    if (g->reads & READ_PROFILE) e->always[e->nalways++] = (int)i;
+    if (g->reads & READ_IDENT) e->ident_readers[e->nident++] = (int)i;
+    if (g->reads & READ_TRAITS) e->trait_readers[e->ntrait++] = (int)i;
+    for (int k = 0; k < g->ndeps; k++) {
+      if (g->deps[k] < 0) continue;
+      eng_seg *d = &e->segs[g->deps[k]];
+      int *p = realloc(d->dependents, (size_t)(d->ndependents + 1) * sizeof *p);
+      if (!p) return PX_NOMEM;
+      d->dependents = p;
+      d->dependents[d->ndependents++] = (int)i;
     }
   }
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) { /* each slot's readers */
@@ -344,6 +379,8 @@ static px_status link_defs(px_engine *e) {
 }
 
 px_status eng_reload(px_txn *txn, const px_store *st, px_engine *e) {
+  px_status flushed = eng_cache_flush(txn, e); /* cached runs are in terms of the old slots */
+  if (flushed != PX_OK) return flushed;
   clear(e);
   uint64_t gen;
   px_status s = px_def_generation(txn, st, &gen);

@@ -111,9 +111,16 @@ static void test_membership_changes_with_events(void **state) {
   PX_ASSERT_INT_EQ(h.c[1].entered, 0);
   PX_ASSERT_UINT_EQ(h.c[1].seq, 4);
   PX_ASSERT_UINT_EQ(h.c[1].segment, seg_id(e, "uk2"));
-  /* Orders leave the 90-day window: out by time even if the country comes back. */
+  /* The country comes back: in again (the orders are still within 90 days). */
   env_ingest(e, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"country\":\"United Kingdom\"}}");
   PX_ASSERT_INT_EQ(in_seg(e, "uk2", p), 1);
+  /* 91 days on, the orders have left the window: out by time, with no event. */
+  sweep(e, e->clock + 91 * DAY);
+  PX_ASSERT_INT_EQ(in_seg(e, "uk2", p), 0);
+  h = history(e, p);
+  PX_ASSERT_INT_EQ(h.n, 4);
+  PX_ASSERT_INT_EQ(h.c[3].entered, 0);
+  PX_ASSERT_INT_EQ(h.c[3].cause, PX_SEG_CAUSE_TIME);
 }
 
 static void test_time_passing_flips_membership(void **state) {
@@ -289,7 +296,8 @@ static void test_computed_trait_in_rule(void **state) {
 
 /* ---- backfill = incremental = rebuild, over random streams ---- */
 
-static const char *const seg_names[] = {"uk2", "lapsed", "big30", "vip", "emailable", "recent_seen", "quiet"};
+static const char *const seg_names[] = {"uk2",         "lapsed", "big30",  "vip",    "emailable",
+                                        "recent_seen", "quiet",  "spender", "regular"};
 static const char *const seg_rules[] = {
     "country = \"UK\" and at least 2 events \"Order Completed\" in last 90 days",
     "at least 1 event \"Order Completed\" and no event \"Order Completed\" in last 20 days",
@@ -298,7 +306,28 @@ static const char *const seg_rules[] = {
     "has email and consented to \"email\"",
     "last_seen after 10 days ago and profile.events >= 3",
     "no event \"Order Completed\" in last 5 days", /* holds for a new profile whose first event is another */
+    "computed.spend30 > 60",
+    "computed.orders >= 3 and computed.last_amount < 40",
 };
+/* Computed traits the rules above read. */
+static const char *const ctrait_defs[] = {
+    "{\"name\":\"spend30\",\"function\":\"sum\",\"event\":\"Order Completed\",\"property\":\"amount\","
+    "\"window\":\"30d\"}",
+    "{\"name\":\"orders\",\"function\":\"count\",\"event\":\"Order Completed\"}",
+    "{\"name\":\"last_amount\",\"function\":\"last\",\"event\":\"Order Completed\",\"property\":\"amount\"}",
+};
+
+static void define_ctraits(env *e) {
+  for (size_t i = 0; i < sizeof ctrait_defs / sizeof *ctrait_defs; i++) {
+    px_txn *txn;
+    px_error err;
+    px_error_clear(&err);
+    PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+    px_status s = px_ctrait_define(txn, e->st, &e->cfg, ctrait_defs[i], strlen(ctrait_defs[i]), e->clock, NULL, NULL, &err);
+    if (s != PX_OK) fail_msg("computed trait %zu: %s: %s", i, px_status_str(s), err.reason);
+    PX_ASSERT_OK(px_store_commit(txn));
+  }
+}
 #define NSEGS (sizeof seg_names / sizeof *seg_names)
 
 static uint64_t rng_next(uint64_t *s) {
@@ -390,14 +419,18 @@ static char *snapshot(env *e) {
 
 static void run_stream(env *e, uint64_t seed, int define_first, int nevents) {
   uint64_t rng = seed * 2654435761u + 1;
-  if (define_first)
+  if (define_first) {
+    define_ctraits(e);
     for (size_t i = 0; i < NSEGS; i++) define_ok(e, seg_names[i], seg_rules[i]);
+  }
   for (int i = 0; i < nevents; i++) {
     random_event(e, &rng);
     if (define_first && i % 17 == 0) sweep(e, e->clock); /* time passes with no event */
   }
-  if (!define_first) /* defined in an order other than dependencies first */
+  if (!define_first) { /* defined in an order other than dependencies first; computed traits backfilled too */
+    define_ctraits(e);
     for (size_t i = NSEGS; i-- > 0;) define_ok(e, seg_names[i], seg_rules[i]);
+  }
   sweep(e, e->clock);
 }
 
