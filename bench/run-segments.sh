@@ -3,11 +3,13 @@
 # RUNS runs:
 #
 # 1. Added cost per ingested event with 100 segments and 50 computed traits
-#    (bench/segment-defs.mjs) kept current: the same px-gen stream imported
-#    into a fresh data directory with nothing defined and after `pickaxe
-#    apply`, timed from start to exit; (defs - none) / events, for the whole
-#    stream (from empty: every new profile evaluates all 100 segments) and
-#    for its last TAIL events (profiles mostly known: the steady state).
+#    (bench/segment-defs.mjs) kept current, (with - without) / events:
+#    - the px-gen stream imported into an empty data directory with nothing
+#      defined and after `pickaxe apply` (wall and CPU, start to exit; every
+#      new profile evaluates all 100 segments);
+#    - the steady state: a server loaded over HTTP (px-load) with all but
+#      the last TAIL events, then the server's own CPU time (user + system,
+#      /proc) while it takes those TAIL events.
 #    Target: <= 5 us per event.
 # 2. Backfill of a new segment over PROFILES_BF customers
 #    (bench/profiles-jsonl.mjs, two computed traits defined before the
@@ -21,7 +23,8 @@
 #
 # Settings (environment): PICKAXE_BIN, BENCH_BIN, RUNS (3), EVENTS (1000000),
 # PROFILES (100000), TAIL (100000), PROFILES_BF (1000000), RATE (2000),
-# DURATION (10), SEED (1), KEEP. The clock is pinned (PICKAXE_NOW) at the
+# DURATION (10), SEED (1), PARTS ("cost backfill count": which of the
+# three to run; count needs backfill), KEEP. The clock is pinned (PICKAXE_NOW) at the
 # end of the generated period so that windows hold events.
 source "$(dirname "$0")/lib.sh"
 
@@ -32,7 +35,9 @@ TAIL=${TAIL:-100000}
 PROFILES_BF=${PROFILES_BF:-1000000}
 RATE=${RATE:-2000}
 DURATION=${DURATION:-10}
+PARTS=${PARTS:-cost backfill count}
 export PICKAXE_NOW=2024-04-01T00:00:00Z
+want() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 command -v node >/dev/null || px_fail "node is needed for the definition and customer generators"
 px_require
@@ -46,52 +51,77 @@ timed() {
 }
 
 # ---- 1. cost per event ----
-head_n=$((EVENTS - TAIL))
+# The server's CPU time (user + system, all threads) from /proc.
+server_cpu() {
+  local hz
+  hz=$(getconf CLK_TCK)
+  awk -v hz="$hz" '{ printf "%.3f\n", ($14 + $15) / hz }' "/proc/$SERVER_PID/stat"
+}
+
+if want cost; then
 px_run "$BENCH_BIN/px-gen" --format jsonl --events "$EVENTS" --profiles "$PROFILES" --seed "$SEED" \
   --out "$WORK/events.jsonl"
-head -n "$head_n" "$WORK/events.jsonl" >"$WORK/head.jsonl"
-tail -n "$TAIL" "$WORK/events.jsonl" >"$WORK/tail.jsonl"
-rm "$WORK/events.jsonl"
+px_run "$BENCH_BIN/px-gen" --format batch --batch-size 100 --events "$EVENTS" --profiles "$PROFILES" \
+  --seed "$SEED" --out "$WORK/bodies.batch"
+bodies=$((EVENTS / 100))
+tail_bodies=$((TAIL / 100))
+head -n $((bodies - tail_bodies)) "$WORK/bodies.batch" >"$WORK/head.batch"
+tail -n "$tail_bodies" "$WORK/bodies.batch" >"$WORK/tail.batch"
+rm "$WORK/bodies.batch"
 node "$PX_ROOT/bench/segment-defs.mjs" >"$WORK/defs.json"
-cat "$WORK/head.jsonl" "$WORK/tail.jsonl" >/dev/null
+cat "$WORK/events.jsonl" >/dev/null
 sync
 
-: >"$WORK/whole"
-: >"$WORK/whole_cpu"
-: >"$WORK/tail"
-: >"$WORK/tail_cpu"
+for f in whole whole_cpu tail_cpu; do : >"$WORK/$f"; done
 for r in $(seq 1 "$RUNS"); do
+  : >"$WORK/run-$r"
   for mode in none defs; do
+    # Whole stream: pickaxe import, from an empty store.
     data=$(px_new_data "$mode-$r")
     px_source_add "$data" bench >/dev/null
     [ "$mode" = defs ] && "$PICKAXE_BIN" apply "$WORK/defs.json" --data "$data" >/dev/null
     sync
-    px_log "+ $PICKAXE_BIN import head.jsonl, then tail.jsonl --source bench --data $data ($mode)"
-    read -r hw hc < <(timed "$PICKAXE_BIN" import "$WORK/head.jsonl" --source bench --data "$data" --json)
-    read -r tw tc < <(timed "$PICKAXE_BIN" import "$WORK/tail.jsonl" --source bench --data "$data" --json)
-    printf '%s %s %s %s %s\n' "$mode" "$hw" "$hc" "$tw" "$tc" >>"$WORK/run-$r"
+    px_log "+ $PICKAXE_BIN import events.jsonl --source bench --data $data ($mode)"
+    read -r iw ic < <(timed "$PICKAXE_BIN" import "$WORK/events.jsonl" --source bench --data "$data" --json)
     rm -rf "$data"
+    # Steady state: a server loaded with the stream's head over HTTP, then
+    # its CPU time while it takes the tail.
+    data=$(px_new_data "http-$mode-$r")
+    key=$(px_source_add "$data" bench)
+    [ "$mode" = defs ] && "$PICKAXE_BIN" apply "$WORK/defs.json" --data "$data" >/dev/null
+    px_start_server "$data"
+    px_run "$BENCH_BIN/px-load" --file "$WORK/head.batch" --url "$SERVER_URL" --write-key "$key" \
+      --connections 4 >/dev/null || px_fail "loading the head failed"
+    c0=$(server_cpu)
+    px_run "$BENCH_BIN/px-load" --file "$WORK/tail.batch" --url "$SERVER_URL" --write-key "$key" \
+      --connections 4 --json >"$WORK/tail-$mode-$r.json" || px_fail "loading the tail failed"
+    c1=$(server_cpu)
+    px_stop_server
+    rm -rf "$data"
+    tc=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')
+    printf '%s %s %s %s %s\n' "$mode" "$iw" "$ic" "$tc" "$(px_json events_per_s <"$WORK/tail-$mode-$r.json")" \
+      >>"$WORK/run-$r"
   done
-  read -r _ nhw nhc ntw ntc < <(grep '^none' "$WORK/run-$r")
-  read -r _ dhw dhc dtw dtc < <(grep '^defs' "$WORK/run-$r")
-  awk -v a="$nhw" -v b="$ntw" -v c="$dhw" -v d="$dtw" -v n="$EVENTS" \
-    'BEGIN { printf "%.3f\n", ((c + d) - (a + b)) / n * 1e6 }' >>"$WORK/whole"
-  awk -v a="$nhc" -v b="$ntc" -v c="$dhc" -v d="$dtc" -v n="$EVENTS" \
-    'BEGIN { printf "%.3f\n", ((c + d) - (a + b)) / n * 1e6 }' >>"$WORK/whole_cpu"
-  awk -v a="$ntw" -v b="$dtw" -v n="$TAIL" 'BEGIN { printf "%.3f\n", (b - a) / n * 1e6 }' >>"$WORK/tail"
+  read -r _ niw nic ntc neps < <(grep '^none' "$WORK/run-$r")
+  read -r _ diw dic dtc deps < <(grep '^defs' "$WORK/run-$r")
+  awk -v a="$niw" -v b="$diw" -v n="$EVENTS" 'BEGIN { printf "%.3f\n", (b - a) / n * 1e6 }' >>"$WORK/whole"
+  awk -v a="$nic" -v b="$dic" -v n="$EVENTS" 'BEGIN { printf "%.3f\n", (b - a) / n * 1e6 }' >>"$WORK/whole_cpu"
   awk -v a="$ntc" -v b="$dtc" -v n="$TAIL" 'BEGIN { printf "%.3f\n", (b - a) / n * 1e6 }' >>"$WORK/tail_cpu"
-  printf 'run %d: import without definitions %.2f + %.2f s, with %.2f + %.2f s (head + tail); added per event: whole %s us (cpu %s), tail %s us (cpu %s)\n' \
-    "$r" "$nhw" "$ntw" "$dhw" "$dtw" "$(tail -n 1 "$WORK/whole")" "$(tail -n 1 "$WORK/whole_cpu")" \
-    "$(tail -n 1 "$WORK/tail")" "$(tail -n 1 "$WORK/tail_cpu")"
+  printf 'run %d: import %.2f s without definitions, %.2f s with (cpu %.2f, %.2f s): added %s us per event (cpu %s); ' \
+    "$r" "$niw" "$diw" "$nic" "$dic" "$(tail -n 1 "$WORK/whole")" "$(tail -n 1 "$WORK/whole_cpu")"
+  printf 'HTTP tail: server cpu %.2f s without, %.2f s with (%s and %s events/s): added %s us per event\n' \
+    "$ntc" "$dtc" "$neps" "$deps" "$(tail -n 1 "$WORK/tail_cpu")"
 done
-rm "$WORK/head.jsonl" "$WORK/tail.jsonl"
+rm "$WORK/events.jsonl" "$WORK/head.batch" "$WORK/tail.batch"
 whole=$(px_median <"$WORK/whole")
-tailv=$(px_median <"$WORK/tail")
-echo "added per event, 100 segments + 50 computed traits: median $whole us over the whole $EVENTS-event stream" \
-  "(cpu $(px_median <"$WORK/whole_cpu") us), $tailv us over its last $TAIL events (cpu $(px_median <"$WORK/tail_cpu") us)"
-echo "target <= 5 us: whole stream $(px_target "$whole" lt 5.0001), steady state $(px_target "$tailv" lt 5.0001)"
+tailv=$(px_median <"$WORK/tail_cpu")
+echo "added per event, 100 segments + 50 computed traits: import of $EVENTS events from empty: median $whole us" \
+  "(cpu $(px_median <"$WORK/whole_cpu") us); server taking the last $TAIL over HTTP: median $tailv us of cpu"
+echo "target <= 5 us: import $(px_target "$whole" lt 5.0001), steady state over HTTP $(px_target "$tailv" lt 5.0001)"
+fi
 
 # ---- 2. backfill ----
+want backfill || exit 0
 base=$(px_new_data backfill)
 px_source_add "$base" crm >/dev/null
 printf '%s\n' '{"computed_traits":[{"name":"orders","function":"count","event":"Order Completed"},' \
@@ -123,6 +153,7 @@ for k in 0 1 2; do
 done
 
 # ---- 3. count ----
+want count || exit 0
 for k in 0 1; do "$PICKAXE_BIN" segment create "count$k" --rule "${RULES[$k]}" --data "$base" >/dev/null; done
 printf 'count0\ncount1\n' >"$WORK/segment-refs"
 token=$(px_token_create "$base")

@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,13 @@ char *px_cli_read_file(const char *path, size_t max, size_t *n) {
 
 int main(int argc, char **argv) {
   px_arena_install(); /* request and import JSON trees come from arenas */
+  /* Memory freed at the end of a transaction is wanted again by the next:
+   * keep it instead of returning it to the kernel each time (the default
+   * trims the heap with madvise, and every trim flushes the TLB of every
+   * core), and keep large buffers on the heap rather than in mappings of
+   * their own. */
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
   static const struct {
     const char *name;
     int (*fn)(int, char **);

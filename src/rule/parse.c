@@ -1022,6 +1022,12 @@ const char *px_rule_ref_at(const px_rule *r, int i, px_rule_ns *ns) {
   return NULL;
 }
 
+int px_rule_reads_now(const px_rule *r) {
+  for (int i = 0; r && i < r->nnodes; i++)
+    if (r->nodes[i].op == N_AGO || (r->nodes[i].op == N_FUNC && r->nodes[i].sub == F_DAYS_SINCE)) return 1;
+  return 0;
+}
+
 px_rule_kind px_rule_get_kind(const px_rule *r) { return r->kind; }
 
 int px_rule_node_equal(const px_rule *ra, int a, const px_rule *rb, int b) {

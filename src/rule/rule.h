@@ -125,6 +125,11 @@ const char *px_rule_segment_at(const px_rule *r, int i);
 int px_rule_nrefs(const px_rule *r);
 const char *px_rule_ref_at(const px_rule *r, int i, px_rule_ns *ns);
 
+/* Whether the rule compares with the current time outside its
+ * aggregations (`N days ago`, days_since): its result can change as time
+ * passes whatever its inputs do. */
+int px_rule_reads_now(const px_rule *r);
+
 px_rule_kind px_rule_get_kind(const px_rule *r);
 
 /* Whether two aggregations are the same (fn, event, property, window and an

@@ -50,8 +50,8 @@ static px_status replay_aggs(eng_run *r, const unsigned char *fresh) {
   px_engine *e = r->e;
   for (size_t i = 0; i < e->nslots; i++)
     if (fresh[i]) {
-      px_buf_reset(&e->slots[i].state);
-      e->slots[i].loaded = e->slots[i].dirty = 1;
+      px_buf_reset(&e->states[i]);
+      e->sflags[i] |= SL_LOADED | SL_DIRTY;
     }
   MDB_cursor *cur;
   int rc = mdb_cursor_open(px_txn_mdb(r->txn, PX_DB_TIMELINE), px_store_dbi(r->st, PX_DB_TIMELINE), &cur);
@@ -76,7 +76,7 @@ static px_status replay_aggs(eng_run *r, const unsigned char *fresh) {
     for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
       const px_rule_agg *a = e->slots[i].agg;
       if (!fresh[i] || ev.type != PX_EV_TRACK || !ev.name || (a->event[0] && strcmp(a->event, ev.name) != 0)) continue;
-      s = px_agg_observe(a, &e->slots[i].state, ev.name, ev.timestamp_ms, seq, ev.properties, r->now, NULL);
+      s = px_agg_observe(a, &e->states[i], ev.name, ev.timestamp_ms, seq, ev.properties, r->now, NULL);
     }
     px_event_free(&ev);
   }

@@ -55,41 +55,39 @@ static px_status read_states(eng_run *r) {
        rc = mdb_cursor_get(r->aggs, &k, &v, MDB_NEXT)) {
     if (k.mv_size != 16 || px_get_u64(k.mv_data) != r->pid) break;
     int i = eng_slot_find(e, px_get_u64((const char *)k.mv_data + 8));
-    if (i < 0 || e->slots[i].loaded) continue;
-    px_buf_reset(&e->slots[i].state);
-    s = px_buf_append(&e->slots[i].state, v.mv_data, v.mv_size);
-    e->slots[i].loaded = 1;
+    if (i < 0 || (e->sflags[i] & SL_LOADED)) continue;
+    px_buf_reset(&e->states[i]);
+    s = px_buf_append(&e->states[i], v.mv_data, v.mv_size);
+    e->sflags[i] |= SL_LOADED;
   }
   if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
   if (s != PX_OK) return s;
   for (size_t i = 0; i < e->nslots; i++)
-    if (!e->slots[i].loaded) {
-      px_buf_reset(&e->slots[i].state);
-      e->slots[i].loaded = 1;
+    if (!(e->sflags[i] & SL_LOADED)) {
+      px_buf_reset(&e->states[i]);
+      e->sflags[i] |= SL_LOADED;
     }
   e->states_read = 1;
   return PX_OK;
 }
 
 px_status eng_load_slot(eng_run *r, int i) {
-  if (r->e->slots[i].loaded) return PX_OK;
-  return r->e->states_read ? PX_STORE : read_states(r); /* after the walk every slot is loaded */
+  return r->e->states_read || (r->e->sflags[i] & SL_LOADED) ? PX_OK : read_states(r);
 }
 
 void eng_reset_slots(px_engine *e) {
-  for (size_t i = 0; i < e->nslots; i++)
-    e->slots[i].loaded = e->slots[i].dirty = e->slots[i].taken = e->slots[i].have_value = 0;
+  if (e->nslots) memset(e->sflags, 0, e->nslots);
   e->states_read = 0;
 }
 
 /* Writes one state through the profile's cursor. */
-static px_status store_slot(eng_run *r, eng_slot *sl) {
+static px_status store_slot(eng_run *r, const eng_slot *sl, const px_buf *state) {
   int rc = open_aggs(r);
   if (rc) return px_store_status(rc);
   px_key k;
   agg_key(&k, r->pid, sl->key);
-  MDB_val key = {k.n, k.b}, v = {sl->state.len, sl->state.data};
-  if (sl->state.len) rc = mdb_cursor_put(r->aggs, &key, &v, 0);
+  MDB_val key = {k.n, k.b}, v = {state->len, state->data};
+  if (state->len) rc = mdb_cursor_put(r->aggs, &key, &v, 0);
   else if ((rc = mdb_cursor_get(r->aggs, &key, &v, MDB_SET)) == 0) rc = mdb_cursor_del(r->aggs, 0);
   return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
 }
@@ -97,10 +95,9 @@ static px_status store_slot(eng_run *r, eng_slot *sl) {
 px_status eng_store_slots(eng_run *r) {
   px_status s = PX_OK;
   for (size_t i = 0; i < r->e->nslots && s == PX_OK; i++) {
-    eng_slot *sl = &r->e->slots[i];
-    if (!sl->dirty) continue;
-    s = store_slot(r, sl);
-    sl->dirty = 0;
+    if (!(r->e->sflags[i] & SL_DIRTY)) continue;
+    s = store_slot(r, &r->e->slots[i], &r->e->states[i]);
+    r->e->sflags[i] &= (unsigned char)~SL_DIRTY;
   }
   if (r->aggs && !r->keep_aggs) {
     mdb_cursor_close(r->aggs);
@@ -263,12 +260,12 @@ static px_status profile_rec(eng_run *r) {
  * (segments reading the same computed trait share it). */
 static px_status slot_value(eng_run *r, int i, px_rule_value *out, int64_t *until) {
   eng_slot *sl = &r->e->slots[i];
-  if (!sl->have_value) {
+  if (!(r->e->sflags[i] & SL_VALUE)) {
     px_status s = eng_load_slot(r, i);
-    if (s == PX_OK)
-      s = px_agg_value(sl->agg, sl->state.data, sl->state.len, r->now, &sl->value, &sl->value_until, NULL);
+    const px_buf *st = &r->e->states[i];
+    if (s == PX_OK) s = px_agg_value(sl->agg, st->data, st->len, r->now, &sl->value, &sl->value_until, NULL);
     if (s != PX_OK) return s;
-    sl->have_value = 1;
+    r->e->sflags[i] |= SL_VALUE;
   }
   *out = sl->value;
   if (until) *until = sl->value_until;
@@ -432,12 +429,109 @@ px_status px_segment_next_due(px_txn *txn, const px_store *st, int64_t *due_ms) 
 
 /* ---- processing one profile ---- */
 
+/* ---- a profile with nothing yet ----
+ *
+ * A new profile's first event can only have changed the segments that
+ * read what it brought (aggregations it fed, traits, identifiers, profile
+ * fields): every other segment has the result it has for a profile with
+ * nothing, the same for every new profile. Those results are computed once
+ * per registry (in evaluation order, in segment reading the blank result)
+ * and used as long as they do not depend on the time. */
+
+typedef struct blank_ctx {
+  px_engine *e;
+  const eng_seg *seg;
+  int64_t now;
+} blank_ctx;
+
+static px_status blank_agg(const blank_ctx *b, int slot, px_rule_value *out, int64_t *until) {
+  return px_agg_value(b->e->slots[slot].agg, NULL, 0, b->now, out, until, NULL);
+}
+
+static px_status blank_get(void *arg, px_rule_ns ns, const char *name, px_rule_value *out, int64_t *until) {
+  const blank_ctx *b = arg;
+  memset(out, 0, sizeof *out);
+  int c = ns == PX_NS_COMPUTED ? eng_ctrait_find(b->e, name) : -1;
+  return c < 0 ? PX_OK : blank_agg(b, b->e->ctraits[c].slot, out, until); /* anything else: nothing */
+}
+
+static px_status blank_in_segment(void *arg, const char *name, int *in) {
+  const blank_ctx *b = arg;
+  int i = eng_seg_find(b->e, name);
+  *in = i >= 0 && b->e->blank_in[i];
+  return PX_OK;
+}
+
+static px_status blank_aggregate(void *arg, int i, px_rule_value *out, int64_t *until) {
+  const blank_ctx *b = arg;
+  return blank_agg(b, b->seg->slots[i], out, until);
+}
+
+static void compute_blank(px_engine *e, int64_t now) {
+  blank_ctx b = {e, NULL, now};
+  px_rule_env env = {&b, now, blank_get, blank_in_segment, blank_aggregate};
+  for (size_t i = 0; i < e->nsegs; i++) {
+    int in = 0;
+    int64_t until = INT64_MAX;
+    b.seg = &e->segs[i];
+    px_status s = px_rule_eval(e->segs[i].rule, &env, &in, &until);
+    e->blank_in[i] = s == PX_OK && in;
+    e->blank_const[i] = s == PX_OK && until == INT64_MAX;
+  }
+  e->blank_ready = 1;
+}
+
+/* An aggregation's value as it was before an event, for telling whether
+ * the event changed it (strings copied: the state changes under them). */
+typedef struct before {
+  px_rule_value v;
+  int64_t until;
+  char s[128];
+  int ok; /* 0: not comparable (a longer string) */
+} before;
+
+static px_status value_before(eng_run *r, int i, int64_t t, before *b) {
+  const px_buf *st = &r->e->states[i];
+  px_status s = px_agg_value(r->e->slots[i].agg, st->data, st->len, t, &b->v, &b->until, NULL);
+  b->ok = s == PX_OK && (b->v.type != PX_RV_STR || b->v.len <= sizeof b->s);
+  if (b->ok && b->v.type == PX_RV_STR) {
+    memcpy(b->s, b->v.s, b->v.len);
+    b->v.s = b->s;
+  }
+  return s;
+}
+
+static px_status same_value(eng_run *r, int i, const before *b, int *same) {
+  px_rule_value v;
+  int64_t until;
+  px_status s = slot_value(r, i, &v, &until);
+  *same = 0;
+  if (s != PX_OK || v.type != b->v.type || until != b->until) return s;
+  switch (v.type) {
+    case PX_RV_NULL: *same = 1; break;
+    case PX_RV_BOOL: *same = v.b == b->v.b; break;
+    case PX_RV_NUM: *same = v.n == b->v.n; break;
+    case PX_RV_TIME: *same = v.t == b->v.t; break;
+    case PX_RV_STR: *same = v.len == b->v.len && memcmp(v.s, b->v.s, v.len) == 0; break;
+  }
+  return PX_OK;
+}
+
 /* Observes ev (when given) on the aggregations, expires them (time), and
  * re-evaluates what may have changed: all segments, or those whose
  * aggregations took the event, that read what flags say changed, or that
  * read a segment that changed. */
-static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int all, px_seg_cause cause,
+/* What a run re-evaluates. */
+enum {
+  RUN_EVENT, /* an event: what it may have changed */
+  RUN_NEW,   /* an event that created the profile: that, and what differs from a blank profile */
+  RUN_TIME,  /* time passed to the profile's due time: what compares with now or read a value that changed */
+  RUN_ALL,   /* everything (a merge, a score change) */
+};
+
+static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int mode, px_seg_cause cause,
                              uint64_t seq) {
+  int all = mode == RUN_ALL;
   px_engine *e = r->e;
   eng_reset_slots(e);
   px_status s = eng_cache_enter(r);
@@ -449,26 +543,56 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
       int i = j < nnamed ? named->slots[j] : e->any_slots[j - nnamed];
       eng_slot *sl = &e->slots[i];
       if ((s = eng_load_slot(r, i)) != PX_OK) break;
+      /* Several segments read it and its value may well stay (a most
+       * frequent category, a distinct count): keep the value before, and
+       * wake the readers only if the event changed it. */
+      before b;
+      int compare = sl->nreaders > 1 && sl->agg->fn != PX_AGG_COUNT && sl->agg->fn != PX_AGG_SUM;
+      if (compare && (s = value_before(r, i, r->now, &b)) != PX_OK) break;
       int ch = 0;
-      s = px_agg_observe(sl->agg, &sl->state, ev->name, ev->timestamp_ms, ev->seq, ev->properties, r->now, &ch);
-      if (ch & PX_AGG_TAKEN) sl->taken = 1;
-      if (ch & PX_AGG_REWRITTEN) sl->dirty = 1;
-      sl->have_value = 0;
+      s = px_agg_observe(sl->agg, &e->states[i], ev->name, ev->timestamp_ms, ev->seq, ev->properties, r->now, &ch);
+      e->sflags[i] = (unsigned char)((e->sflags[i] & ~SL_VALUE) | (ch & PX_AGG_REWRITTEN ? SL_DIRTY : 0));
+      if (s == PX_OK && (ch & PX_AGG_TAKEN)) {
+        int same = 0;
+        if (compare && b.ok) s = same_value(r, i, &b, &same);
+        if (!same) e->sflags[i] |= SL_TAKEN;
+      }
     }
     for (int j = 0; j < nnamed + e->nany; j++) { /* what reads a state that took the event */
-      const eng_slot *sl = &e->slots[j < nnamed ? named->slots[j] : e->any_slots[j - nnamed]];
-      for (int k = 0; sl->taken && k < sl->nreaders; k++) e->need[sl->readers[k]] = 1;
+      int i = j < nnamed ? named->slots[j] : e->any_slots[j - nnamed];
+      const eng_slot *sl = &e->slots[i];
+      for (int k = 0; (e->sflags[i] & SL_TAKEN) && k < sl->nreaders; k++) e->need[sl->readers[k]] = 1;
     }
   }
-  if (all && cause == PX_SEG_CAUSE_TIME) {
+  /* A time run evaluates only some segments; those it leaves change
+   * only when a value they read does: the next due time is also no later
+   * than the first instant a read value may change. */
+  int64_t until_values = INT64_MAX;
+  if (mode == RUN_TIME) {
+    /* Nothing changed before the due time (it is the earliest instant
+     * any result could): a reader must run if its value is not what it
+     * was the millisecond before. */
     for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
       eng_slot *sl = &e->slots[i];
-      if ((s = eng_load_slot(r, (int)i)) != PX_OK || !sl->state.len) continue;
-      int ch = 0;
-      s = px_agg_expire(sl->agg, &sl->state, r->now, &ch);
-      if (ch & PX_AGG_REWRITTEN) sl->dirty = 1;
-      sl->have_value = 0;
+      if ((s = eng_load_slot(r, (int)i)) != PX_OK || !e->states[i].len) continue;
+      before b = {.ok = 0};
+      if (sl->nreaders && (s = value_before(r, (int)i, r->now - 1, &b)) != PX_OK) break;
+      int ch = 0, same = 0;
+      s = px_agg_expire(sl->agg, &e->states[i], r->now, &ch);
+      e->sflags[i] = (unsigned char)((e->sflags[i] & ~SL_VALUE) | (ch & PX_AGG_REWRITTEN ? SL_DIRTY : 0));
+      if (s != PX_OK || !sl->nreaders) continue;
+      px_rule_value v;
+      int64_t u;
+      if ((s = slot_value(r, (int)i, &v, &u)) != PX_OK) break;
+      if (u < until_values) until_values = u;
+      if (b.ok) s = same_value(r, (int)i, &b, &same);
+      for (int k = 0; s == PX_OK && !same && k < sl->nreaders; k++) e->need[sl->readers[k]] = 1;
     }
+    for (int k = 0; k < e->ntime; k++) e->need[e->time_segs[k]] = 1;
+  }
+  if (mode == RUN_NEW) {
+    if (!e->blank_ready) compute_blank(e, r->now);
+    for (size_t i = 0; i < e->nsegs; i++) e->need[i] |= !e->blank_const[i];
   }
   int64_t until_all = INT64_MAX;
   if (all) memset(e->need, 1, e->nsegs);
@@ -476,12 +600,17 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
   for (int k = 0; (flags & PX_SEG_IDENTS) && k < e->nident; k++) e->need[e->ident_readers[k]] = 1;
   for (int k = 0; (flags & PX_SEG_TRAITS) && k < e->ntrait; k++) e->need[e->trait_readers[k]] = 1;
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
-    if (!e->need[i]) continue;
-    e->need[i] = 0;
-    eng_seg *g = &e->segs[i];
     int in = 0, changed = 0;
     int64_t until = INT64_MAX;
-    if ((s = eng_eval(r, g, &in, &until)) != PX_OK) break;
+    eng_seg *g = &e->segs[i];
+    if (e->need[i]) {
+      e->need[i] = 0;
+      if ((s = eng_eval(r, g, &in, &until)) != PX_OK) break;
+    } else if (mode == RUN_NEW && e->blank_in[i]) {
+      in = 1; /* what every profile with nothing yet is in */
+    } else {
+      continue;
+    }
     if ((s = px_members_change(r->txn, r->st, &e->psegs, g->id, r->pid, in, &changed)) != PX_OK) break;
     if (changed) { /* those reading it come later in the order */
       psegs_changed = 1;
@@ -491,7 +620,11 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
     if (until < until_all) until_all = until;
   }
   if (s != PX_OK) memset(e->need, 0, e->nsegs); /* stopped early: nothing carries over */
-  if (s == PX_OK && e->nsegs) s = reschedule(r, until_all, all);
+  /* Every result is known after a full run and for a new profile (its
+   * unevaluated segments hold for ever): the due time is exactly the
+   * earliest. Otherwise it can only come earlier. */
+  if (until_values < until_all) until_all = until_values;
+  if (s == PX_OK && e->nsegs) s = reschedule(r, until_all, mode == RUN_ALL || mode == RUN_NEW);
   if (s == PX_OK) s = eng_cache_leave(r, psegs_changed);
   return s;
 }
@@ -509,7 +642,7 @@ static px_status run_due(eng_run *r, int64_t now, uint64_t max_steps) {
     r->due_known = 1;
     r->now = due;
     r->have_rec = 0;
-    s = run_profile(r, NULL, 0, 1, PX_SEG_CAUSE_TIME, 0);
+    s = run_profile(r, NULL, 0, RUN_TIME, PX_SEG_CAUSE_TIME, 0);
   }
   return s;
 }
@@ -523,7 +656,8 @@ px_status px_segment_apply(px_txn *txn, const px_store *st, const px_config *cfg
   if (e->nsegs && (s = run_due(&r, ev->received_ms, 1000)) != PX_OK) return s;
   r.now = ev->received_ms;
   r.have_rec = 0;
-  return run_profile(&r, ev, flags, (flags & (PX_SEG_MERGED | PX_SEG_NEW)) != 0, PX_SEG_CAUSE_EVENT, ev->seq);
+  int mode = flags & PX_SEG_MERGED ? RUN_ALL : flags & PX_SEG_NEW ? RUN_NEW : RUN_EVENT;
+  return run_profile(&r, ev, flags, mode, PX_SEG_CAUSE_EVENT, ev->seq);
 }
 
 typedef struct agg_row {
@@ -576,8 +710,8 @@ px_status px_segment_merge(px_txn *txn, const px_store *st, const px_config *cfg
     for (size_t j = 0; j < e->nslots; j++) {
       if (e->slots[j].key != rows[i].key) continue;
       if ((s = eng_load_slot(&r, (int)j)) == PX_OK &&
-          (s = px_agg_merge(e->slots[j].agg, &e->slots[j].state, bytes.data + rows[i].off, rows[i].n)) == PX_OK)
-        e->slots[j].dirty = 1;
+          (s = px_agg_merge(e->slots[j].agg, &e->states[j], bytes.data + rows[i].off, rows[i].n)) == PX_OK)
+        e->sflags[j] |= SL_DIRTY;
       break;
     }
   }
@@ -668,5 +802,5 @@ px_status px_segment_reevaluate(px_txn *txn, const px_store *st, const px_config
   if ((s = run_due(&r, now_ms, 1000)) != PX_OK) return s; /* time-based changes first, at their due time */
   r.now = now_ms;
   r.have_rec = 0;
-  return run_profile(&r, NULL, 0, 1, PX_SEG_CAUSE_SCORE, 0);
+  return run_profile(&r, NULL, 0, RUN_ALL, PX_SEG_CAUSE_SCORE, 0);
 }

@@ -17,14 +17,12 @@ enum {
   READ_COMPUTED = 8, /* computed.NAME */
 };
 
-/* One distinct aggregation and, while a profile is processed, its state. */
+/* One distinct aggregation. While a profile runs, its state is
+ * e->states[i] and its flags e->sflags[i] (SL_*). */
 typedef struct eng_slot {
   uint64_t key;           /* XXH64 of px_rule_agg_print */
   const px_rule_agg *agg; /* borrowed from the segment rule or computed trait that brought it */
-  px_buf state;           /* the profile's state (kept between profiles: no allocation) */
-  int loaded, dirty, taken;
-  int have_value;         /* value below is the state's at the run's now (strings point into state) */
-  px_rule_value value;
+  px_rule_value value;    /* with SL_VALUE: the state's value at the run's now (strings point into the state) */
   int64_t value_until;
   int *readers;           /* the segments reading it, in a rule or as a computed trait */
   int nreaders;
@@ -60,6 +58,8 @@ typedef struct eng_pcache {
   const px_store *st;
   eng_pentry **tab;      /* open addressing by profile id */
   size_t n, mask;
+  eng_pentry *spare;     /* emptied entries for reuse (sized for the registry's slots) */
+  size_t nspare;
 } eng_pcache;
 
 /* Names to indexes (open addressing; keys borrowed from the registry). */
@@ -76,6 +76,13 @@ typedef struct eng_event {
   int n;
 } eng_event;
 
+enum {
+  SL_LOADED = 1, /* states[i] holds the profile's state */
+  SL_DIRTY = 2,  /* ... changed by this run */
+  SL_TAKEN = 4,  /* ... took the event (its readers run) */
+  SL_VALUE = 8,  /* value/value_until are current */
+};
+
 typedef struct px_engine {
   uint64_t serial; /* the transaction the generation was last checked in */
   uint64_t gen;    /* UINT64_MAX: unknown, reload at the next transaction */
@@ -85,6 +92,8 @@ typedef struct px_engine {
   size_t nctraits;
   eng_slot *slots;
   size_t nslots;
+  px_buf *states;         /* nslots: the running profile's states (kept between profiles: no allocation) */
+  unsigned char *sflags;  /* nslots: SL_* */
   eng_map seg_names, ctrait_names, event_names; /* -> segs, ctraits, events */
   eng_event *events; /* per event name, the slots of aggregations of that name */
   size_t nevents;
@@ -94,10 +103,14 @@ typedef struct px_engine {
   int nalways;
   int *ident_readers, nident; /* ... when identifiers were attached */
   int *trait_readers, ntrait; /* ... when traits may have changed */
+  int *time_segs, ntime;      /* ... when time passed (they compare with now) */
+  int blank_ready;            /* blank_in/blank_const computed (engine.c) */
+  unsigned char *blank_in;    /* per segment: its result for a profile with nothing yet */
+  unsigned char *blank_const; /* ... and that result holds whatever the time */
   unsigned char *need; /* per segment, for the current event */
   int *slot_index;   /* open addressing over slot keys: slot + 1, 0 empty */
   size_t slot_mask;
-  int states_read;   /* the current profile's stored states are in the slots */
+  int states_read;   /* every slot holds the current profile's state (as if SL_LOADED) */
   px_source *sources;
   size_t nsources;
   uint64_t sources_serial;

@@ -17,8 +17,10 @@
 #include "store/key.h"
 
 #define MAX_ENTRIES 16384 /* written back and emptied past this */
+#define MAX_SPARE 2048    /* emptied entries kept for the next transactions, with their buffers */
 
 struct eng_pentry {
+  eng_pentry *next_spare;
   uint64_t pid;
   int have_states;      /* states holds every slot's state */
   px_buf *states;       /* nslots */
@@ -43,11 +45,21 @@ static void entry_free(eng_pentry *p, size_t nslots) {
   free(p);
 }
 
+/* Empties the table; up to MAX_SPARE entries are kept for reuse (the next
+ * transaction's profiles then allocate nothing). */
 static void clear(px_engine *e) {
   eng_pcache *c = &e->cache;
   for (size_t i = 0; c->tab && i <= c->mask; i++) {
-    entry_free(c->tab[i], e->nslots);
+    eng_pentry *p = c->tab[i];
     c->tab[i] = NULL;
+    if (!p) continue;
+    if (c->nspare < MAX_SPARE) {
+      p->next_spare = c->spare;
+      c->spare = p;
+      c->nspare++;
+    } else {
+      entry_free(p, e->nslots);
+    }
   }
   c->n = 0;
 }
@@ -152,13 +164,10 @@ px_status eng_cache_enter(eng_run *r) {
   e->psegs = p->psegs;
   p->psegs = t;
   if (!r->due_known) r->due = p->due, r->due_known = 1;
-  if (p->have_states) {
-    for (size_t i = 0; i < e->nslots; i++) {
-      px_buf b = e->slots[i].state;
-      e->slots[i].state = p->states[i];
-      p->states[i] = b;
-      e->slots[i].loaded = 1;
-    }
+  if (p->have_states) { /* the entry's states become the running ones */
+    px_buf *t = e->states;
+    e->states = p->states;
+    p->states = t;
     e->states_read = 1;
   }
   return PX_OK;
@@ -187,14 +196,23 @@ static eng_pentry *entry_for(eng_run *r) {
   }
   size_t i = find(c, r->pid);
   if (c->tab[i]) return c->tab[i];
-  eng_pentry *p = calloc(1, sizeof *p);
-  if (p) p->states = calloc(e->nslots ? e->nslots : 1, sizeof *p->states);
-  if (p && p->states) p->dirty = calloc(e->nslots ? e->nslots : 1, 1);
-  if (!p || !p->states || !p->dirty) {
-    entry_free(p, e->nslots);
-    return NULL;
+  eng_pentry *p = c->spare;
+  if (p) {
+    c->spare = p->next_spare;
+    c->nspare--;
+    p->have_states = p->psegs_dirty = 0;
+    p->psegs.n = 0;
+    memset(p->dirty, 0, e->nslots ? e->nslots : 1);
+  } else {
+    p = calloc(1, sizeof *p);
+    if (p) p->states = calloc(e->nslots ? e->nslots : 1, sizeof *p->states);
+    if (p && p->states) p->dirty = calloc(e->nslots ? e->nslots : 1, 1);
+    if (!p || !p->states || !p->dirty) {
+      entry_free(p, e->nslots);
+      return NULL;
+    }
+    for (size_t k = 0; k < e->nslots; k++) px_buf_init(&p->states[k], 0);
   }
-  for (size_t k = 0; k < e->nslots; k++) px_buf_init(&p->states[k], 0);
   p->pid = r->pid;
   c->tab[i] = p;
   c->n++;
@@ -218,13 +236,10 @@ px_status eng_cache_leave(eng_run *r, int psegs_changed) {
     r->aggs = NULL;
   }
   if (e->states_read) { /* every slot is loaded: the entry holds them all from now on */
-    for (size_t i = 0; i < e->nslots; i++) {
-      px_buf b = p->states[i];
-      p->states[i] = e->slots[i].state;
-      e->slots[i].state = b;
-      p->dirty[i] |= (unsigned char)e->slots[i].dirty;
-      e->slots[i].dirty = 0;
-    }
+    px_buf *t = p->states;
+    p->states = e->states;
+    e->states = t;
+    for (size_t i = 0; i < e->nslots; i++) p->dirty[i] |= e->sflags[i] & SL_DIRTY;
     p->have_states = 1;
   } else { /* no state was read (none needed): what changed was written already */
     px_status s = eng_store_slots(r);
@@ -245,7 +260,13 @@ px_status eng_cache_leave(eng_run *r, int psegs_changed) {
 }
 
 void eng_cache_free(px_engine *e) {
-  clear(e);
-  free(e->cache.tab);
-  memset(&e->cache, 0, sizeof e->cache);
+  eng_pcache *c = &e->cache;
+  for (size_t i = 0; c->tab && i <= c->mask; i++) entry_free(c->tab[i], e->nslots);
+  while (c->spare) {
+    eng_pentry *p = c->spare;
+    c->spare = p->next_spare;
+    entry_free(p, e->nslots);
+  }
+  free(c->tab);
+  memset(c, 0, sizeof *c);
 }

@@ -20,10 +20,13 @@ static void clear(px_engine *e) {
   free(e->always);
   free(e->ident_readers);
   free(e->trait_readers);
+  free(e->time_segs);
   free(e->need);
-  e->always = e->ident_readers = e->trait_readers = NULL;
-  e->need = NULL;
-  e->nalways = e->nident = e->ntrait = 0;
+  free(e->blank_in);
+  free(e->blank_const);
+  e->always = e->ident_readers = e->trait_readers = e->time_segs = NULL;
+  e->need = e->blank_in = e->blank_const = NULL;
+  e->nalways = e->nident = e->ntrait = e->ntime = e->blank_ready = 0;
   for (size_t i = 0; i < e->nevents; i++) free(e->events[i].slots);
   eng_map *maps[] = {&e->seg_names, &e->ctrait_names, &e->event_names};
   for (size_t i = 0; i < 3; i++) {
@@ -42,9 +45,13 @@ static void clear(px_engine *e) {
   e->nany = 0;
   for (size_t i = 0; i < e->nctraits; i++) px_ctrait_free(&e->ctraits[i].t);
   for (size_t i = 0; i < e->nslots; i++) {
-    px_buf_free(&e->slots[i].state);
+    if (e->states) px_buf_free(&e->states[i]);
     free(e->slots[i].readers);
   }
+  free(e->states);
+  free(e->sflags);
+  e->states = NULL;
+  e->sflags = NULL;
   free(e->segs);
   free(e->ctraits);
   free(e->slots);
@@ -129,7 +136,6 @@ static int slot_of(px_engine *e, size_t *cap, const px_rule_agg *a) {
   memset(s, 0, sizeof *s);
   s->key = key;
   s->agg = a;
-  px_buf_init(&s->state, 0);
   return (int)e->nslots++;
 }
 
@@ -298,6 +304,10 @@ static px_status load_ctraits(px_txn *txn, const px_store *st, px_engine *e, siz
  * computed traits' names, each segment's computed-trait slots, and the
  * slots each event name feeds. */
 static px_status link_defs(px_engine *e) {
+  e->states = calloc(e->nslots ? e->nslots : 1, sizeof *e->states);
+  e->sflags = calloc(e->nslots ? e->nslots : 1, 1);
+  if (!e->states || !e->sflags) return PX_NOMEM;
+  for (size_t i = 0; i < e->nslots; i++) px_buf_init(&e->states[i], 0);
   px_status s = map_init(&e->ctrait_names, e->nctraits);
   for (size_t i = 0; i < e->nctraits && s == PX_OK; i++) map_put(&e->ctrait_names, e->ctraits[i].t.name, (int)i);
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
@@ -320,13 +330,19 @@ static px_status link_defs(px_engine *e) {
   e->always = malloc(m * sizeof *e->always);
   e->ident_readers = malloc(m * sizeof *e->ident_readers);
   e->trait_readers = malloc(m * sizeof *e->trait_readers);
+  e->time_segs = malloc(m * sizeof *e->time_segs);
   e->need = calloc(m, 1);
-  if (!e->always || !e->ident_readers || !e->trait_readers || !e->need) return PX_NOMEM;
+  e->blank_in = calloc(m, 1);
+  e->blank_const = calloc(m, 1);
+  if (!e->always || !e->ident_readers || !e->trait_readers || !e->time_segs || !e->need || !e->blank_in ||
+      !e->blank_const)
+    return PX_NOMEM;
   for (size_t i = 0; i < e->nsegs; i++) {
     eng_seg *g = &e->segs[i];
     if (g->reads & READ_PROFILE) e->always[e->nalways++] = (int)i;
     if (g->reads & READ_IDENT) e->ident_readers[e->nident++] = (int)i;
     if (g->reads & READ_TRAITS) e->trait_readers[e->ntrait++] = (int)i;
+    if (px_rule_reads_now(g->rule)) e->time_segs[e->ntime++] = (int)i;
     for (int k = 0; k < g->ndeps; k++) {
       if (g->deps[k] < 0) continue;
       eng_seg *d = &e->segs[g->deps[k]];
@@ -381,6 +397,10 @@ static px_status link_defs(px_engine *e) {
 px_status eng_reload(px_txn *txn, const px_store *st, px_engine *e) {
   px_status flushed = eng_cache_flush(txn, e); /* cached runs are in terms of the old slots */
   if (flushed != PX_OK) return flushed;
+  eng_pcache kept = e->cache;
+  eng_cache_free(e); /* spare entries are sized for the old slots */
+  e->cache.txn = kept.txn; /* still deferred with this transaction */
+  e->cache.st = kept.st;
   clear(e);
   uint64_t gen;
   px_status s = px_def_generation(txn, st, &gen);
