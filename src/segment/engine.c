@@ -521,6 +521,19 @@ static px_status same_value(eng_run *r, int i, const before *b, int *same) {
  * re-evaluates what may have changed: all segments, or those whose
  * aggregations took the event, that read what flags say changed, or that
  * read a segment that changed. */
+/* The first index from i on whose byte is not 0 (n if none): a run
+ * visits only the segments marked, eight bytes at a time past the rest. */
+static size_t next_marked(const unsigned char *need, size_t i, size_t n) {
+  while (i + 8 <= n) {
+    uint64_t w;
+    memcpy(&w, need + i, 8);
+    if (w) break;
+    i += 8;
+  }
+  while (i < n && !need[i]) i++;
+  return i;
+}
+
 /* What a run re-evaluates. */
 enum {
   RUN_EVENT, /* an event: what it may have changed */
@@ -590,27 +603,24 @@ static px_status run_profile(eng_run *r, const px_event *ev, unsigned flags, int
     }
     for (int k = 0; k < e->ntime; k++) e->need[e->time_segs[k]] = 1;
   }
-  if (mode == RUN_NEW) {
+  if (mode == RUN_NEW) { /* 1: evaluate; 2: what a profile with nothing is in */
     if (!e->blank_ready) compute_blank(e, r->now);
-    for (size_t i = 0; i < e->nsegs; i++) e->need[i] |= !e->blank_const[i];
+    for (size_t i = 0; i < e->nsegs; i++)
+      e->need[i] |= (unsigned char)(!e->blank_const[i] ? 1 : e->blank_in[i] ? 2 : 0);
   }
   int64_t until_all = INT64_MAX;
   if (all) memset(e->need, 1, e->nsegs);
   for (int k = 0; k < e->nalways; k++) e->need[e->always[k]] = 1;
   for (int k = 0; (flags & PX_SEG_IDENTS) && k < e->nident; k++) e->need[e->ident_readers[k]] = 1;
   for (int k = 0; (flags & PX_SEG_TRAITS) && k < e->ntrait; k++) e->need[e->trait_readers[k]] = 1;
-  for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
-    int in = 0, changed = 0;
+  for (size_t i = next_marked(e->need, 0, e->nsegs); i < e->nsegs && s == PX_OK;
+       i = next_marked(e->need, i + 1, e->nsegs)) {
+    int in = 1, changed = 0; /* need 2: what every profile with nothing yet is in */
     int64_t until = INT64_MAX;
     eng_seg *g = &e->segs[i];
-    if (e->need[i]) {
-      e->need[i] = 0;
-      if ((s = eng_eval(r, g, &in, &until)) != PX_OK) break;
-    } else if (mode == RUN_NEW && e->blank_in[i]) {
-      in = 1; /* what every profile with nothing yet is in */
-    } else {
-      continue;
-    }
+    int evaluate = e->need[i] & 1;
+    e->need[i] = 0;
+    if (evaluate && (s = eng_eval(r, g, &in, &until)) != PX_OK) break;
     if ((s = px_members_change(r->txn, r->st, &e->psegs, g->id, r->pid, in, &changed)) != PX_OK) break;
     if (changed) { /* those reading it come later in the order */
       psegs_changed = 1;
@@ -766,18 +776,23 @@ px_status px_segment_sweep(px_txn *txn, const px_store *st, const px_config *cfg
   return s;
 }
 
-px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const char *name, int64_t now_ms,
-                          px_buf *scratch, px_rule_value *out) {
-  memset(out, 0, sizeof *out);
-  /* Readers have no registry of their own: the definition is read here. */
+px_status px_ctrait_get(px_txn *txn, const px_store *st, const char *name, px_ctrait *out) {
   px_def d;
   px_status s = px_def_get(txn, st, PX_DEF_CTRAIT, name, &d);
   if (s != PX_OK) return s;
   cJSON *body = cJSON_Parse(d.body);
-  px_ctrait t;
-  s = body && px_ctrait_parse(body, &t, NULL) == PX_OK ? PX_OK : PX_STORE;
+  s = body && px_ctrait_parse(body, out, NULL) == PX_OK ? PX_OK : PX_STORE;
   cJSON_Delete(body);
   px_def_free(&d);
+  return s;
+}
+
+px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const char *name, int64_t now_ms,
+                          px_buf *scratch, px_rule_value *out) {
+  memset(out, 0, sizeof *out);
+  /* Readers have no registry of their own: the definition is read here. */
+  px_ctrait t;
+  px_status s = px_ctrait_get(txn, st, name, &t);
   if (s != PX_OK) return s;
   char text[PX_RULE_MAX_BYTES];
   if ((s = px_rule_agg_print(&t.agg, text, sizeof text)) == PX_OK) {

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "compute/compute.h"
 #include "config/config.h"
 #include "event/event.h"
 #include "rule/rule.h"
@@ -106,6 +107,10 @@ px_status px_segment_delete(px_txn *txn, const px_store *st, const px_config *cf
 px_status px_ctrait_define(px_txn *txn, const px_store *st, const px_config *cfg, const char *json, size_t n,
                            int64_t now_ms, px_segment_progress_fn progress, void *arg, px_error *err);
 px_status px_ctrait_delete(px_txn *txn, const px_store *st, const px_config *cfg, const char *name, int64_t now_ms);
+
+/* The stored definition of computed trait name, parsed (free with
+ * px_ctrait_free). PX_NOT_FOUND for an unknown trait. */
+px_status px_ctrait_get(px_txn *txn, const px_store *st, const char *name, px_ctrait *out);
 
 /* A computed trait's value on profile pid at now_ms. Strings point into
  * scratch (valid until it changes). PX_NOT_FOUND for an unknown trait. */

@@ -111,17 +111,11 @@ static void words(px_feature *f, const char *what) {
 /* A computed trait's definition: whether it is a time, a count, or
  * certainly a number. */
 static px_status computed_kind(px_txn *txn, const px_store *st, px_feature *f, int *number, px_error *err) {
-  px_def def;
-  px_status s = px_def_get(txn, st, PX_DEF_CTRAIT, f->name, &def);
+  px_ctrait t;
+  px_status s = px_ctrait_get(txn, st, f->name, &t);
   if (s == PX_NOT_FOUND)
     return px_error_set(err, PX_INVALID, f->ref, "no computed trait named \"%s\" (define it with pickaxe apply)",
                         f->name);
-  if (s != PX_OK) return s;
-  cJSON *body = cJSON_Parse(def.body);
-  px_ctrait t;
-  s = body && px_ctrait_parse(body, &t, NULL) == PX_OK ? PX_OK : PX_STORE;
-  cJSON_Delete(body);
-  px_def_free(&def);
   if (s != PX_OK) return s;
   px_agg_fn fn = t.agg.fn;
   int time = (fn == PX_AGG_FIRST || fn == PX_AGG_LAST) && !t.agg.property[0];

@@ -36,10 +36,19 @@ static inline void px_key_u32(px_key *k, uint32_t v) {
   px_key_bytes(k, b, 4);
 }
 
+/* Big-endian 64-bit values (keys sort by them): one byte swap on this
+ * little-endian machine, not a loop the compiler may leave as one. */
+static inline uint64_t px_key_be64(uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  return __builtin_bswap64(v);
+#else
+  return v;
+#endif
+}
+
 static inline void px_key_u64(px_key *k, uint64_t v) {
-  unsigned char b[8];
-  for (int i = 7; i >= 0; i--, v >>= 8) b[i] = (unsigned char)(v & 0xff);
-  px_key_bytes(k, b, 8);
+  v = px_key_be64(v);
+  px_key_bytes(k, &v, 8);
 }
 
 /* Signed times sort correctly once the sign bit is flipped. */
@@ -52,10 +61,9 @@ static inline void px_key_str(px_key *k, const char *s, size_t n) {
 }
 
 static inline uint64_t px_get_u64(const void *p) {
-  const unsigned char *b = p;
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = (v << 8) | b[i];
-  return v;
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return px_key_be64(v);
 }
 
 static inline uint32_t px_get_u32(const void *p) {
