@@ -64,7 +64,7 @@ static px_status read_states(eng_run *r) {
   if (s != PX_OK) return s;
   for (size_t i = 0; i < e->nslots; i++)
     if (!(e->sflags[i] & SL_LOADED)) {
-      px_buf_reset(&e->states[i]);
+      e->states[i].len = 0; /* states are bytes, never read as text: no need to touch the buffer itself */
       e->sflags[i] |= SL_LOADED;
     }
   e->states_read = 1;
