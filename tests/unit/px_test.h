@@ -111,4 +111,14 @@ int px_test_dir_setup(void **state);
 int px_test_dir_teardown(void **state);
 int px_test_store_teardown(void **state);
 
+/* The tests' own random numbers (splitmix64; not the modules'): a
+ * reproducible stream from *s, and a double in (0, 1). */
+static inline uint64_t px_test_next(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static inline double px_test_unif(uint64_t *s) { return ((double)(px_test_next(s) >> 11) + 0.5) * 0x1.0p-53; }
+
 #endif

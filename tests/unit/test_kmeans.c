@@ -12,15 +12,7 @@ static void close_to(double got, double want, double tol, const char *what) {
   if (!(fabs(got - want) <= tol)) fail_msg("%s: %.9g, want %.9g (within %g)", what, got, want, tol);
 }
 
-/* The test's own PRNG (not the module's), for data. */
-static uint64_t next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double unif(uint64_t *s) { return ((double)(next(s) >> 11) + 0.5) * 0x1.0p-53; }
-static double gauss(uint64_t *s) { return sqrt(-2 * log(unif(s))) * cos(2 * M_PI * unif(s)); }
+static double gauss(uint64_t *s) { return sqrt(-2 * log(px_test_unif(s))) * cos(2 * M_PI * px_test_unif(s)); }
 
 /* Blob centres: at least 14 apart, spread 1 around them. */
 static const double CENTRE[4][3] = {{0, 0, 0}, {20, 0, 10}, {0, 20, 20}, {20, 20, -10}};
@@ -119,7 +111,7 @@ static void test_determinism(void **state) {
   int d = 4;
   double *x = malloc(n * (size_t)d * sizeof *x);
   uint64_t s = 99;
-  for (size_t i = 0; i < n * (size_t)d; i++) x[i] = unif(&s);
+  for (size_t i = 0; i < n * (size_t)d; i++) x[i] = px_test_unif(&s);
   px_kmeans_opts o = {.seed = 1234, .kmax = 6, .n_init = 2, .silhouette_sample = 500};
   px_kmeans_model a, b, c;
   PX_ASSERT_OK(px_kmeans_fit(x, n, d, &o, &a, NULL));

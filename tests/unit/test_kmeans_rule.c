@@ -12,13 +12,6 @@
 
 #define D 4
 
-static uint64_t next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double unif(uint64_t *s) { return ((double)(next(s) >> 11) + 0.5) * 0x1.0p-53; }
 
 /* The env: traits f0..f3 are the row's features. */
 static const double *g_row;
@@ -56,10 +49,10 @@ static void check_agreement(int k, int with_log, uint64_t seed) {
   double *x = malloc(n * D * sizeof *x);
   uint64_t s = seed;
   for (size_t i = 0; i < n; i++) {
-    x[i * D + 0] = 10 * unif(&s);          /* plain */
-    x[i * D + 1] = exp(8 * unif(&s)) - 1;  /* long tail, >= 0: log1p */
+    x[i * D + 0] = 10 * px_test_unif(&s);          /* plain */
+    x[i * D + 1] = exp(8 * px_test_unif(&s)) - 1;  /* long tail, >= 0: log1p */
     x[i * D + 2] = 7;                      /* constant: plays no part */
-    x[i * D + 3] = -50 + 3 * unif(&s);     /* negative values are fine unlogged */
+    x[i * D + 3] = -50 + 3 * px_test_unif(&s);     /* negative values are fine unlogged */
   }
   unsigned char logs[D] = {0, (unsigned char)with_log, 0, 0};
   px_kmeans_opts o = {.k = k, .seed = seed, .log1p = logs};
@@ -83,7 +76,7 @@ static void check_agreement(int k, int with_log, uint64_t seed) {
   /* The fitted points, then fresh ones. */
   size_t agree = 0, ties = 0;
   for (size_t i = 0; i < 2 * n; i++) {
-    double fresh[D] = {12 * unif(&s) - 1, exp(9 * unif(&s)) - 1, 7, -51 + 5 * unif(&s)};
+    double fresh[D] = {12 * px_test_unif(&s) - 1, exp(9 * px_test_unif(&s)) - 1, 7, -51 + 5 * px_test_unif(&s)};
     const double *row = i < n ? x + i * D : fresh;
     int want = px_kmeans_assign_one(&m, row);
     PX_ASSERT_INT_CMP(want, >=, 0);
