@@ -33,6 +33,14 @@ void px_api_destroy(px_api *api);
  * on src/segment. */
 px_status px_api_profile_extras(px_txn *txn, const px_store *st, uint64_t pid, int64_t now_ms, px_buf *out);
 
+/* The same for many profiles (an export): the segment and computed-trait
+ * definitions read and parsed once by open, then written per profile. */
+typedef struct px_api_extras px_api_extras;
+px_status px_api_extras_open(px_txn *txn, const px_store *st, px_api_extras **out);
+px_status px_api_extras_write(const px_api_extras *x, px_txn *txn, const px_store *st, uint64_t pid,
+                              int64_t now_ms, px_buf *out);
+void px_api_extras_close(px_api_extras *x);
+
 /* The px_http_handler for the whole API. */
 void px_api_handle(void *app, const px_http_req *req, px_http_resp *resp);
 

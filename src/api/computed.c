@@ -228,43 +228,85 @@ static px_status scores_json(px_txn *txn, const px_store *st, uint64_t pid, px_b
   return s == PX_OK ? px_buf_putc(out, '}') : s;
 }
 
-px_status px_api_profile_extras(px_txn *txn, const px_store *st, uint64_t pid, int64_t now_ms, px_buf *out) {
-  if (!out->len || out->data[out->len - 1] != '}') return PX_STORE;
-  out->len--; /* reopen the object */
+/* The definitions a profile's extras need, read and parsed once. */
+struct px_api_extras {
+  px_def *segs; /* segment definitions (names by id) */
+  size_t nsegs;
+  px_ctrait *ctraits; /* computed traits, parsed, in name order */
+  size_t nctraits;
+};
+
+void px_api_extras_close(px_api_extras *x) {
+  if (!x) return;
+  for (size_t i = 0; i < x->nsegs; i++) px_def_free(&x->segs[i]);
+  for (size_t i = 0; i < x->nctraits; i++) px_ctrait_free(&x->ctraits[i]);
+  free(x->segs);
+  free(x->ctraits);
+  free(x);
+}
+
+px_status px_api_extras_open(px_txn *txn, const px_store *st, px_api_extras **out) {
+  px_api_extras *x = calloc(1, sizeof *x);
+  if (!x) return PX_NOMEM;
   px_def *defs = NULL;
   size_t n = 0;
-  px_status s = px_def_list(txn, st, PX_DEF_SEGMENT, &defs, &n);
+  px_status s = px_def_list(txn, st, PX_DEF_SEGMENT, &x->segs, &x->nsegs);
+  if (s == PX_OK) s = px_def_list(txn, st, PX_DEF_CTRAIT, &defs, &n);
+  if (s == PX_OK && n && !(x->ctraits = calloc(n, sizeof *x->ctraits))) s = PX_NOMEM;
+  for (size_t i = 0; i < n && s == PX_OK; i++) {
+    cJSON *body = cJSON_Parse(defs[i].body);
+    s = body && px_ctrait_parse(body, &x->ctraits[i], NULL) == PX_OK ? PX_OK : PX_STORE;
+    cJSON_Delete(body);
+    if (s == PX_OK) x->nctraits++;
+  }
+  for (size_t i = 0; i < n; i++) px_def_free(&defs[i]);
+  free(defs);
+  if (s != PX_OK) {
+    px_api_extras_close(x);
+    return s;
+  }
+  *out = x;
+  return PX_OK;
+}
+
+px_status px_api_extras_write(const px_api_extras *x, px_txn *txn, const px_store *st, uint64_t pid,
+                              int64_t now_ms, px_buf *out) {
+  if (!out->len || out->data[out->len - 1] != '}') return PX_STORE;
+  out->len--; /* reopen the object */
   px_buf_puts(out, ",\"segments\":[");
   int k = 0;
   px_psegs in = {0};
-  if (s == PX_OK) s = px_psegs_load(txn, st, pid, &in);
-  for (size_t i = 0; i < n && s == PX_OK; i++) {
-    if (px_psegs_has(&in, defs[i].id)) {
+  px_status s = px_psegs_load(txn, st, pid, &in);
+  for (size_t i = 0; i < x->nsegs && s == PX_OK; i++) {
+    if (px_psegs_has(&in, x->segs[i].id)) {
       if (k++) px_buf_putc(out, ',');
-      px_buf_json_str(out, defs[i].name, strlen(defs[i].name));
+      px_buf_json_str(out, x->segs[i].name, strlen(x->segs[i].name));
     }
   }
   px_psegs_free(&in);
-  for (size_t i = 0; i < n; i++) px_def_free(&defs[i]);
-  free(defs);
-  defs = NULL, n = 0;
-  if (s == PX_OK) s = px_def_list(txn, st, PX_DEF_CTRAIT, &defs, &n);
   px_buf_puts(out, "],\"computed\":{");
   px_buf scratch;
   px_buf_init(&scratch, 0);
-  for (size_t i = 0; i < n && s == PX_OK; i++) {
+  for (size_t i = 0; i < x->nctraits && s == PX_OK; i++) {
     px_rule_value v;
-    if ((s = px_ctrait_value(txn, st, pid, defs[i].name, now_ms, &scratch, &v)) != PX_OK) break;
+    if ((s = px_ctrait_value_of(txn, st, pid, &x->ctraits[i], now_ms, &scratch, &v)) != PX_OK) break;
     if (i) px_buf_putc(out, ',');
-    px_buf_json_str(out, defs[i].name, strlen(defs[i].name));
+    px_buf_json_str(out, x->ctraits[i].name, strlen(x->ctraits[i].name));
     px_buf_putc(out, ':');
     s = value_json(&v, out);
   }
   px_buf_free(&scratch);
-  for (size_t i = 0; i < n; i++) px_def_free(&defs[i]);
-  free(defs);
   if (s == PX_OK) s = px_buf_putc(out, '}');
   if (s == PX_OK) s = scores_json(txn, st, pid, out);
   if (s == PX_OK) s = px_buf_putc(out, '}');
+  return s;
+}
+
+px_status px_api_profile_extras(px_txn *txn, const px_store *st, uint64_t pid, int64_t now_ms, px_buf *out) {
+  px_api_extras *x;
+  px_status s = px_api_extras_open(txn, st, &x);
+  if (s != PX_OK) return s;
+  s = px_api_extras_write(x, txn, st, pid, now_ms, out);
+  px_api_extras_close(x);
   return s;
 }

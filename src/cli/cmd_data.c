@@ -94,7 +94,9 @@ int px_cmd_export(int argc, char **argv) {
   px_buf_init(&line, 0);
   px_render_opts ro = {.with_timeline = 1};
   int64_t now = px_time_now_ms(); /* computed traits as of one instant for the whole export */
-  int rc;
+  px_api_extras *extras = NULL;
+  int rc = 0;
+  if ((s = px_api_extras_open(txn, st, &extras)) != PX_OK) goto lines;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     px_profile_rec r;
     if (v.mv_size < sizeof r) continue; /* the record, then its name counts */
@@ -104,11 +106,13 @@ int px_cmd_export(int argc, char **argv) {
     uint64_t pid = 0;
     for (int i = 0; i < 8; i++) pid = pid << 8 | ((unsigned char *)k.mv_data)[i];
     if ((s = px_profile_render(txn, st, &cfg, pid, &ro, &line)) != PX_OK ||
-        (s = px_api_profile_extras(txn, st, pid, now, &line)) != PX_OK)
+        (s = px_api_extras_write(extras, txn, st, pid, now, &line)) != PX_OK)
       break;
     fwrite(line.data, 1, line.len, stdout);
     fputc('\n', stdout);
   }
+lines:
+  px_api_extras_close(extras);
   px_buf_free(&line);
   if (s == PX_OK && rc != MDB_NOTFOUND) s = px_store_status(rc);
 done:

@@ -794,17 +794,23 @@ px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const c
   px_ctrait t;
   px_status s = px_ctrait_get(txn, st, name, &t);
   if (s != PX_OK) return s;
-  char text[PX_RULE_MAX_BYTES];
-  if ((s = px_rule_agg_print(&t.agg, text, sizeof text)) == PX_OK) {
-    px_key k;
-    agg_key(&k, pid, XXH64(text, strlen(text), 0));
-    MDB_val v = {0, NULL};
-    s = px_store_get(txn, st, PX_DB_AGGS, k.b, k.n, &v);
-    if (s == PX_NOT_FOUND) s = PX_OK;
-    if (s == PX_OK) s = px_agg_value(&t.agg, v.mv_data, v.mv_size, now_ms, out, NULL, scratch);
-  }
+  s = px_ctrait_value_of(txn, st, pid, &t, now_ms, scratch, out);
   px_ctrait_free(&t);
   return s;
+}
+
+px_status px_ctrait_value_of(px_txn *txn, const px_store *st, uint64_t pid, const px_ctrait *t, int64_t now_ms,
+                             px_buf *scratch, px_rule_value *out) {
+  memset(out, 0, sizeof *out);
+  char text[PX_RULE_MAX_BYTES];
+  px_status s = px_rule_agg_print(&t->agg, text, sizeof text);
+  if (s != PX_OK) return s;
+  px_key k;
+  agg_key(&k, pid, XXH64(text, strlen(text), 0));
+  MDB_val v = {0, NULL};
+  s = px_store_get(txn, st, PX_DB_AGGS, k.b, k.n, &v);
+  if (s == PX_NOT_FOUND) s = PX_OK;
+  return s == PX_OK ? px_agg_value(&t->agg, v.mv_data, v.mv_size, now_ms, out, NULL, scratch) : s;
 }
 
 /* ---- re-evaluation when a score changed ---- */

@@ -112,6 +112,11 @@ px_status px_ctrait_delete(px_txn *txn, const px_store *st, const px_config *cfg
  * px_ctrait_free). PX_NOT_FOUND for an unknown trait. */
 px_status px_ctrait_get(px_txn *txn, const px_store *st, const char *name, px_ctrait *out);
 
+/* The value of a parsed definition t (px_ctrait_get), for readers of many
+ * profiles; otherwise as px_ctrait_value. */
+px_status px_ctrait_value_of(px_txn *txn, const px_store *st, uint64_t pid, const px_ctrait *t, int64_t now_ms,
+                             px_buf *scratch, px_rule_value *out);
+
 /* A computed trait's value on profile pid at now_ms. Strings point into
  * scratch (valid until it changes). PX_NOT_FOUND for an unknown trait. */
 px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const char *name, int64_t now_ms,
