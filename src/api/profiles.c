@@ -150,33 +150,19 @@ static void tl_push(tl_page *p, const tl_item *x) {
   p->taken++;
 }
 
-/* Events below at (NULL: from the newest), from PX_DB_TIMELINE (profile id
- * + timestamp (sortable i64) + seq). */
+static int tl_event_cb(void *arg, int64_t time_ms, uint64_t seq) {
+  tl_page *p = arg;
+  tl_item x = {time_ms, 0, seq, {0}};
+  tl_push(p, &x);
+  return p->taken == p->keep;
+}
+
+/* Events below at (NULL: from the newest); below a change, the events up
+ * to its rank (the causing event included). */
 static px_status tl_events(px_txn *txn, const px_store *st, uint64_t pid, const tl_item *at, tl_page *p) {
-  px_key pos;
-  px_key_init(&pos);
-  if (at) { /* below an event; below a change, the events up to its rank */
-    px_key_u64(&pos, pid);
-    px_key_i64(&pos, at->time_ms);
-    px_key_u64(&pos, tl_rank(at));
-  } else {
-    px_key_u64(&pos, pid + 1);
-  }
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_TIMELINE), px_store_dbi(st, PX_DB_TIMELINE), &cur);
-  if (rc) return px_store_status(rc);
-  MDB_val k = {pos.n, pos.b}, v;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-  else if (rc == 0 && !(at && at->change && k.mv_size == pos.n && memcmp(k.mv_data, pos.b, pos.n) == 0))
-    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-  for (p->taken = 0; rc == 0 && p->taken < p->keep; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-    if (k.mv_size != 24 || px_get_u64(k.mv_data) != pid) break;
-    tl_item x = {px_get_i64((char *)k.mv_data + 8), 0, px_get_u64((char *)k.mv_data + 16), {0}};
-    tl_push(p, &x);
-  }
-  mdb_cursor_close(cur);
-  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+  p->taken = 0;
+  px_timeline_pos pos = {at ? at->time_ms : 0, at ? tl_rank(at) : 0};
+  return px_profile_events_before(txn, st, pid, at ? &pos : NULL, at && at->change, tl_event_cb, p);
 }
 
 static int tl_change_cb(void *arg, const px_seg_change *c) {

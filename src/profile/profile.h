@@ -72,9 +72,17 @@ typedef struct px_render_opts {
 px_status px_profile_render(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid,
                             const px_render_opts *opts, px_buf *out);
 
-/* Appends {"events":[...],"next_cursor":...}: the profile's events newest
- * first, at most limit, starting after cursor (NULL or "" for the newest). */
-px_status px_profile_events(px_txn *txn, const px_store *st, uint64_t pid, int limit,
-                            const char *cursor, px_buf *out, px_error *err);
+/* The profile's events (its timeline, which holds those of the profiles
+ * merged into it), newest first by (timestamp, seq): fn gets each one's
+ * time and seq until it returns non-zero. With below NULL from the newest;
+ * else from the newest before (below->time_ms, below->seq), or at it too
+ * when inclusive. */
+typedef struct px_timeline_pos {
+  int64_t time_ms;
+  uint64_t seq;
+} px_timeline_pos;
+typedef int (*px_timeline_fn)(void *arg, int64_t time_ms, uint64_t seq);
+px_status px_profile_events_before(px_txn *txn, const px_store *st, uint64_t pid, const px_timeline_pos *below,
+                                   int inclusive, px_timeline_fn fn, void *arg);
 
 #endif

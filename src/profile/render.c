@@ -366,56 +366,27 @@ out:
   return s;
 }
 
-px_status px_profile_events(px_txn *txn, const px_store *st, uint64_t pid, int limit,
-                            const char *cursor, px_buf *out, px_error *err) {
-  px_key pos;
+px_status px_profile_events_before(px_txn *txn, const px_store *st, uint64_t pid, const px_timeline_pos *below,
+                                   int inclusive, px_timeline_fn fn, void *arg) {
+  px_key pos; /* timeline keys: profile id, sortable timestamp, seq */
   px_key_init(&pos);
-  if (cursor && *cursor) {
-    /* The cursor is the timeline key suffix of the last event shown, in hex. */
-    unsigned long long ts, seq;
-    int ok = strlen(cursor) == 32;
-    for (int i = 0; ok && i < 32; i++) ok = (cursor[i] >= '0' && cursor[i] <= '9') || (cursor[i] >= 'a' && cursor[i] <= 'f');
-    if (!ok || sscanf(cursor, "%16llx%16llx", &ts, &seq) != 2)
-      return px_error_set(err, PX_INVALID, "cursor", "not a cursor this API returned");
-    px_key_u64(&pos, pid);
-    px_key_u64(&pos, ts);
-    px_key_u64(&pos, seq);
-  } else {
-    px_key_u64(&pos, pid + 1);
+  px_key_u64(&pos, below ? pid : pid + 1);
+  if (below) {
+    px_key_i64(&pos, below->time_ms);
+    px_key_u64(&pos, below->seq);
   }
   MDB_cursor *cur;
   int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_TIMELINE), px_store_dbi(st, PX_DB_TIMELINE), &cur);
   if (rc) return px_store_status(rc);
   MDB_val k = {pos.n, pos.b}, v;
   rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
-  px_buf_puts(out, "{\"events\":[");
-  int n = 0;
-  char next[33] = "";
-  px_status s = PX_OK;
-  for (; rc == 0 && n < limit; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+  if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  else if (rc == 0 && !(below && inclusive && k.mv_size == pos.n && memcmp(k.mv_data, pos.b, pos.n) == 0))
+    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
     if (k.mv_size != 24 || px_get_u64(k.mv_data) != pid) break;
-    px_key ek;
-    px_key_init(&ek);
-    px_key_bytes(&ek, (char *)k.mv_data + 16, 8);
-    MDB_val e;
-    if ((s = px_store_get(txn, st, PX_DB_EVENTS, ek.b, ek.n, &e)) != PX_OK) break;
-    size_t jn;
-    const char *json = px_event_rec_json(e.mv_data, e.mv_size, &jn);
-    if (n) px_buf_putc(out, ',');
-    px_buf_append(out, json, jn);
-    n++;
-    snprintf(next, sizeof next, "%016llx%016llx", (unsigned long long)px_get_u64((char *)k.mv_data + 8),
-             (unsigned long long)px_get_u64((char *)k.mv_data + 16));
+    if (fn(arg, px_get_i64((const char *)k.mv_data + 8), px_get_u64((const char *)k.mv_data + 16))) break;
   }
-  int more = rc == 0 && k.mv_size == 24 && px_get_u64(k.mv_data) == pid;
   mdb_cursor_close(cur);
-  if (s != PX_OK) return s;
-  if (rc != 0 && rc != MDB_NOTFOUND) return px_store_status(rc);
-  px_buf_puts(out, "],\"next_cursor\":");
-  if (more)
-    px_buf_printf(out, "\"%s\"", next);
-  else
-    px_buf_puts(out, "null");
-  return px_buf_putc(out, '}');
+  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
 }

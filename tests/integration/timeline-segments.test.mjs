@@ -134,6 +134,12 @@ describe('timeline with segment changes', { timeout: 120000 }, () => {
       ['cursor=s' + '0'.repeat(55), 'cursor'], ['cursor=S' + '0'.repeat(56), 'cursor'],
       ['cursor=s' + '0'.repeat(16) + '05' + '0'.repeat(38), 'cursor'], // no such cause
       ['cursor=' + 'A'.repeat(32), 'cursor'], ['cursor=not-a-cursor', 'cursor'],
+      // An event's cursor is exactly 32 lowercase hex digits (was a unit test of px_profile_events).
+      ['cursor=xyz', 'cursor'], ['cursor=00', 'cursor'], ['cursor=' + '0'.repeat(33), 'cursor'],
+      ['cursor=zz' + '0'.repeat(30), 'cursor'], ['cursor=' + '0'.repeat(31) + 'g', 'cursor'],
+      ['cursor=0x' + '0'.repeat(15) + 'x' + '0'.repeat(14), 'cursor'],
+      ['cursor=%20' + '0'.repeat(15) + '%20' + '0'.repeat(15), 'cursor'],
+      ['cursor=-' + '0'.repeat(15) + '%2B' + '0'.repeat(15), 'cursor'],
       ['limit=0&include=bogus&cursor=zz', 'limit'], ['include=bogus&cursor=zz', 'include'],
     ];
     for (const [q, field] of bad) {
