@@ -73,13 +73,8 @@ static int list(px_store *st, int json) {
 }
 
 static int show(px_store *st, const char *data, const char *name, int json) {
-  px_txn *txn;
   px_def d;
-  px_status s = px_store_begin(st, PX_TXN_READ, &txn);
-  if (s == PX_OK) {
-    s = px_def_get(txn, st, PX_DEF_MAPPING, name, &d);
-    px_store_abort(txn);
-  }
+  px_status s = px_def_read(st, PX_DEF_MAPPING, name, &d);
   if (s == PX_NOT_FOUND)
     return px_cli_fail(3, "mapping: no mapping named %s in %s (pickaxe apply defines them)", name, data);
   if (s != PX_OK) return px_cli_fail(PX_EXIT_FAIL, "mapping: %s", px_status_str(s));

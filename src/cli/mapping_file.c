@@ -44,13 +44,8 @@ static px_mapping *load_file(const char *cmd, const char *path) {
 /* The mapping stored as name in st into *out (NULL after saying why it
  * does not parse); PX_NOT_FOUND when there is none. */
 static px_status load_stored(const char *cmd, px_store *st, const char *name, px_mapping **out) {
-  px_txn *txn;
   px_def d;
-  px_status s = px_store_begin(st, PX_TXN_READ, &txn);
-  if (s == PX_OK) {
-    s = px_def_get(txn, st, PX_DEF_MAPPING, name, &d);
-    px_store_abort(txn);
-  }
+  px_status s = px_def_read(st, PX_DEF_MAPPING, name, &d);
   if (s == PX_OK) {
     char what[PX_DEF_NAME_MAX + 48];
     snprintf(what, sizeof what, "%s (stored, version %llu)", name, (unsigned long long)d.version);

@@ -179,3 +179,12 @@ void px_def_free(px_def *d) {
   free(d->body);
   d->body = NULL;
 }
+
+px_status px_def_read(px_store *st, px_def_kind kind, const char *name, px_def *out) {
+  px_txn *txn;
+  px_status s = px_store_begin(st, PX_TXN_READ, &txn);
+  if (s != PX_OK) return s;
+  s = px_def_get(txn, st, kind, name, out);
+  px_store_abort(txn);
+  return s;
+}

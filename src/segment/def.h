@@ -44,6 +44,8 @@ px_status px_def_put(px_txn *txn, const px_store *st, px_def_kind kind, const ch
 
 /* PX_NOT_FOUND when there is none. */
 px_status px_def_get(px_txn *txn, const px_store *st, px_def_kind kind, const char *name, px_def *out);
+/* The same in a read transaction of its own (for a command that reads one). */
+px_status px_def_read(px_store *st, px_def_kind kind, const char *name, px_def *out);
 px_status px_def_del(px_txn *txn, const px_store *st, px_def_kind kind, const char *name);
 
 /* Every definition of a kind in name order; *out is malloc'd (free each
