@@ -81,22 +81,19 @@ void eng_reset_slots(px_engine *e) {
 }
 
 /* Writes one state through the profile's cursor. */
-static px_status store_slot(eng_run *r, const eng_slot *sl, const px_buf *state) {
-  int rc = open_aggs(r);
-  if (rc) return px_store_status(rc);
+px_status eng_put_state(px_txn *txn, const px_store *st, uint64_t pid, uint64_t key, const px_buf *state) {
   px_key k;
-  agg_key(&k, r->pid, sl->key);
-  MDB_val key = {k.n, k.b}, v = {state->len, state->data};
-  if (state->len) rc = mdb_cursor_put(r->aggs, &key, &v, 0);
-  else if ((rc = mdb_cursor_get(r->aggs, &key, &v, MDB_SET)) == 0) rc = mdb_cursor_del(r->aggs, 0);
-  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+  agg_key(&k, pid, key);
+  if (state->len) return px_store_put(txn, st, PX_DB_AGGS, k.b, k.n, state->data, state->len, 0);
+  px_status s = px_store_del(txn, st, PX_DB_AGGS, k.b, k.n);
+  return s == PX_NOT_FOUND ? PX_OK : s;
 }
 
 px_status eng_store_slots(eng_run *r) {
   px_status s = PX_OK;
   for (size_t i = 0; i < r->e->nslots && s == PX_OK; i++) {
     if (!(r->e->sflags[i] & SL_DIRTY)) continue;
-    s = store_slot(r, &r->e->slots[i], &r->e->states[i]);
+    s = eng_put_state(r->txn, r->st, r->pid, r->e->slots[i].key, &r->e->states[i]);
     r->e->sflags[i] &= (unsigned char)~SL_DIRTY;
   }
   if (r->aggs && !r->keep_aggs) {

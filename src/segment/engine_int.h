@@ -162,6 +162,8 @@ typedef struct eng_run {
 } eng_run;
 
 px_status eng_load_slot(eng_run *r, int i);
+/* Writes one aggregation state of pid (deletes it when empty). */
+px_status eng_put_state(px_txn *txn, const px_store *st, uint64_t pid, uint64_t key, const px_buf *state);
 /* Writes the dirty states and closes r->aggs unless r->keep_aggs (in a
  * write transaction an unclosed cursor is closed when the transaction
  * ends). */

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "segment/engine_int.h"
-#include "store/key.h"
 
 #define MAX_ENTRIES 16384 /* written back and emptied past this */
 #define MAX_SPARE 2048    /* emptied entries kept for the next transactions, with their buffers */
@@ -73,26 +72,12 @@ static void discard(void *arg) {
 /* Writes one entry's dirty states and segment list. */
 static px_status write_entry(px_txn *txn, const px_store *st, px_engine *e, eng_pentry *p) {
   px_status s = PX_OK;
-  if (p->have_states) {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_AGGS), px_store_dbi(st, PX_DB_AGGS), &cur);
-    if (rc) return px_store_status(rc);
-    for (size_t i = 0; i < e->nslots && !rc; i++) {
-      if (!p->dirty[i]) continue;
-      px_key k;
-      px_key_init(&k);
-      px_key_u64(&k, p->pid);
-      px_key_u64(&k, e->slots[i].key);
-      MDB_val key = {k.n, k.b}, v = {p->states[i].len, p->states[i].data};
-      if (p->states[i].len) rc = mdb_cursor_put(cur, &key, &v, 0);
-      else if ((rc = mdb_cursor_get(cur, &key, &v, MDB_SET)) == 0) rc = mdb_cursor_del(cur, 0);
-      if (rc == MDB_NOTFOUND) rc = 0;
-      p->dirty[i] = 0;
-    }
-    mdb_cursor_close(cur);
-    if (rc) return px_store_status(rc);
+  for (size_t i = 0; p->have_states && i < e->nslots && s == PX_OK; i++) {
+    if (!p->dirty[i]) continue;
+    s = eng_put_state(txn, st, p->pid, e->slots[i].key, &p->states[i]);
+    p->dirty[i] = 0;
   }
-  if (p->psegs_dirty) s = px_psegs_store(txn, st, p->pid, &p->psegs);
+  if (s == PX_OK && p->psegs_dirty) s = px_psegs_store(txn, st, p->pid, &p->psegs);
   p->psegs_dirty = 0;
   return s;
 }
