@@ -87,48 +87,46 @@ static int unhex(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+typedef struct paging {
+  px_seg_change *out;
+  size_t max, n;
+  int more;
+} paging;
+
+static int page_cb(void *arg, const px_seg_change *c) {
+  paging *p = arg;
+  if (p->n == p->max) return p->more = 1; /* one more exists: the page ends at the last one given */
+  p->out[p->n++] = *c;
+  return 0;
+}
+
 px_status px_segment_history_page(px_txn *txn, const px_store *st, uint64_t pid, const char *cursor, size_t max,
                                   px_seg_change *out, size_t *n, char next[PX_SEG_CURSOR_LEN + 1]) {
   *n = 0;
   next[0] = 0;
-  unsigned char start[8 + TAIL];
-  size_t start_n = 8;
-  px_key pre;
-  px_key_init(&pre);
-  px_key_u64(&pre, pid);
-  memcpy(start, pre.b, 8);
-  if (cursor && *cursor) {
+  px_seg_change at = {pid, 0, 0, 0, 0, 0};
+  if (cursor && *cursor) { /* the key of the last change given, after the profile id, in hex */
+    unsigned char tail[TAIL];
     if (strlen(cursor) != PX_SEG_CURSOR_LEN) return PX_INVALID;
     for (size_t i = 0; i < TAIL; i++) {
       int hi = unhex(cursor[2 * i]), lo = unhex(cursor[2 * i + 1]);
       if (hi < 0 || lo < 0) return PX_INVALID;
-      start[8 + i] = (unsigned char)(hi << 4 | lo);
+      tail[i] = (unsigned char)(hi << 4 | lo);
     }
-    start_n = 8 + TAIL;
-  } else { /* just past the profile's last key: the next profile id */
-    px_key_init(&pre);
-    px_key_u64(&pre, pid + 1);
-    memcpy(start, pre.b, 8);
+    uint64_t cs = px_get_u64(tail + 8);
+    at.time_ms = px_get_i64(tail);
+    at.cause = (px_seg_cause)(cs >> 56);
+    at.seq = cs & ((UINT64_C(1) << 56) - 1);
+    at.segment = px_get_u32(tail + 16);
   }
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_SEGHIST), px_store_dbi(st, PX_DB_SEGHIST), &cur);
-  if (rc) return px_store_status(rc);
-  /* Newest first: from the last key below start, backwards. */
-  MDB_val k = {start_n, start}, v;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : rc;
-  px_seg_change c;
-  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-    if (!read_change(pid, &k, &v, &c)) break;
-    if (*n == max) { /* one more exists: the page ends at the last one given */
-      const unsigned char *kb = NULL;
-      MDB_val pk, pv;
-      if (mdb_cursor_get(cur, &pk, &pv, MDB_NEXT) == 0) kb = pk.mv_data;
-      for (size_t i = 0; kb && i < TAIL; i++) snprintf(next + 2 * i, 3, "%02x", kb[8 + i]);
-      break;
-    }
-    out[(*n)++] = c;
+  paging p = {out, max, 0, 0};
+  px_status s = px_segment_history_before(txn, st, pid, cursor && *cursor ? &at : NULL, 0, page_cb, &p);
+  *n = p.n;
+  if (s == PX_OK && p.more && p.n) {
+    const px_seg_change *last = &out[p.n - 1];
+    px_key k;
+    history_key(&k, pid, last->time_ms, last->cause, last->seq, last->segment);
+    for (size_t i = 0; i < TAIL; i++) snprintf(next + 2 * i, 3, "%02x", k.b[8 + i]);
   }
-  mdb_cursor_close(cur);
-  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+  return s;
 }
