@@ -226,13 +226,18 @@ static px_status store(const cmp_state *s, px_buf *state) {
 
 /* ---- the API ---- */
 
+int64_t px_agg_oldest(const px_rule_agg *a, int64_t now_ms) {
+  if (a->window_ms <= 0) return INT64_MIN;
+  int64_t t = sat_sub(now_ms, window_of(a));
+  return t == INT64_MAX ? t : t + 1;
+}
+
 px_status px_agg_observe(const px_rule_agg *a, px_buf *state, const char *event_name, int64_t ts_ms,
                          uint64_t seq, const cJSON *properties, int64_t now_ms, int *changed) {
   if (changed) *changed = 0;
   if (!event_name) event_name = "";
   if (a->event[0] && strcmp(a->event, event_name) != 0) return PX_OK;
-  int64_t w = window_of(a);
-  if (a->window_ms > 0 && ts_ms <= sat_sub(now_ms, w)) return PX_OK; /* can never count again */
+  if (ts_ms < px_agg_oldest(a, now_ms)) return PX_OK; /* can never count again */
 
   cmp_entry e = {ts_ms, seq, 0, {NULL, 0}};
   uint8_t key[PX_AGG_VALUE_MAX + 64];

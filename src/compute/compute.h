@@ -43,6 +43,11 @@ enum {
 px_status px_agg_observe(const px_rule_agg *a, px_buf *state, const char *event_name, int64_t ts_ms,
                          uint64_t seq, const cJSON *properties, int64_t now_ms, int *changed);
 
+/* The earliest event time px_agg_observe can still take in at now_ms:
+ * older events of a windowed aggregation can never count (INT64_MIN for an
+ * all-time one). A replay from the store may start there. */
+int64_t px_agg_oldest(const px_rule_agg *a, int64_t now_ms);
+
 /* Two profiles merged: into becomes the state of observing both profiles'
  * events (other: n bytes of another state of the same aggregation). An
  * event (seq) held per-event by both sides counts once; the all-time

@@ -56,9 +56,15 @@ static px_status replay_aggs(eng_run *r, const unsigned char *fresh) {
   MDB_cursor *cur;
   int rc = mdb_cursor_open(px_txn_mdb(r->txn, PX_DB_TIMELINE), px_store_dbi(r->st, PX_DB_TIMELINE), &cur);
   if (rc) return px_store_status(rc);
+  /* The timeline is in time order: events too old for every fresh
+   * aggregation's window are not read at all. */
+  int64_t oldest = INT64_MAX;
+  for (size_t i = 0; i < e->nslots; i++)
+    if (fresh[i] && px_agg_oldest(e->slots[i].agg, r->now) < oldest) oldest = px_agg_oldest(e->slots[i].agg, r->now);
   px_key pre;
   px_key_init(&pre);
   px_key_u64(&pre, r->pid);
+  if (oldest != INT64_MIN) px_key_i64(&pre, oldest);
   MDB_val k = {pre.n, pre.b}, v;
   px_status s = PX_OK;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && s == PX_OK;
