@@ -222,6 +222,8 @@ static size_t apply_to_record(const void *old, size_t oldn, void *out, size_t ca
   return sizeof r + tail;
 }
 
+uint64_t px_profile_name_hash(const char *name) { return XXH3_64bits(name, strlen(name)) | 1; }
+
 px_status px_profile_apply(px_txn *txn, const px_store *st, uint64_t pid, const px_event *ev) {
   px_key k;
   px_key_init(&k);
@@ -239,8 +241,15 @@ px_status px_profile_apply(px_txn *txn, const px_store *st, uint64_t pid, const 
   px_key_u64(&k, pid);
   px_key_i64(&k, ev->timestamp_ms);
   px_key_u64(&k, ev->seq);
-  uint8_t type = (uint8_t)ev->type;
-  if ((s = px_store_put(txn, st, PX_DB_TIMELINE, k.b, k.n, &type, 1, 0)) != PX_OK) return s;
+  /* The type, then the name's hash (px_profile_events_since). */
+  uint8_t row[9] = {(uint8_t)ev->type};
+  size_t row_n = 1;
+  if (ev->name) {
+    uint64_t h = px_profile_name_hash(ev->name);
+    memcpy(row + 1, &h, sizeof h);
+    row_n = sizeof row;
+  }
+  if ((s = px_store_put(txn, st, PX_DB_TIMELINE, k.b, k.n, row, row_n, 0)) != PX_OK) return s;
 
   if ((s = observe_traits(txn, st, pid, ev->type == PX_EV_IDENTIFY ? ev->traits : NULL, NULL, ev)) != PX_OK)
     return s;

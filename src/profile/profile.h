@@ -85,4 +85,20 @@ typedef int (*px_timeline_fn)(void *arg, int64_t time_ms, uint64_t seq);
 px_status px_profile_events_before(px_txn *txn, const px_store *st, uint64_t pid, const px_timeline_pos *below,
                                    int inclusive, px_timeline_fn fn, void *arg);
 
+/* The profile's events from time from_ms on, oldest first: fn gets each
+ * one's row until it returns anything but PX_OK (which is then returned).
+ * A row carries the event's type and a hash of its name, so that a walk can
+ * pass over events by name without reading them from the log. */
+typedef struct px_timeline_row {
+  int64_t time_ms;
+  uint64_t seq;
+  px_event_type type;
+  uint64_t name_hash; /* px_profile_name_hash of the event's name; 0 without one */
+} px_timeline_row;
+typedef px_status (*px_timeline_row_fn)(void *arg, const px_timeline_row *row);
+px_status px_profile_events_since(px_txn *txn, const px_store *st, uint64_t pid, int64_t from_ms,
+                                  px_timeline_row_fn fn, void *arg);
+/* The hash the timeline keeps of an event name (never 0). */
+uint64_t px_profile_name_hash(const char *name);
+
 #endif

@@ -390,3 +390,27 @@ px_status px_profile_events_before(px_txn *txn, const px_store *st, uint64_t pid
   mdb_cursor_close(cur);
   return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
 }
+
+px_status px_profile_events_since(px_txn *txn, const px_store *st, uint64_t pid, int64_t from_ms,
+                                  px_timeline_row_fn fn, void *arg) {
+  px_key pos;
+  px_key_init(&pos);
+  px_key_u64(&pos, pid);
+  if (from_ms != INT64_MIN) px_key_i64(&pos, from_ms);
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_TIMELINE), px_store_dbi(st, PX_DB_TIMELINE), &cur);
+  if (rc) return px_store_status(rc);
+  MDB_val k = {pos.n, pos.b}, v;
+  px_status s = PX_OK;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && s == PX_OK;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 24 || px_get_u64(k.mv_data) != pid) break;
+    px_timeline_row row = {px_get_i64((const char *)k.mv_data + 8), px_get_u64((const char *)k.mv_data + 16),
+                           v.mv_size ? (px_event_type) * (const uint8_t *)v.mv_data : PX_EV_TRACK, 0};
+    if (v.mv_size >= 9) memcpy(&row.name_hash, (const char *)v.mv_data + 1, sizeof row.name_hash);
+    s = fn(arg, &row);
+  }
+  mdb_cursor_close(cur);
+  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
+  return s;
+}

@@ -45,50 +45,65 @@ static px_status live_profiles(px_txn *txn, const px_store *st, pid_list *out) {
   return s;
 }
 
-/* The new aggregations' states of one profile, from its events. */
-static px_status replay_aggs(eng_run *r, const unsigned char *fresh) {
-  px_engine *e = r->e;
-  for (size_t i = 0; i < e->nslots; i++)
-    if (fresh[i]) {
-      px_buf_reset(&e->states[i]);
-      e->sflags[i] |= SL_LOADED | SL_DIRTY;
-    }
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(r->txn, PX_DB_TIMELINE), px_store_dbi(r->st, PX_DB_TIMELINE), &cur);
-  if (rc) return px_store_status(rc);
-  /* The timeline is in time order: events too old for every fresh
-   * aggregation's window are not read at all. */
-  int64_t oldest = INT64_MAX;
-  for (size_t i = 0; i < e->nslots; i++)
-    if (fresh[i] && px_agg_oldest(e->slots[i].agg, r->now) < oldest) oldest = px_agg_oldest(e->slots[i].agg, r->now);
-  px_key pre;
-  px_key_init(&pre);
-  px_key_u64(&pre, r->pid);
-  if (oldest != INT64_MIN) px_key_i64(&pre, oldest);
-  MDB_val k = {pre.n, pre.b}, v;
+/* Replaying the new aggregations over one profile's events. */
+typedef struct replay {
+  eng_run *r;
+  const unsigned char *fresh;
+  const uint64_t *name_hash; /* per slot: its event name's timeline hash (0: any event) */
+  const unsigned char *bare; /* per slot: a count with no property and no where, which needs
+                                nothing of the event but its name and time */
+} replay;
+
+static px_status replay_row(void *arg, const px_timeline_row *row) {
+  replay *p = arg;
+  px_engine *e = p->r->e;
+  if (row->type != PX_EV_TRACK) return PX_OK;
+  int wanted = 0, decode = 0;
+  for (size_t i = 0; i < e->nslots; i++) {
+    if (!p->fresh[i] || (row->name_hash && p->name_hash[i] && p->name_hash[i] != row->name_hash)) continue;
+    wanted = 1;
+    decode |= !p->bare[i] || !p->name_hash[i] || !row->name_hash;
+  }
+  if (!wanted) return PX_OK;
   px_status s = PX_OK;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && s == PX_OK;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != 24 || px_get_u64(k.mv_data) != r->pid) break;
-    if (v.mv_size == 1 && *(const uint8_t *)v.mv_data != PX_EV_TRACK) continue; /* the row holds the type */
-    uint64_t seq = px_get_u64((const char *)k.mv_data + 16);
-    px_key ek;
-    px_key_init(&ek);
-    px_key_u64(&ek, seq);
-    MDB_val rec;
-    px_event ev;
-    if ((s = px_store_get(r->txn, r->st, PX_DB_EVENTS, ek.b, ek.n, &rec)) != PX_OK) break;
-    if ((s = px_event_decode(rec.mv_data, rec.mv_size, seq, &ev)) != PX_OK) break;
+  if (!decode) { /* counts of this name: its name and time are all they take */
     for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
       const px_rule_agg *a = e->slots[i].agg;
-      if (!fresh[i] || ev.type != PX_EV_TRACK || !ev.name || (a->event[0] && strcmp(a->event, ev.name) != 0)) continue;
-      s = px_agg_observe(a, &e->states[i], ev.name, ev.timestamp_ms, seq, ev.properties, r->now, NULL);
+      if (p->fresh[i] && p->name_hash[i] == row->name_hash)
+        s = px_agg_observe(a, &e->states[i], a->event, row->time_ms, row->seq, NULL, p->r->now, NULL);
     }
-    px_event_free(&ev);
+    return s;
   }
-  mdb_cursor_close(cur);
-  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
+  px_key ek;
+  px_key_init(&ek);
+  px_key_u64(&ek, row->seq);
+  MDB_val rec;
+  px_event ev;
+  if ((s = px_store_get(p->r->txn, p->r->st, PX_DB_EVENTS, ek.b, ek.n, &rec)) != PX_OK) return s;
+  if ((s = px_event_decode(rec.mv_data, rec.mv_size, row->seq, &ev)) != PX_OK) return s;
+  for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
+    const px_rule_agg *a = e->slots[i].agg;
+    if (!p->fresh[i] || ev.type != PX_EV_TRACK || !ev.name || (a->event[0] && strcmp(a->event, ev.name) != 0)) continue;
+    s = px_agg_observe(a, &e->states[i], ev.name, ev.timestamp_ms, row->seq, ev.properties, p->r->now, NULL);
+  }
+  px_event_free(&ev);
   return s;
+}
+
+/* The new aggregations' states of one profile, from its events: only those
+ * recent enough for some fresh aggregation's window, and only the ones of
+ * a fresh aggregation's event name are read from the log. */
+static px_status replay_aggs(eng_run *r, replay *p) {
+  px_engine *e = r->e;
+  int64_t oldest = INT64_MAX;
+  for (size_t i = 0; i < e->nslots; i++) {
+    if (!p->fresh[i]) continue;
+    px_buf_reset(&e->states[i]);
+    e->sflags[i] |= SL_LOADED | SL_DIRTY;
+    int64_t t = px_agg_oldest(e->slots[i].agg, r->now);
+    if (t < oldest) oldest = t;
+  }
+  return px_profile_events_since(r->txn, r->st, r->pid, oldest, replay_row, p);
 }
 
 /* Recomputes the fresh aggregations and the target segments over every
@@ -110,7 +125,15 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
   /* A target without members yet (a new segment): a profile out of it
    * changes nothing, and its list of segments need not be read. */
   unsigned char *had = calloc(e->nsegs ? e->nsegs : 1, 1);
-  if (!had && s == PX_OK) s = PX_NOMEM;
+  uint64_t *name_hash = calloc(e->nslots ? e->nslots : 1, sizeof *name_hash);
+  unsigned char *bare = calloc(e->nslots ? e->nslots : 1, 1);
+  if ((!had || !name_hash || !bare) && s == PX_OK) s = PX_NOMEM;
+  for (size_t i = 0; i < e->nslots && s == PX_OK; i++) {
+    const px_rule_agg *a = e->slots[i].agg;
+    name_hash[i] = a->event[0] ? px_profile_name_hash(a->event) : 0;
+    bare[i] = a->fn == PX_AGG_COUNT && !a->property[0] && !a->where;
+  }
+  replay rp = {&r, fresh, name_hash, bare};
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
     uint64_t count = 0;
     if (e->segs[i].target) s = px_members_count(txn, st, e->segs[i].id, &count);
@@ -120,7 +143,7 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
     r.pid = all.ids[p];
     r.have_rec = r.due_known = 0;
     eng_reset_slots(e);
-    if (any_fresh && (s = replay_aggs(&r, fresh)) != PX_OK) break;
+    if (any_fresh && (s = replay_aggs(&r, &rp)) != PX_OK) break;
     int64_t until_all = INT64_MAX;
     int psegs_changed = 0, psegs_read = 0;
     for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
@@ -155,6 +178,8 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
   }
   if (r.aggs) mdb_cursor_close(r.aggs);
   free(had);
+  free(name_hash);
+  free(bare);
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++)
     if (e->segs[i].target) s = px_members_replace(txn, st, e->segs[i].id, members[i].ids, members[i].n);
   if (s == PX_OK && progress) progress(arg, all.n, all.n);
