@@ -144,6 +144,8 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
     r.have_rec = r.due_known = 0;
     eng_reset_slots(e);
     if (any_fresh && (s = replay_aggs(&r, &rp)) != PX_OK) break;
+    for (size_t i = 0; any_fresh && i < e->nslots; i++) /* nothing stored to delete (purge_dropped) */
+      if (fresh[i] && !e->states[i].len) e->sflags[i] &= (unsigned char)~SL_DIRTY;
     int64_t until_all = INT64_MAX;
     int psegs_changed = 0, psegs_read = 0;
     for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
@@ -231,8 +233,29 @@ static px_status keys_of(const px_engine *e, keyset *k) {
   return PX_OK;
 }
 
-/* After a definition changed: reload, backfill what is new, and make the
- * next transaction reload (this one may still abort). */
+/* Deletes every profile's state of the aggregations in dropped (n keys),
+ * which no definition uses any more: one walk over all states. So the
+ * store holds states only of defined aggregations, and a fresh one has
+ * none anywhere. */
+static px_status purge_dropped(px_txn *txn, const px_store *st, const uint64_t *dropped, size_t n) {
+  if (!n) return PX_OK;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_AGGS), px_store_dbi(st, PX_DB_AGGS), &cur);
+  if (rc) return px_store_status(rc);
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;) {
+    int drop = 0;
+    for (size_t i = 0; k.mv_size == 16 && i < n && !drop; i++) drop = px_get_u64((const char *)k.mv_data + 8) == dropped[i];
+    if (drop && (rc = mdb_cursor_del(cur, 0)) != 0) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the entry that followed it */
+  }
+  mdb_cursor_close(cur);
+  return rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
+}
+
+/* After a definition changed: reload, drop the states of aggregations no
+ * longer used, backfill what is new, and make the next transaction reload
+ * (this one may still abort). */
 static px_status refresh(px_txn *txn, const px_store *st, const px_config *cfg, px_engine *e, const keyset *old,
                          int (*pick)(const eng_seg *, const void *), const void *arg, int64_t now,
                          px_segment_progress_fn progress, void *parg) {
@@ -243,6 +266,13 @@ static px_status refresh(px_txn *txn, const px_store *st, const px_config *cfg, 
     fresh[i] = 1;
     for (size_t j = 0; j < old->n && fresh[i]; j++) fresh[i] = old->keys[j] != e->slots[i].key;
   }
+  uint64_t *dropped = s == PX_OK ? malloc((old->n ? old->n : 1) * sizeof *dropped) : NULL;
+  size_t ndropped = 0;
+  if (s == PX_OK && !dropped) s = PX_NOMEM;
+  for (size_t j = 0; s == PX_OK && j < old->n; j++)
+    if (eng_slot_find(e, old->keys[j]) < 0) dropped[ndropped++] = old->keys[j];
+  if (s == PX_OK) s = purge_dropped(txn, st, dropped, ndropped);
+  free(dropped);
   if (s == PX_OK) {
     mark_targets(e, pick, arg);
     s = backfill(txn, st, cfg, e, fresh, now, progress, parg);

@@ -294,6 +294,32 @@ static void test_computed_trait_in_rule(void **state) {
   PX_ASSERT_INT_EQ(in_seg(e, "big", p2), 0);
 }
 
+static void test_dropped_aggregations_leave_no_states(void **state) {
+  env *e = E;
+  define_ok(e, "buyers", "at least 1 event \"Order Completed\"");
+  define_ok(e, "big", "sum(amount of event \"Order Completed\") > 50");
+  order(e, "u1", 60);
+  order(e, "u2", 20);
+  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 4); /* two profiles, two aggregations */
+  /* A changed rule whose aggregation no other rule reads drops its states. */
+  define_ok(e, "big", "computed.nothing_yet is null and at least 2 events \"Order Completed\"");
+  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 2);
+  px_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(px_segment_delete(txn, e->st, &e->cfg, "buyers", e->clock));
+  PX_ASSERT_OK(px_store_commit(txn));
+  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 2); /* "big" still counts orders */
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(px_segment_delete(txn, e->st, &e->cfg, "big", e->clock));
+  PX_ASSERT_OK(px_store_commit(txn));
+  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 0);
+  /* Defined again: the backfill rebuilds the states from the events. */
+  define_ok(e, "big", "sum(amount of event \"Order Completed\") > 50");
+  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 2);
+  PX_ASSERT_INT_EQ(in_seg(e, "big", env_pid(e, "user_id", "u1")), 1);
+  PX_ASSERT_UINT_EQ(count_of(e, "big"), 1);
+}
+
 /* ---- backfill = incremental = rebuild, over random streams ---- */
 
 static const char *const seg_names[] = {"uk2",         "lapsed", "big30",  "vip",    "emailable",
@@ -478,6 +504,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_nothing_defined_writes_nothing, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_new_profile_is_evaluated_fully, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_computed_trait_in_rule, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_dropped_aggregations_leave_no_states, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_backfill_equals_incremental, env_setup, env_teardown),
 };
 
