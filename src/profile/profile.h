@@ -88,7 +88,10 @@ px_status px_profile_events_before(px_txn *txn, const px_store *st, uint64_t pid
 /* The profile's events from time from_ms on, oldest first: fn gets each
  * one's row until it returns anything but PX_OK (which is then returned).
  * A row carries the event's type and a hash of its name, so that a walk can
- * pass over events by name without reading them from the log. */
+ * pass over events by name without reading them from the log. With cur not
+ * NULL, the walk goes through *cur, opened at the first call and left open
+ * for the next (the caller closes it): walks of profiles in id order then
+ * start on or near the page where the last one ended. */
 typedef struct px_timeline_row {
   int64_t time_ms;
   uint64_t seq;
@@ -97,7 +100,7 @@ typedef struct px_timeline_row {
 } px_timeline_row;
 typedef px_status (*px_timeline_row_fn)(void *arg, const px_timeline_row *row);
 px_status px_profile_events_since(px_txn *txn, const px_store *st, uint64_t pid, int64_t from_ms,
-                                  px_timeline_row_fn fn, void *arg);
+                                  MDB_cursor **cur, px_timeline_row_fn fn, void *arg);
 /* The hash the timeline keeps of an event name (never 0). */
 uint64_t px_profile_name_hash(const char *name);
 

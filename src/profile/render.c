@@ -392,14 +392,15 @@ px_status px_profile_events_before(px_txn *txn, const px_store *st, uint64_t pid
 }
 
 px_status px_profile_events_since(px_txn *txn, const px_store *st, uint64_t pid, int64_t from_ms,
-                                  px_timeline_row_fn fn, void *arg) {
+                                  MDB_cursor **keep, px_timeline_row_fn fn, void *arg) {
   px_key pos;
   px_key_init(&pos);
   px_key_u64(&pos, pid);
   if (from_ms != INT64_MIN) px_key_i64(&pos, from_ms);
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_TIMELINE), px_store_dbi(st, PX_DB_TIMELINE), &cur);
+  MDB_cursor *cur = keep ? *keep : NULL;
+  int rc = cur ? 0 : mdb_cursor_open(px_txn_mdb(txn, PX_DB_TIMELINE), px_store_dbi(st, PX_DB_TIMELINE), &cur);
   if (rc) return px_store_status(rc);
+  if (keep) *keep = cur;
   MDB_val k = {pos.n, pos.b}, v;
   px_status s = PX_OK;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && s == PX_OK;
@@ -410,7 +411,7 @@ px_status px_profile_events_since(px_txn *txn, const px_store *st, uint64_t pid,
     if (v.mv_size >= 9) memcpy(&row.name_hash, (const char *)v.mv_data + 1, sizeof row.name_hash);
     s = fn(arg, &row);
   }
-  mdb_cursor_close(cur);
+  if (!keep) mdb_cursor_close(cur);
   if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
   return s;
 }

@@ -52,6 +52,7 @@ typedef struct replay {
   const uint64_t *name_hash; /* per slot: its event name's timeline hash (0: any event) */
   const unsigned char *bare; /* per slot: a count with no property and no where, which needs
                                 nothing of the event but its name and time */
+  MDB_cursor *timeline;      /* kept from one profile to the next (closed by the caller) */
 } replay;
 
 static px_status replay_row(void *arg, const px_timeline_row *row) {
@@ -103,7 +104,7 @@ static px_status replay_aggs(eng_run *r, replay *p) {
     int64_t t = px_agg_oldest(e->slots[i].agg, r->now);
     if (t < oldest) oldest = t;
   }
-  return px_profile_events_since(r->txn, r->st, r->pid, oldest, replay_row, p);
+  return px_profile_events_since(r->txn, r->st, r->pid, oldest, &p->timeline, replay_row, p);
 }
 
 /* Recomputes the fresh aggregations and the target segments over every
@@ -133,7 +134,7 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
     name_hash[i] = a->event[0] ? px_profile_name_hash(a->event) : 0;
     bare[i] = a->fn == PX_AGG_COUNT && !a->property[0] && !a->where;
   }
-  replay rp = {&r, fresh, name_hash, bare};
+  replay rp = {&r, fresh, name_hash, bare, NULL};
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
     uint64_t count = 0;
     if (e->segs[i].target) s = px_members_count(txn, st, e->segs[i].id, &count);
@@ -179,6 +180,7 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
     if (progress && ((p + 1) % 1000 == 0)) progress(arg, p + 1, all.n);
   }
   if (r.aggs) mdb_cursor_close(r.aggs);
+  if (rp.timeline) mdb_cursor_close(rp.timeline);
   free(had);
   free(name_hash);
   free(bare);
