@@ -100,7 +100,8 @@ px_status px_def_put(px_txn *txn, const px_store *st, px_def_kind kind, const ch
     if (strcmp(old.body, compact) != 0) d.version++, d.updated_ms = now_ms;
   } else if (s == PX_OK) {
     uint64_t id;
-    if ((s = px_store_next_id(txn, st, counter_of(kind), &id)) == PX_OK) d.id = (uint32_t)id;
+    if ((s = px_store_next_id(txn, st, counter_of(kind), &id)) == PX_OK && id > PX_DEF_MAX_ID) s = PX_TOO_LARGE;
+    if (s == PX_OK) d.id = (uint32_t)id;
   }
   if (!is_new) px_def_free(&old);
   px_buf rec;

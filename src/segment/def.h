@@ -15,6 +15,7 @@
 
 #define PX_DEF_NAME_MAX 128
 #define PX_DEF_BODY_MAX 65536
+#define PX_DEF_MAX_ID 0x7fffffffu /* ids above are reserved (PX_MEMBERS_LIVE) */
 
 typedef enum px_def_kind {
   PX_DEF_SEGMENT = 1,

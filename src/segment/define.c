@@ -27,22 +27,19 @@ static px_status push(pid_list *l, uint64_t id) {
   return PX_OK;
 }
 
-/* Every live profile id, ascending. */
+/* Every live profile id, ascending (PX_MEMBERS_LIVE). */
+static int take_ids(void *arg, const uint64_t *pids, size_t n) {
+  pid_list *l = arg;
+  for (size_t i = 0; i < n; i++)
+    if (push(l, pids[i]) != PX_OK) return 1;
+  return 0;
+}
+
 static px_status live_profiles(px_txn *txn, const px_store *st, pid_list *out) {
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_PROFILES), px_store_dbi(st, PX_DB_PROFILES), &cur);
-  if (rc) return px_store_status(rc);
-  MDB_val k, v;
-  px_status s = PX_OK;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && s == PX_OK; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    px_profile_rec r;
-    if (k.mv_size != 8 || v.mv_size < sizeof r) continue;
-    memcpy(&r, v.mv_data, sizeof r);
-    if (!r.merged_into) s = push(out, px_get_u64(k.mv_data));
-  }
-  mdb_cursor_close(cur);
-  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
-  return s;
+  uint32_t live = PX_MEMBERS_LIVE;
+  uint64_t n;
+  px_status s = px_members_combine(txn, st, &live, NULL, 1, take_ids, out, &n);
+  return s == PX_OK && out->n != n ? PX_NOMEM : s;
 }
 
 /* Replaying the new aggregations over one profile's events. */

@@ -656,9 +656,10 @@ static px_status run_due(eng_run *r, int64_t now, uint64_t max_steps) {
 
 px_status px_segment_apply(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid, const px_event *ev,
                            unsigned flags) {
+  px_status s = flags & PX_SEG_NEW ? px_members_set(txn, st, PX_MEMBERS_LIVE, pid, 1, NULL) : PX_OK;
   px_engine *e;
-  px_status s = eng_get(txn, st, &e);
-  if (s != PX_OK || (!e->nsegs && !e->nslots)) return s; /* nothing defined: nothing to do */
+  if (s == PX_OK) s = eng_get(txn, st, &e);
+  if (s != PX_OK || (!e->nsegs && !e->nslots)) return s; /* nothing defined: nothing more to do */
   eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .pid = pid};
   if (e->nsegs && (s = run_due(&r, ev->received_ms, 1000)) != PX_OK) return s;
   r.now = ev->received_ms;
@@ -674,8 +675,9 @@ typedef struct agg_row {
 
 px_status px_segment_merge(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t survivor, uint64_t loser,
                            const px_event *ev) {
+  px_status s = px_members_set(txn, st, PX_MEMBERS_LIVE, loser, 0, NULL);
   px_engine *e;
-  px_status s = eng_get(txn, st, &e);
+  if (s == PX_OK) s = eng_get(txn, st, &e);
   if (s != PX_OK || (!e->nsegs && !e->nslots)) return s;
   /* Both profiles as the store has them: their cached runs written first. */
   if ((s = eng_cache_evict(txn, st, e, survivor)) != PX_OK || (s = eng_cache_evict(txn, st, e, loser)) != PX_OK)

@@ -16,6 +16,11 @@
 
 #define PX_MEMBERS_MAX_PID ((UINT64_C(0xffffffff) << 16) - 1) /* chunk 0xffffffff keys the count */
 
+/* The set of every live profile (created, not merged into another), kept
+ * by the engine whatever is defined: what a backfill walks. Segment ids
+ * stay below it (PX_DEF_MAX_ID). */
+#define PX_MEMBERS_LIVE UINT32_MAX
+
 /* Puts pid in (in = 1) or out of (in = 0) segment seg; *changed (may be
  * NULL) says whether that was news. PX_INVALID for a pid past the maximum.
  * The changed chunk and count are written once per transaction, at commit

@@ -244,6 +244,33 @@ static void test_merge_counts_both_histories(void **state) {
   PX_ASSERT_UINT_EQ(h.c[1].seq, 3);
 }
 
+static uint64_t live_count(env *e) {
+  px_txn *txn;
+  uint64_t n = 0;
+  PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+  PX_ASSERT_OK(px_members_count(txn, e->st, PX_MEMBERS_LIVE, &n));
+  px_store_abort(txn);
+  return n;
+}
+
+/* The live set (what backfills walk) follows creations and merges, with or
+ * without definitions. */
+static void test_live_profiles_set(void **state) {
+  env *e = E;
+  env_ingest(e, "{\"type\":\"track\",\"anonymousId\":\"a1\",\"event\":\"Order Completed\"}");
+  order(e, "u1", 4);
+  order(e, "u2", 4);
+  PX_ASSERT_UINT_EQ(live_count(e), 3);
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"u1\",\"anonymousId\":\"a1\"}");
+  PX_ASSERT_UINT_EQ(live_count(e), 2);
+  PX_ASSERT_UINT_EQ(live_count(e), env_counter(e, "profiles"));
+  /* A new segment's backfill sees exactly the live profiles. */
+  define_ok(e, "everyone", "profile.events >= 0");
+  PX_ASSERT_UINT_EQ(count_of(e, "everyone"), 2);
+  PX_ASSERT_INT_EQ(in_seg(e, "everyone", env_pid(e, "user_id", "u1")), 1);
+  PX_ASSERT_INT_EQ(in_seg(e, "everyone", env_pid(e, "user_id", "u2")), 1);
+}
+
 /* A new profile is evaluated against every segment, not only those its
  * first event touches: "no order" holds for a visitor at once. */
 static void test_new_profile_is_evaluated_fully(void **state) {
@@ -505,6 +532,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_new_profile_is_evaluated_fully, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_computed_trait_in_rule, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_dropped_aggregations_leave_no_states, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_live_profiles_set, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_backfill_equals_incremental, env_setup, env_teardown),
 };
 
