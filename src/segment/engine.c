@@ -78,6 +78,8 @@ px_status eng_load_slot(eng_run *r, int i) {
 void eng_reset_slots(px_engine *e) {
   if (e->nslots) memset(e->sflags, 0, e->nslots);
   e->states_read = 0;
+  e->ntmemo = 0;
+  e->tmemo_used = 0;
 }
 
 /* Writes one state through the profile's cursor. */
@@ -185,9 +187,35 @@ static px_status sources(eng_run *r) {
   return s;
 }
 
-/* The trait `name` of entity: the trait itself, or a member path inside a
- * trait holding an object (`address.city` with traits {"address":{...}}). */
+static px_status read_trait(eng_run *r, uint64_t entity, const char *name, px_rule_value *out);
+
+/* The trait `name` of entity, read once per run (e->tmemo). */
 static px_status trait(eng_run *r, uint64_t entity, const char *name, px_rule_value *out) {
+  px_engine *e = r->e;
+  for (int i = 0; i < e->ntmemo; i++)
+    if (e->tmemo[i].entity == entity && strcmp(e->tmemo[i].name, name) == 0) return *out = e->tmemo[i].v, PX_OK;
+  px_status s = read_trait(r, entity, name, out);
+  if (s != PX_OK || e->ntmemo == (int)(sizeof e->tmemo / sizeof *e->tmemo)) return s;
+  /* The name (it may be the caller's buffer) and a string value are copied. */
+  size_t nn = strlen(name) + 1, vn = out->type == PX_RV_STR ? out->len : 0;
+  if (nn + vn > sizeof e->tmemo_buf - e->tmemo_used) return s; /* no room: not kept */
+  struct eng_tmemo *m = &e->tmemo[e->ntmemo++];
+  char *p = e->tmemo_buf + e->tmemo_used;
+  memcpy(p, name, nn);
+  m->entity = entity;
+  m->name = p;
+  m->v = *out;
+  if (out->type == PX_RV_STR) {
+    if (vn) memcpy(p + nn, out->s, vn);
+    m->v.s = p + nn;
+  }
+  e->tmemo_used += nn + vn;
+  return s;
+}
+
+/* The trait itself, or a member path inside a trait holding an object
+ * (`address.city` with traits {"address":{...}}). */
+static px_status read_trait(eng_run *r, uint64_t entity, const char *name, px_rule_value *out) {
   memset(out, 0, sizeof *out);
   px_status s = sources(r);
   const char *json;

@@ -116,6 +116,16 @@ typedef struct px_engine {
   uint64_t sources_serial;
   px_psegs psegs;   /* the profile's segments, while a profile is processed */
   eng_pcache cache; /* profiles run in this transaction (pcache.c) */
+  /* Traits read in the current run (emptied by eng_reset_slots): the
+   * segments reading the same trait read the store once. */
+  struct eng_tmemo {
+    uint64_t entity;
+    const char *name;
+    px_rule_value v; /* a string points into tmemo_buf */
+  } tmemo[16];
+  int ntmemo;
+  char tmemo_buf[1024];
+  size_t tmemo_used;
   char arena[4096]; /* strings handed to px_rule_eval during one evaluation */
   size_t arena_used;
   char **spill;     /* ... those that did not fit (freed after the evaluation) */
