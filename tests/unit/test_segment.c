@@ -347,6 +347,50 @@ static void test_dropped_aggregations_leave_no_states(void **state) {
   PX_ASSERT_UINT_EQ(count_of(e, "big"), 1);
 }
 
+/* The engine keeps profiles run lately between transactions; another
+ * writer coming between, or an abort, must make it read the store again. */
+static void ingest_and_abort(env *e, const char *json) {
+  cJSON *item = cJSON_Parse(json);
+  px_event_ctx ctx = {.type = PX_EV_NONE, .source_id = e->web, .received_ms = e->clock};
+  e->clock += 1000;
+  px_event ev;
+  px_error err;
+  px_error_clear(&err);
+  PX_ASSERT_OK(px_pipeline_prepare(&e->cfg, item, &ctx, &ev, &err));
+  px_txn *txn;
+  int dup = 0;
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(px_pipeline_ingest(txn, e->st, &e->cfg, &ev, &dup, &e->m));
+  px_store_abort(txn);
+  px_event_free(&ev);
+}
+
+static void test_cache_follows_other_writers_and_aborts(void **state) {
+  env *e = E;
+  define_ok(e, "over10", "sum(amount of event \"Order Completed\") > 10");
+  order(e, "u1", 6);
+  uint64_t p = env_pid(e, "user_id", "u1");
+  /* An aborted order leaves nothing behind, in the store or in memory. */
+  ingest_and_abort(e, "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Order Completed\","
+                      "\"properties\":{\"amount\":5}}");
+  order(e, "u1", 1);
+  PX_ASSERT_INT_EQ(in_seg(e, "over10", p), 0); /* 7, not 12 */
+  order(e, "u1", 4);
+  PX_ASSERT_INT_EQ(in_seg(e, "over10", p), 1); /* 11 */
+  /* Another writer (here: a bare transaction) empties the profile's states. */
+  px_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  MDB_cursor *cur;
+  PX_ASSERT_INT_EQ(mdb_cursor_open(px_txn_mdb(txn, PX_DB_AGGS), px_store_dbi(e->st, PX_DB_AGGS), &cur), 0);
+  MDB_val k, v;
+  while (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0) PX_ASSERT_INT_EQ(mdb_cursor_del(cur, 0), 0);
+  mdb_cursor_close(cur);
+  PX_ASSERT_OK(px_store_commit(txn));
+  order(e, "u1", 2);
+  /* Read from the store (nothing) plus this order: 2, out. Held from before: 13, in. */
+  PX_ASSERT_INT_EQ(in_seg(e, "over10", p), 0);
+}
+
 /* ---- backfill = incremental = rebuild, over random streams ---- */
 
 static const char *const seg_names[] = {"uk2",         "lapsed", "big30",  "vip",    "emailable",
@@ -533,6 +577,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_computed_trait_in_rule, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_dropped_aggregations_leave_no_states, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_live_profiles_set, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_cache_follows_other_writers_and_aborts, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_backfill_equals_incremental, env_setup, env_teardown),
 };
 
