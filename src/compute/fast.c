@@ -277,6 +277,7 @@ static px_status list_value(const px_rule_agg *a, const fview *v, int64_t now, p
   if (a->fn == PX_AGG_COUNT) {
     out->type = PX_RV_NUM;
     out->n = (double)n;
+    out->trend = hi == v->n ? -1 : 0; /* nothing future-dated to come in: it can only fall */
     return PX_OK;
   }
   if (!n) {

@@ -17,7 +17,8 @@ typedef struct ectx {
   px_status st;
 } ectx;
 
-/* A runtime value; nowdep: a time that moves with now (N days ago). */
+/* A runtime value; nowdep: a time that moves with now (N days ago);
+ * trend: px_rule_value's. */
 typedef struct val {
   px_rule_vtype type;
   int b;
@@ -26,6 +27,7 @@ typedef struct val {
   size_t len;
   int64_t t;
   int nowdep;
+  int trend;
 } val;
 
 static int cond(ectx *c, int i);
@@ -43,6 +45,7 @@ static void from_public(val *v, const px_rule_value *pv) {
     case PX_RV_BOOL: v->b = pv->b != 0; break;
     case PX_RV_NUM:
       v->n = pv->n;
+      v->trend = pv->trend < 0 ? -1 : 0;
       if (!isfinite(v->n)) v->type = PX_RV_NULL;
       break;
     case PX_RV_STR:
@@ -175,11 +178,16 @@ static void value(ectx *c, int i, val *v) {
       value(c, x->a, v);
       if (v->type != PX_RV_NUM) return set_null(v);
       v->n = -v->n;
+      v->trend = 0; /* computed values: no longer known to fall */
       return;
-    case N_FUNC: return func(c, x, v);
+    case N_FUNC:
+      func(c, x, v);
+      v->trend = 0;
+      return;
     case N_ARITH: {
       val b;
       value(c, x->a, v);
+      v->trend = 0;
       if (v->type != PX_RV_NUM) return set_null(v);
       value(c, x->b, &b);
       if (b.type != PX_RV_NUM) return set_null(v);
@@ -262,9 +270,30 @@ static void time_flip(ectx *c, int op, int64_t d0, int slope) {
   lower(c, c->now + delta);
 }
 
+/* Whether a op b, d = a <=> b, stays as it is while time passes, a falling
+ * (trend -1: to 0 at the lowest) and b fixed: a below b stays below; a
+ * equal to b can only go below (a > b stays false, a <= b true); a at 0
+ * stays there. */
+static int settled(int op, const val *a, int d) {
+  return d < 0 || a->n == 0 || (d == 0 && (op == C_GT || op == C_LE));
+}
+
+/* The same with the sides swapped: op as seen from b. */
+static int mirror(int op) {
+  switch (op) {
+    case C_LT: return C_GT;
+    case C_LE: return C_GE;
+    case C_GT: return C_LT;
+    case C_GE: return C_LE;
+    default: return op;
+  }
+}
+
 static int eval_cmp(ectx *c, const rnode *x) {
   val a, b;
+  int64_t u0 = c->until;
   value(c, x->a, &a);
+  int64_t u1 = c->until;
   value(c, x->b, &b);
   int d;
   if (!compare(&a, &b, x->timecmp, &d)) return 0;
@@ -273,6 +302,11 @@ static int eval_cmp(ectx *c, const rnode *x) {
     to_time(&a, &ta), to_time(&b, &tb);
     if (__builtin_sub_overflow(ta, tb, &d0)) lower(c, c->now + 1);
     else time_flip(c, x->sub, d0, a.nowdep ? 1 : -1); /* a - b grows when a moves */
+  } else if (a.type == PX_RV_NUM && b.type == PX_RV_NUM) {
+    /* A falling count against a fixed number: the result may not move at
+     * all, and then the count's own until does not matter. */
+    if (a.trend < 0 && !b.trend && c->until == u1 && settled(x->sub, &a, d)) c->until = u0;
+    else if (b.trend < 0 && !a.trend && u1 == u0 && settled(mirror(x->sub), &b, -d)) c->until = u0;
   }
   return holds(x->sub, d);
 }

@@ -39,6 +39,11 @@ typedef struct px_rule_value {
   const char *s;
   size_t len;
   int64_t t;
+  /* -1: a number that, with no new event, can only go down as time passes
+   * and never below 0 (a windowed count): a comparison with a fixed bound
+   * that it has lost, or that 0 decides, stays as it is, so it adds
+   * nothing to the rule's until. 0: unknown. */
+  int trend;
 } px_rule_value;
 
 /* Where a named value lives on a profile. */

@@ -188,9 +188,11 @@ static void test_window_slides(void **state) {
   v = val(&a, &st, T0 + 45 * DAY, &until);
   PX_ASSERT_TRUE(v.n == 1);
   PX_ASSERT_INT_EQ(until, T0 + 50 * DAY); /* the future-dated one enters */
+  PX_ASSERT_INT_EQ(v.trend, 0);             /* ... so the count may rise */
   v = val(&a, &st, T0 + 50 * DAY, &until);
   PX_ASSERT_TRUE(v.n == 1);
   PX_ASSERT_INT_EQ(until, T0 + 80 * DAY);
+  PX_ASSERT_INT_EQ(v.trend, -1); /* nothing to come: it can only fall */
   v = val(&a, &st, T0 + 80 * DAY, &until);
   PX_ASSERT_TRUE(v.n == 0);
   PX_ASSERT_INT_EQ(until, INT64_MAX);

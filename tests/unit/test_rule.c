@@ -632,6 +632,46 @@ static void test_until(void **state) {
   f->agg_until[0] = NOW + 3 * DAY;
   PX_ASSERT_INT_EQ(eval_with(f, "not (count(event \"o\" in last 90 days) >= 2) or last_seen after 45 days ago", &u), 1);
   PX_ASSERT_INT_EQ(u, NOW + 3 * DAY);
+  /* a falling count (a windowed count: trend -1) against a fixed number:
+   * lost, or decided by 0, it stays so and does not need waking */
+  static const struct {
+    double n;
+    const char *rule;
+    int result, waits;
+  } falling[] = {
+      {1, "count(event \"o\" in last 90 days) >= 2", 0, 0},  /* below: stays below */
+      {2, "count(event \"o\" in last 90 days) >= 2", 1, 1},  /* may fall below */
+      {2, "count(event \"o\" in last 90 days) > 2", 0, 0},   /* equal: can only go below */
+      {2, "count(event \"o\" in last 90 days) <= 2", 1, 0},
+      {2, "count(event \"o\" in last 90 days) < 2", 0, 1},   /* may become true */
+      {2, "count(event \"o\" in last 90 days) = 2", 1, 1},
+      {3, "count(event \"o\" in last 90 days) = 2", 0, 1},
+      {1, "count(event \"o\" in last 90 days) != 2", 1, 0},
+      {0, "count(event \"o\" in last 90 days) = 0", 1, 0},   /* "no event": 0 stays 0 */
+      {1, "2 <= count(event \"o\" in last 90 days)", 0, 0},  /* the count on the right */
+      {3, "2 < count(event \"o\" in last 90 days)", 1, 1},
+      {1, "count(event \"o\" in last 90 days) + 1 >= 3", 0, 1}, /* arithmetic: no longer known to fall */
+  };
+  for (size_t i = 0; i < sizeof falling / sizeof *falling; i++) {
+    f->aggs[0] = N(falling[i].n);
+    f->aggs[0].trend = -1;
+    f->agg_until[0] = NOW + 3 * DAY;
+    PX_ASSERT_INT_EQ(eval_with(f, falling[i].rule, &u), falling[i].result);
+    if (u != (falling[i].waits ? NOW + 3 * DAY : INT64_MAX))
+      fail_msg("%s with the count at %g: until %lld", falling[i].rule, falling[i].n, (long long)u);
+  }
+  /* not known to fall (trend 0): the count's until stands */
+  f->aggs[0] = N(1);
+  PX_ASSERT_INT_EQ(eval_with(f, "count(event \"o\" in last 90 days) >= 2", &u), 0);
+  PX_ASSERT_INT_EQ(u, NOW + 3 * DAY);
+  /* against another value that moves with time: not settled */
+  f->aggs[0].trend = -1;
+  f->aggs[1] = N(5);
+  f->agg_until[1] = NOW + 2 * DAY;
+  PX_ASSERT_INT_EQ(eval_with(f, "count(event \"o\" in last 90 days) >= count(event \"p\" in last 9 days)", &u), 0);
+  PX_ASSERT_INT_EQ(u, NOW + 2 * DAY);
+  f->aggs[1] = (px_rule_value){0};
+  f->agg_until[1] = 0;
   /* a time that never moves */
   PX_ASSERT_INT_EQ(eval_with(f, "last_seen before \"2030-01-01\" and 3 days ago after 4 days ago", &u), 1);
   PX_ASSERT_INT_EQ(u, INT64_MAX);
