@@ -43,14 +43,16 @@ static int in_seg(env *e, const char *name, uint64_t pid) {
   return in;
 }
 
-static uint64_t count_of(env *e, const char *name) {
+static uint64_t count_id(env *e, uint32_t seg) {
   px_txn *txn;
   uint64_t n = 0;
   PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
-  PX_ASSERT_OK(px_members_count(txn, e->st, seg_id(e, name), &n));
+  PX_ASSERT_OK(px_members_count(txn, e->st, seg, &n));
   px_store_abort(txn);
   return n;
 }
+
+static uint64_t count_of(env *e, const char *name) { return count_id(e, seg_id(e, name)); }
 
 static uint64_t sweep(env *e, int64_t now) {
   px_txn *txn;
@@ -244,15 +246,6 @@ static void test_merge_counts_both_histories(void **state) {
   PX_ASSERT_UINT_EQ(h.c[1].seq, 3);
 }
 
-static uint64_t live_count(env *e) {
-  px_txn *txn;
-  uint64_t n = 0;
-  PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
-  PX_ASSERT_OK(px_members_count(txn, e->st, PX_MEMBERS_LIVE, &n));
-  px_store_abort(txn);
-  return n;
-}
-
 /* The live set (what backfills walk) follows creations and merges, with or
  * without definitions. */
 static void test_live_profiles_set(void **state) {
@@ -260,10 +253,10 @@ static void test_live_profiles_set(void **state) {
   env_ingest(e, "{\"type\":\"track\",\"anonymousId\":\"a1\",\"event\":\"Order Completed\"}");
   order(e, "u1", 4);
   order(e, "u2", 4);
-  PX_ASSERT_UINT_EQ(live_count(e), 3);
+  PX_ASSERT_UINT_EQ(count_id(e, PX_MEMBERS_LIVE), 3);
   env_ingest(e, "{\"type\":\"identify\",\"userId\":\"u1\",\"anonymousId\":\"a1\"}");
-  PX_ASSERT_UINT_EQ(live_count(e), 2);
-  PX_ASSERT_UINT_EQ(live_count(e), env_counter(e, "profiles"));
+  PX_ASSERT_UINT_EQ(count_id(e, PX_MEMBERS_LIVE), 2);
+  PX_ASSERT_UINT_EQ(count_id(e, PX_MEMBERS_LIVE), env_counter(e, "profiles"));
   /* A new segment's backfill sees exactly the live profiles. */
   define_ok(e, "everyone", "profile.events >= 0");
   PX_ASSERT_UINT_EQ(count_of(e, "everyone"), 2);
