@@ -290,6 +290,24 @@ static px_status rule_fail(px_rule_error *err, int line, int column, const char 
   return PX_INVALID;
 }
 
+#define RULE_PRINT_MAX (4 * PX_RULE_MAX_BYTES) /* room for a rule's canonical text (sugar spelled out) */
+
+/* Whether the stored definition's rule says what r says (both printed in
+ * canonical form): then a new text is no change. */
+static int same_rule(const px_def *before, const px_rule *r) {
+  cJSON *body = cJSON_Parse(before->body);
+  const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "rule"));
+  px_rule *old = NULL;
+  char *a = malloc(2 * RULE_PRINT_MAX), *b = a ? a + RULE_PRINT_MAX : NULL;
+  int same = a && text && px_rule_compile(text, strlen(text), PX_RULE_PROFILE, &old, NULL) == PX_OK &&
+             px_rule_print(old, a, RULE_PRINT_MAX) == PX_OK && px_rule_print(r, b, RULE_PRINT_MAX) == PX_OK &&
+             strcmp(a, b) == 0;
+  px_rule_free(old);
+  free(a);
+  cJSON_Delete(body);
+  return same;
+}
+
 /* Would segment `name` reading what r reads close a cycle? */
 static px_status check_cycle(const px_engine *e, const char *name, const px_rule *r, px_rule_error *err) {
   size_t n = e->nsegs + 1;
@@ -338,7 +356,6 @@ px_status px_segment_define(px_txn *txn, const px_store *st, const px_config *cf
   px_buf_init(&body, 0);
   if ((s = eng_get(txn, st, &e)) == PX_OK && (s = eng_reload(txn, st, e)) == PX_OK)
     s = check_cycle(e, name, r, err);
-  px_rule_free(r);
   if (s == PX_OK) s = keys_of(e, &old);
   px_def before, d;
   int had = 0, created = 0;
@@ -346,6 +363,13 @@ px_status px_segment_define(px_txn *txn, const px_store *st, const px_config *cf
     px_status g = px_def_get(txn, st, PX_DEF_SEGMENT, name, &before);
     had = g == PX_OK;
     if (g != PX_OK && g != PX_NOT_FOUND) s = g;
+  }
+  int same = s == PX_OK && had && same_rule(&before, r); /* other spacing, quoting or sugar */
+  px_rule_free(r);
+  if (same) {
+    px_def_free(&before);
+    free(old.keys);
+    return PX_OK;
   }
   if (s == PX_OK) {
     px_buf_puts(&body, "{\"rule\":");

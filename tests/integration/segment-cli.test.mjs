@@ -45,8 +45,10 @@ describe('pickaxe segment (CLI)', { timeout: 120000 }, () => {
     assert.match(await ok('segment', 'create', 'uk', '--rule', 'country = "UK"'), /^segment uk: version 1, 2 members$/m);
     assert.match(await ok('segment', 'create', 'buyers', '--rule', 'at least 1 event "Order Completed"'),
       /^segment buyers: version 1, 2 members$/m);
-    // The same rule again changes nothing (the version stays).
+    // The same rule again changes nothing (the version stays), nor does the
+    // same rule written another way (spacing, sugar: the canonical form).
     assert.match(await ok('segment', 'create', 'uk', '--rule', 'country = "UK"'), /^segment uk: version 1, 2 members$/m);
+    assert.match(await ok('segment', 'create', 'uk', '--rule', '  country="UK"  '), /^segment uk: version 1, 2 members$/m);
     const list = JSON.parse(await ok('segment', 'list', '--json'));
     assert.deepEqual(list.segments.map((s) => [s.name, s.count]), [['buyers', 2], ['uk', 2]]);
     assert.match(await ok('segment', 'list'), /^uk +2 +country = "UK"$/m);
