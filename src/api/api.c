@@ -21,6 +21,13 @@ px_status px_api_init(px_api *api, px_store *st, px_writer *w, px_metrics *m) {
   return PX_OK;
 }
 
+void px_api_backfill_progress(void *arg, uint64_t done, uint64_t total) {
+  px_api *api = arg;
+  if (!api->metrics) return;
+  atomic_store(&api->metrics->backfill_size, total);
+  atomic_store(&api->metrics->backfill_done, done);
+}
+
 void px_api_destroy(px_api *api) {
   if (!api) return;
   px_config_free(&api->cfg);

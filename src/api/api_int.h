@@ -5,6 +5,10 @@
 #include "api/api.h"
 #include "source/source.h"
 
+/* A definition's backfill progress (px_segment_progress_fn, arg: the
+ * px_api) into the backfill gauges of /metrics. */
+void px_api_backfill_progress(void *api, uint64_t done, uint64_t total);
+
 /* Writes {"success":false,"error":...,"field":...,"reason":...[,"offset":N]}. */
 void px_api_error(px_http_resp *resp, int status, const char *error, const px_error *detail);
 /* 405 naming the methods allowed (also sent as the Allow header). */

@@ -82,7 +82,7 @@ static void put_ctrait(px_api *api, const px_http_req *req, const char *name, px
   if (existed) px_def_free(&d);
   if (s == PX_OK || s == PX_NOT_FOUND) {
     const px_config *cfg = px_api_config_acquire(api, txn);
-    s = px_ctrait_define(txn, api->st, cfg, text, strlen(text), px_time_now_ms(), NULL, NULL, &err);
+    s = px_ctrait_define(txn, api->st, cfg, text, strlen(text), px_time_now_ms(), px_api_backfill_progress, api, &err);
     px_api_config_release(api);
   }
   if (s == PX_INVALID) {

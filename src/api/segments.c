@@ -5,7 +5,8 @@
  *   POST /v1/audiences/count|members          set algebra over segments
  * A definition and its backfill run in the request thread in one write
  * transaction (px_segment_define): LMDB serializes it with the writer
- * thread, so events see the segment whole or not at all. */
+ * thread, so events see the segment whole or not at all. Its progress goes
+ * to /metrics (pickaxe_backfill_done of pickaxe_backfill_size). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,7 +123,7 @@ static void put_segment(px_api *api, const px_http_req *req, const char *name, p
   if (existed) px_def_free(&d);
   if (g == PX_OK || g == PX_NOT_FOUND) {
     const px_config *cfg = px_api_config_acquire(api, txn);
-    s = px_segment_define(txn, api->st, cfg, name, rule, px_time_now_ms(), NULL, NULL, &e);
+    s = px_segment_define(txn, api->st, cfg, name, rule, px_time_now_ms(), px_api_backfill_progress, api, &e);
     px_api_config_release(api);
   }
   if (s == PX_INVALID || s == PX_TOO_LARGE) {

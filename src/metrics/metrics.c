@@ -65,6 +65,10 @@ void px_metrics_render(const px_metrics *m, uint64_t profiles, uint64_t merges_t
     px_buf_printf(out, "pickaxe_http_requests_total{code=\"%dxx\"} %llu\n", i,
                   (unsigned long long)atomic_load(&m->http_requests[i]));
   gauge(out, "pickaxe_queue_events", "Events waiting for the writer.", atomic_load(&m->queue_events));
+  gauge(out, "pickaxe_backfill_done", "Profiles done by the running or last segment or computed-trait backfill.",
+        (int64_t)atomic_load(&m->backfill_done));
+  gauge(out, "pickaxe_backfill_size", "Profiles the running or last segment or computed-trait backfill walks.",
+        (int64_t)atomic_load(&m->backfill_size));
   gauge(out, "pickaxe_profiles", "Live profiles in the store.", (int64_t)profiles);
   gauge(out, "pickaxe_merges", "Profile merges recorded in the store.", (int64_t)merges_total);
   histogram(out, "pickaxe_commit_latency_seconds", "Writer transaction time, fsync included.",

@@ -27,6 +27,8 @@ typedef struct px_metrics {
   atomic_uint_fast64_t requests_overloaded;
   atomic_uint_fast64_t commits;
   atomic_int_fast64_t queue_events;       /* gauge: events waiting for the writer */
+  atomic_uint_fast64_t backfill_done;     /* gauge: profiles the running (or last) backfill has done */
+  atomic_uint_fast64_t backfill_size;     /* gauge: ... and walks in all */
   atomic_uint_fast64_t http_requests[6];  /* by status class: 1xx..5xx (index 1-5) */
   px_histogram commit_latency;            /* writer transaction, seconds */
   px_histogram request_latency;           /* enqueue to durable ack, seconds */

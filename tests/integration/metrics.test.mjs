@@ -84,6 +84,19 @@ describe('health and metrics', { timeout: 60000 }, () => {
     assert.ok(total(s1, countName) >= 1, 'at least one commit observed');
   });
 
+  it('a definition\'s backfill reports its progress: every live profile, done', T, async () => {
+    const u = uniq('bf');
+    assert.equal((await px.collect('/v1/track', { userId: u, event: 'Order Completed' })).status, 200);
+    const r = await px.server.api('PUT', `/v1/segments/${uniq('bf_seg')}`, {
+      body: { rule: 'at least 1 event "Order Completed"' }, auth: { bearer: px.token },
+    });
+    assert.equal(r.status, 201, r.text);
+    const s = await scrape();
+    assert.ok(total(s, 'pickaxe_profiles') >= 1);
+    assert.equal(total(s, 'pickaxe_backfill_size'), total(s, 'pickaxe_profiles'));
+    assert.equal(total(s, 'pickaxe_backfill_done'), total(s, 'pickaxe_backfill_size'));
+  });
+
   it('profile and merge gauges follow identity changes', T, async () => {
     const profileName = (s) => [...new Set(s.map((x) => x.name))].find((n) => /^pickaxe_\w*profiles\w*$/.test(n));
     const mergeName = (s) => [...new Set(s.map((x) => x.name))].find((n) => /^pickaxe_\w*merges\w*$/.test(n));
