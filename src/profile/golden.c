@@ -75,12 +75,14 @@ px_status px_profile_trait(px_txn *txn, const px_store *st, const px_config *cfg
   px_key_u64(&pre, entity);
   px_key_str(&pre, name, strlen(name));
   if (pre.overflow) return PX_NOT_FOUND;
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_TRAITS), px_store_dbi(st, PX_DB_TRAITS), &cur);
-  if (rc) return px_store_status(rc);
+  /* The transaction's cursor: a profile's traits, and profiles read in id
+   * order (a backfill), are next to the last ones read. */
+  MDB_cursor *cur = px_txn_cursor(txn, st, PX_DB_TRAITS);
+  if (!cur) return PX_STORE;
   px_golden g;
   px_golden_init(&g, px_config_trait_rule(cfg, name));
   MDB_val k = {pre.n, pre.b}, v;
+  int rc;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size != pre.n + 12 || memcmp(k.mv_data, pre.b, pre.n) != 0 || v.mv_size < sizeof(px_obs)) break;
     px_trait_row r;
@@ -89,7 +91,6 @@ px_status px_profile_trait(px_txn *txn, const px_store *st, const px_config *cfg
       if (sources[i].id == r.source) r.priority = sources[i].priority;
     px_golden_add(&g, &r);
   }
-  mdb_cursor_close(cur);
   if (rc != 0 && rc != MDB_NOTFOUND) return px_store_status(rc);
   const px_trait_row *best = px_golden_result(&g);
   if (!best) return PX_NOT_FOUND;

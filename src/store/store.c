@@ -518,6 +518,8 @@ static MDB_cursor *txn_cursor(px_txn *txn, const px_store *st, px_db db) {
   return txn->cur[db];
 }
 
+MDB_cursor *px_txn_cursor(px_txn *txn, const px_store *st, px_db db) { return txn_cursor(txn, st, db); }
+
 px_status px_store_get(px_txn *txn, const px_store *st, px_db db, const void *k, size_t kn,
                        MDB_val *out) {
   px_cache *c = cache_for(txn, st, db);

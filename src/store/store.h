@@ -75,6 +75,12 @@ px_status px_store_commit(px_txn *txn);
 void px_store_abort(px_txn *txn);
 /* The LMDB transaction holding db, for cursors. Valid until the px_txn ends. */
 MDB_txn *px_txn_mdb(px_txn *txn, px_db db);
+/* The transaction's own cursor on db, the one px_store_get/put use (opened
+ * on first use, closed when the transaction ends; NULL if it cannot be
+ * opened). A short walk that starts with a seek can use it instead of a
+ * cursor of its own: a seek near where the last one ended skips the tree
+ * descent. Any store call on db moves it; never close it. */
+MDB_cursor *px_txn_cursor(px_txn *txn, const px_store *st, px_db db);
 /* The dedup table, for a write transaction only (PX_INVALID otherwise),
  * remapped first if another process replaced its file (checked once per
  * transaction). Valid until the transaction ends. */
