@@ -66,7 +66,8 @@ px_status px_identity_merge_pair(px_txn *txn, const px_store *st, const px_confi
 px_status px_identity_lookup(px_txn *txn, const px_store *st, const px_config *cfg,
                              const char *kind, const char *value, uint64_t *pid);
 
-/* Calls fn for each identifier of a profile, in key order. */
+/* Calls fn for each identifier of a profile, in key order (through the
+ * transaction's cursor on the index: fn must not write identifiers). */
 typedef int (*px_ident_fn)(void *arg, const char *kind, const char *value, int64_t first_seen,
                            uint32_t source_id);
 px_status px_identity_each(px_txn *txn, const px_store *st, uint64_t pid, px_ident_fn fn,

@@ -357,9 +357,11 @@ px_status px_identity_lookup(px_txn *txn, const px_store *st, const px_config *c
 
 px_status px_identity_each(px_txn *txn, const px_store *st, uint64_t pid, px_ident_fn fn,
                            void *arg) {
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_PIDENTS), px_store_dbi(st, PX_DB_PIDENTS), &cur);
-  if (rc) return px_store_status(rc);
+  /* The transaction's cursor: profiles read in id order (a backfill) find
+   * theirs next to the last ones read. fn must not write the index. */
+  MDB_cursor *cur = px_txn_cursor(txn, st, PX_DB_PIDENTS);
+  if (!cur) return PX_STORE;
+  int rc;
   px_key pre;
   px_key_init(&pre);
   px_key_u64(&pre, pid);
@@ -378,7 +380,6 @@ px_status px_identity_each(px_txn *txn, const px_store *st, uint64_t pid, px_ide
     memcpy(&pv, v.mv_data, v.mv_size < sizeof pv ? v.mv_size : sizeof pv);
     if (fn(arg, kind, value, pv.first_seen, pv.source_id)) break;
   }
-  mdb_cursor_close(cur);
   return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
 }
 
