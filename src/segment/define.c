@@ -377,6 +377,8 @@ px_status px_segment_define(px_txn *txn, const px_store *st, const px_config *cf
     s = px_buf_putc(&body, '}');
   }
   if (s == PX_OK) s = px_def_put(txn, st, PX_DEF_SEGMENT, name, body.data, body.len, now_ms, &d, &created);
+  if (s == PX_TOO_LARGE) /* the body fits (a rule is at most 16 KB): the ids ran out */
+    rule_fail(err, 0, 0, "%s", "no segment id left: 2,147,483,647 segments have been created");
   if (s == PX_OK) {
     int unchanged = had && d.version == before.version;
     px_def_free(&d);
