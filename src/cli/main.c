@@ -81,6 +81,9 @@ px_store *px_cli_open(const char *dir) {
   px_store *st;
   /* PICKAXE_MAP_SIZE: address space reserved for each environment, e.g. "4G". */
   px_store_opts opts = {.map_size = (size_t)bytes_from_env("PICKAXE_MAP_SIZE")};
+  /* PICKAXE_PREFAULT=0: no thread faulting the state's new pages in ahead of the writer. */
+  const char *pf = getenv("PICKAXE_PREFAULT");
+  opts.no_prefault = pf && strcmp(pf, "0") == 0;
   px_status s = px_store_open(dir, &opts, &st);
   if (s != PX_OK) {
     px_cli_fail(PX_EXIT_FAIL, "cannot open data directory %s: %s", dir, px_status_str(s));

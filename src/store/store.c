@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "store/cache.h"
 #include "store/key.h"
+#include "store/prefault.h"
 
 #define SCHEMA_VERSION 2
 
@@ -34,6 +35,7 @@ struct px_store {
   char path[4096];
   char dedup_path[4300];
   int state_reset;
+  px_prefault *prefault;
 };
 
 struct ext_slot {
@@ -50,6 +52,7 @@ struct px_txn {
   MDB_cursor *cur[PX_DB__COUNT]; /* opened on first use by px_store_get/rmw, closed at the end */
   unsigned char cached[8];       /* a value px_store_get answered from the cache */
   int ident_dirty;               /* it changed the identifier index */
+  int watched;                   /* counted by the prefault thread (px_prefault_begin) */
   struct {
     const px_txn_hook *hook;
     void *arg;
@@ -323,6 +326,7 @@ px_status px_store_open(const char *dir, const px_store_opts *opts, px_store **o
   }
   px_status s = opts->read_only ? PX_OK : check_state(st);
   if (s != PX_OK) goto fail_status;
+  if (!opts->read_only && !opts->no_prefault) st->prefault = px_prefault_start(st->env[ENV_STATE]);
   *out = st;
   return PX_OK;
 fail:
@@ -340,6 +344,7 @@ void px_store_close(px_store *st) {
   if (!st) return;
   /* No sync of the state: the kernel writes it back in its own time, and
    * after a machine restart it is rebuilt whatever reached the disk. */
+  px_prefault_stop(st->prefault);
   px_dedup_close(st->dedup);
   px_cache_destroy(st->ident_cache);
   if (st->ext->ptr && st->ext->destroy) st->ext->destroy(st->ext->ptr);
@@ -388,6 +393,7 @@ px_status px_store_begin(px_store *st, int mode, px_txn **out) {
       return px_store_status(rc);
     }
   }
+  if (state_writer(t)) px_prefault_begin(st->prefault), t->watched = 1; /* the state may grow */
   /* Someone else changed the identifier index since we last did: forget. */
   if (state_writer(t) && st->ident_cache) {
     uint64_t gen = read_counter(t->t[ENV_STATE], st->dbi[PX_DB_SMETA], "wgen");
@@ -451,6 +457,11 @@ static void discard_hooks(px_txn *t) {
   t->nhooks = 0;
 }
 
+static void txn_free(px_txn *t) {
+  if (t->watched) px_prefault_end(t->st->prefault);
+  free(t);
+}
+
 px_status px_store_commit(px_txn *t) {
   for (int i = 0; i < t->nhooks; i++) {
     px_status s = t->hooks[i].hook->flush ? t->hooks[i].hook->flush(t, t->hooks[i].arg) : PX_OK;
@@ -478,7 +489,7 @@ px_status px_store_commit(px_txn *t) {
   if (t->mode == PX_TXN_STATE) { /* the log was only read */
     mdb_txn_abort(t->t[ENV_LOG]);
     int rc = mdb_txn_commit(t->t[ENV_STATE]);
-    free(t);
+    txn_free(t);
     return px_store_status(rc);
   }
   int rc = mdb_txn_commit(t->t[ENV_LOG]);
@@ -490,7 +501,7 @@ px_status px_store_commit(px_txn *t) {
     px_log(PX_LOG_WARN, "msg=\"state commit failed after the log commit; catch-up will repair it\" rc=%d", rc);
     rc = 0;
   }
-  free(t);
+  txn_free(t);
   return px_store_status(rc);
 }
 
@@ -501,7 +512,7 @@ void px_store_abort(px_txn *t) {
   if (state_writer(t) && t->st->ident_cache && t->t[ENV_STATE]) px_cache_clear(t->st->ident_cache);
   for (int e = 1; e >= 0; e--)
     if (t->t[e]) mdb_txn_abort(t->t[e]);
-  free(t);
+  txn_free(t);
 }
 
 /* The identifier index goes through the cache under the state's write lock. */

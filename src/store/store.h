@@ -55,6 +55,7 @@ typedef struct px_txn px_txn; /* a transaction over both environments */
 typedef struct px_store_opts {
   size_t map_size;  /* bytes of address space for the map; 0 = default (64 GiB) */
   int read_only;
+  int no_prefault; /* no thread faulting the state's pages in ahead of its writer (store/prefault.h) */
 } px_store_opts;
 
 px_status px_store_open(const char *dir, const px_store_opts *opts, px_store **out);
