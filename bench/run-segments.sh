@@ -24,7 +24,8 @@
 #    px-read (open loop). Target: < 1 ms.
 #
 # Settings (environment): PICKAXE_BIN, BENCH_BIN, RUNS (3), EVENTS (1000000),
-# PROFILES (100000), TAIL (100000), PROFILES_BF (1000000), RATE (2000),
+# PROFILES (100000), TAIL (100000), CONNECTIONS (4: px-load's, for the HTTP
+# steady state), PROFILES_BF (1000000), RATE (2000),
 # DURATION (10), SEED (1), PARTS ("cost backfill count": which of the
 # three to run; count needs backfill), KEEP. The clock is pinned (PICKAXE_NOW) at the
 # end of the generated period so that windows hold events.
@@ -34,6 +35,7 @@ RUNS=${RUNS:-3}
 EVENTS=${EVENTS:-1000000}
 PROFILES=${PROFILES:-100000}
 TAIL=${TAIL:-100000}
+CONNECTIONS=${CONNECTIONS:-4}
 PROFILES_BF=${PROFILES_BF:-1000000}
 RATE=${RATE:-2000}
 DURATION=${DURATION:-10}
@@ -93,10 +95,10 @@ for r in $(seq 1 "$RUNS"); do
     [ "$mode" = defs ] && "$PICKAXE_BIN" apply "$WORK/defs.json" --data "$data" >/dev/null
     px_start_server "$data"
     px_run "$BENCH_BIN/px-load" --file "$WORK/head.batch" --url "$SERVER_URL" --write-key "$key" \
-      --connections 4 >/dev/null || px_fail "loading the head failed"
+      --connections "$CONNECTIONS" >/dev/null || px_fail "loading the head failed"
     c0=$(server_cpu)
     px_run "$BENCH_BIN/px-load" --file "$WORK/tail.batch" --url "$SERVER_URL" --write-key "$key" \
-      --connections 4 --json >"$WORK/tail-$mode-$r.json" || px_fail "loading the tail failed"
+      --connections "$CONNECTIONS" --json >"$WORK/tail-$mode-$r.json" || px_fail "loading the tail failed"
     c1=$(server_cpu)
     px_stop_server
     rm -rf "$data"

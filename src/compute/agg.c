@@ -209,18 +209,28 @@ static px_status insert_entry(cmp_state *s, const cmp_entry *e, int *inserted) {
 }
 
 /* Re-encodes s into state (replacing its bytes). */
+/* Encodes s over state. s may point into state's bytes, so the encoding
+ * is built aside first: on the stack when it fits (the state's buffer is
+ * then reused: no allocation), else in a new buffer that replaces it. */
 static px_status store(const cmp_state *s, px_buf *state) {
+  size_t bound = cmp_encode_bound(s);
+  uint8_t local[1024];
+  if (bound <= sizeof local) {
+    size_t n = cmp_encode(s, local);
+    px_buf_reset(state);
+    return px_buf_append(state, local, n);
+  }
   px_buf tmp;
   px_buf_init(&tmp, state->max == SIZE_MAX ? 0 : state->max);
-  px_status st = cmp_encode(s, &tmp);
+  px_status st = px_buf_reserve(&tmp, bound);
   if (st != PX_OK) {
     px_buf_free(&tmp);
     return st;
   }
+  tmp.len = cmp_encode(s, (uint8_t *)tmp.data);
+  tmp.data[tmp.len] = 0;
   px_buf_free(state);
-  state->data = tmp.data;
-  state->len = tmp.len;
-  state->cap = tmp.cap;
+  *state = tmp;
   return PX_OK;
 }
 

@@ -59,7 +59,10 @@ void cmp_state_init(cmp_state *s, px_agg_fn fn, int windowed);
 void cmp_state_free(cmp_state *s);
 /* Decodes n bytes (n == 0: empty) for a; the state's slices point into p. */
 px_status cmp_decode(const px_rule_agg *a, const void *p, size_t n, cmp_state *s);
-px_status cmp_encode(const cmp_state *s, px_buf *out);
+/* The most bytes cmp_encode can write for s (0: the empty state, no bytes). */
+size_t cmp_encode_bound(const cmp_state *s);
+/* Writes s's stored form at out (room for cmp_encode_bound bytes); returns its length. */
+size_t cmp_encode(const cmp_state *s, uint8_t *out);
 /* Room for one more entry / value (PX_NOMEM). */
 px_status cmp_ents_grow(cmp_state *s, size_t more);
 px_status cmp_vals_grow(cmp_state *s, size_t more);

@@ -236,15 +236,18 @@ static int is_empty(const cmp_state *s) {
   return s->n == 0 && s->nvals == 0 && s->nents == 0;
 }
 
-px_status cmp_encode(const cmp_state *s, px_buf *out) {
-  if (is_empty(s)) return PX_OK; /* no events: the empty state */
-  /* An upper bound: header and all-time part, values, entries (ent_bytes
-   * counts each entry's worst case). */
+size_t cmp_encode_bound(const cmp_state *s) {
+  if (is_empty(s)) return 0; /* no events: the empty state */
+  /* Header and all-time part, values, entries (ent_bytes counts each
+   * entry's worst case). */
   size_t bound = 3 + 10 + 8 + 10 + 10 + 2 + PX_AGG_VALUE_MAX + 10 + 10 + s->ent_bytes;
   for (size_t i = 0; i < s->nvals; i++) bound += 2 + s->vals[i].val.n + 30;
-  px_status st = px_buf_reserve(out, bound);
-  if (st != PX_OK) return st;
-  uint8_t *o = (uint8_t *)out->data + out->len;
+  return bound;
+}
+
+size_t cmp_encode(const cmp_state *s, uint8_t *out) {
+  if (is_empty(s)) return 0;
+  uint8_t *o = out;
   *o++ = PX_AGG_STATE_VERSION, *o++ = s->fn, *o++ = s->flags;
   int num = cmp_uses_num((px_agg_fn)s->fn);
   if (!(s->flags & CMP_WINDOWED)) {
@@ -284,7 +287,5 @@ px_status cmp_encode(const cmp_state *s, px_buf *out) {
     if (num) o = put_f64(o, e->num);
     if (e->val.p) o = put_value(o, e->val);
   }
-  out->len = (size_t)((char *)o - out->data);
-  out->data[out->len] = 0;
-  return PX_OK;
+  return (size_t)(o - out);
 }
