@@ -117,9 +117,9 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
   pid_list all = {0};
   pid_list *members = calloc(e->nsegs ? e->nsegs : 1, sizeof *members);
   px_status s = members ? live_profiles(txn, st, &all) : PX_NOMEM;
-  /* Profiles in id order through one cursor on the states: each profile's
-   * states are at or just after the last one's page. */
-  eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .now = now, .backfill = 1, .keep_aggs = 1};
+  /* Profiles in id order: each profile's states are at or just after the
+   * last one's page (the transaction's cursor on them stays near). */
+  eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .now = now, .backfill = 1};
   /* A target without members yet (a new segment): a profile out of it
    * changes nothing, and its list of segments need not be read. */
   unsigned char *had = calloc(e->nsegs ? e->nsegs : 1, 1);
@@ -142,7 +142,7 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
     r.have_rec = r.due_known = 0;
     eng_reset_slots(e);
     if (any_fresh && (s = replay_aggs(&r, &rp)) != PX_OK) break;
-    for (size_t i = 0; any_fresh && i < e->nslots; i++) /* nothing stored to delete (purge_dropped) */
+    for (size_t i = 0; any_fresh && i < e->nslots; i++) /* nothing stored to delete (eng_states_drop) */
       if (fresh[i] && !e->states[i].len) e->sflags[i] &= (unsigned char)~SL_DIRTY;
     int64_t until_all = INT64_MAX;
     int psegs_changed = 0, psegs_read = 0;
@@ -176,7 +176,6 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
     if (s == PX_OK && any_target && until_all != INT64_MAX) s = eng_schedule(txn, st, r.pid, until_all, 0);
     if (progress && ((p + 1) % 1000 == 0)) progress(arg, p + 1, all.n);
   }
-  if (r.aggs) mdb_cursor_close(r.aggs);
   if (rp.timeline) mdb_cursor_close(rp.timeline);
   free(had);
   free(name_hash);
@@ -232,26 +231,6 @@ static px_status keys_of(const px_engine *e, keyset *k) {
   return PX_OK;
 }
 
-/* Deletes every profile's state of the aggregations in dropped (n keys),
- * which no definition uses any more: one walk over all states. So the
- * store holds states only of defined aggregations, and a fresh one has
- * none anywhere. */
-static px_status purge_dropped(px_txn *txn, const px_store *st, const uint64_t *dropped, size_t n) {
-  if (!n) return PX_OK;
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_AGGS), px_store_dbi(st, PX_DB_AGGS), &cur);
-  if (rc) return px_store_status(rc);
-  MDB_val k, v;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;) {
-    int drop = 0;
-    for (size_t i = 0; k.mv_size == 16 && i < n && !drop; i++) drop = px_get_u64((const char *)k.mv_data + 8) == dropped[i];
-    if (drop && (rc = mdb_cursor_del(cur, 0)) != 0) break;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the entry that followed it */
-  }
-  mdb_cursor_close(cur);
-  return rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
-}
-
 /* After a definition changed: reload, drop the states of aggregations no
  * longer used, backfill what is new, and make the next transaction reload
  * (this one may still abort). */
@@ -270,7 +249,9 @@ static px_status refresh(px_txn *txn, const px_store *st, const px_config *cfg, 
   if (s == PX_OK && !dropped) s = PX_NOMEM;
   for (size_t j = 0; s == PX_OK && j < old->n; j++)
     if (eng_slot_find(e, old->keys[j]) < 0) dropped[ndropped++] = old->keys[j];
-  if (s == PX_OK) s = purge_dropped(txn, st, dropped, ndropped);
+  /* So the store holds states only of defined aggregations, and a fresh
+   * one has none anywhere. */
+  if (s == PX_OK) s = eng_states_drop(txn, st, dropped, ndropped, &e->rec);
   free(dropped);
   if (s == PX_OK) {
     mark_targets(e, pick, arg);

@@ -25,42 +25,23 @@ const char *px_seg_cause_name(px_seg_cause c) {
 
 /* ---- aggregation states ---- */
 
-static void agg_key(px_key *k, uint64_t pid, uint64_t key) {
-  px_key_init(k);
-  px_key_u64(k, pid);
-  px_key_u64(k, key);
-}
-
-static int open_aggs(eng_run *r) {
-  if (r->aggs) return 0;
-  int rc = mdb_cursor_open(px_txn_mdb(r->txn, PX_DB_AGGS), px_store_dbi(r->st, PX_DB_AGGS), &r->aggs);
-  if (rc) r->aggs = NULL;
-  return rc;
-}
-
-/* Reads every stored state of the profile into the slots not loaded yet
- * (its keys are adjacent: one seek, then the next ones), so that later
- * loads cost nothing and a missing state costs no lookup. States of
- * aggregations no longer defined are passed over. */
+/* Reads every stored state of the profile (its one record) into the slots
+ * not loaded yet, so that later loads cost nothing. States of aggregations
+ * no longer defined are passed over. */
 static px_status read_states(eng_run *r) {
   px_engine *e = r->e;
-  int rc = open_aggs(r);
-  if (rc) return px_store_status(rc);
-  px_key pre;
-  px_key_init(&pre);
-  px_key_u64(&pre, r->pid);
-  MDB_val k = {pre.n, pre.b}, v;
-  px_status s = PX_OK;
-  for (rc = mdb_cursor_get(r->aggs, &k, &v, MDB_SET_RANGE); rc == 0 && s == PX_OK;
-       rc = mdb_cursor_get(r->aggs, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != 16 || px_get_u64(k.mv_data) != r->pid) break;
-    int i = eng_slot_find(e, px_get_u64((const char *)k.mv_data + 8));
+  MDB_val rec;
+  px_status s = eng_states_get(r->txn, r->st, r->pid, &rec);
+  const unsigned char *p = rec.mv_data, *end = p + rec.mv_size;
+  uint64_t key;
+  MDB_val v;
+  while (s == PX_OK && rec.mv_size && eng_states_next(&p, end, &key, &v)) {
+    int i = eng_slot_find(e, key);
     if (i < 0 || (e->sflags[i] & SL_LOADED)) continue;
     px_buf_reset(&e->states[i]);
     s = px_buf_append(&e->states[i], v.mv_data, v.mv_size);
     e->sflags[i] |= SL_LOADED;
   }
-  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
   if (s != PX_OK) return s;
   for (size_t i = 0; i < e->nslots; i++)
     if (!(e->sflags[i] & SL_LOADED)) {
@@ -82,27 +63,15 @@ void eng_reset_slots(px_engine *e) {
   e->tmemo_used = 0;
 }
 
-/* Writes one state through the profile's cursor. */
-px_status eng_put_state(px_txn *txn, const px_store *st, uint64_t pid, uint64_t key, const px_buf *state) {
-  px_key k;
-  agg_key(&k, pid, key);
-  if (state->len) return px_store_put(txn, st, PX_DB_AGGS, k.b, k.n, state->data, state->len, 0);
-  px_status s = px_store_del(txn, st, PX_DB_AGGS, k.b, k.n);
-  return s == PX_NOT_FOUND ? PX_OK : s;
-}
-
 px_status eng_store_slots(eng_run *r) {
-  px_status s = PX_OK;
-  for (size_t i = 0; i < r->e->nslots && s == PX_OK; i++) {
-    if (!(r->e->sflags[i] & SL_DIRTY)) continue;
-    s = eng_put_state(r->txn, r->st, r->pid, r->e->slots[i].key, &r->e->states[i]);
-    r->e->sflags[i] &= (unsigned char)~SL_DIRTY;
-  }
-  if (r->aggs && !r->keep_aggs) {
-    mdb_cursor_close(r->aggs);
-    r->aggs = NULL;
-  }
-  return s;
+  px_engine *e = r->e;
+  size_t n = 0;
+  for (size_t i = 0; i < e->nslots; i++)
+    if (e->sflags[i] & SL_DIRTY) {
+      e->puts[n++] = (eng_state_put){e->slots[i].key, &e->states[i]};
+      e->sflags[i] &= (unsigned char)~SL_DIRTY;
+    }
+  return eng_states_write(r->txn, r->st, r->pid, e->puts, n, &e->rec);
 }
 
 /* ---- the rule env ---- */
@@ -696,11 +665,6 @@ px_status px_segment_apply(px_txn *txn, const px_store *st, const px_config *cfg
   return run_profile(&r, ev, flags, mode, PX_SEG_CAUSE_EVENT, ev->seq);
 }
 
-typedef struct agg_row {
-  uint64_t key;
-  size_t off, n;
-} agg_row;
-
 px_status px_segment_merge(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t survivor, uint64_t loser,
                            const px_event *ev) {
   px_status s = px_members_set(txn, st, PX_MEMBERS_LIVE, loser, 0, NULL);
@@ -710,50 +674,30 @@ px_status px_segment_merge(px_txn *txn, const px_store *st, const px_config *cfg
   /* Both profiles as the store has them: their cached runs written first. */
   if ((s = eng_cache_evict(txn, st, e, survivor)) != PX_OK || (s = eng_cache_evict(txn, st, e, loser)) != PX_OK)
     return s;
-  /* The loser's states (every key, known or not), copied out first. */
+  /* The loser's record, copied out first, then deleted. */
+  MDB_val rec;
   px_buf bytes;
   px_buf_init(&bytes, 0);
-  agg_row *rows = NULL;
-  size_t nrows = 0, cap = 0;
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_AGGS), px_store_dbi(st, PX_DB_AGGS), &cur);
-  if (rc) return px_store_status(rc);
-  px_key pre;
-  px_key_init(&pre);
-  px_key_u64(&pre, loser);
-  MDB_val k = {pre.n, pre.b}, v;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && s == PX_OK;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != 16 || px_get_u64(k.mv_data) != loser) break;
-    if (nrows == cap) {
-      agg_row *p = realloc(rows, (cap = cap ? cap * 2 : 8) * sizeof *p);
-      if (!p) {
-        s = PX_NOMEM;
-        break;
-      }
-      rows = p;
+  if ((s = eng_states_get(txn, st, loser, &rec)) == PX_OK && rec.mv_size) {
+    if ((s = px_buf_append(&bytes, rec.mv_data, rec.mv_size)) == PX_OK) {
+      px_key lk;
+      px_key_init(&lk);
+      px_key_u64(&lk, loser);
+      s = px_store_del(txn, st, PX_DB_AGGS, lk.b, lk.n);
     }
-    rows[nrows++] = (agg_row){px_get_u64((const char *)k.mv_data + 8), bytes.len, v.mv_size};
-    s = px_buf_append(&bytes, v.mv_data, v.mv_size);
   }
-  mdb_cursor_close(cur);
-  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
   eng_run r = {.e = e, .txn = txn, .st = st, .cfg = cfg, .pid = survivor, .now = ev->received_ms};
   eng_reset_slots(e);
-  for (size_t i = 0; i < nrows && s == PX_OK; i++) {
-    px_key lk;
-    agg_key(&lk, loser, rows[i].key);
-    if ((s = px_store_del(txn, st, PX_DB_AGGS, lk.b, lk.n)) != PX_OK) break;
-    for (size_t j = 0; j < e->nslots; j++) {
-      if (e->slots[j].key != rows[i].key) continue;
-      if ((s = eng_load_slot(&r, (int)j)) == PX_OK &&
-          (s = px_agg_merge(e->slots[j].agg, &e->states[j], bytes.data + rows[i].off, rows[i].n)) == PX_OK)
-        e->sflags[j] |= SL_DIRTY;
-      break;
-    }
+  const unsigned char *p = (const unsigned char *)bytes.data, *end = p + bytes.len;
+  uint64_t key;
+  MDB_val v;
+  while (s == PX_OK && bytes.len && eng_states_next(&p, end, &key, &v)) {
+    int j = eng_slot_find(e, key);
+    if (j >= 0 && (s = eng_load_slot(&r, j)) == PX_OK &&
+        (s = px_agg_merge(e->slots[j].agg, &e->states[j], v.mv_data, v.mv_size)) == PX_OK)
+      e->sflags[j] |= SL_DIRTY;
   }
   if (s == PX_OK) s = eng_store_slots(&r);
-  free(rows);
   px_buf_free(&bytes);
   /* The loser leaves everything; the survivor is re-evaluated next. */
   if (s == PX_OK) s = px_psegs_load(txn, st, loser, &e->psegs);
@@ -832,11 +776,8 @@ px_status px_ctrait_value_of(px_txn *txn, const px_store *st, uint64_t pid, cons
   char text[PX_RULE_MAX_BYTES];
   px_status s = px_rule_agg_print(&t->agg, text, sizeof text);
   if (s != PX_OK) return s;
-  px_key k;
-  agg_key(&k, pid, XXH64(text, strlen(text), 0));
-  MDB_val v = {0, NULL};
-  s = px_store_get(txn, st, PX_DB_AGGS, k.b, k.n, &v);
-  if (s == PX_NOT_FOUND) s = PX_OK;
+  MDB_val v;
+  s = eng_state_get(txn, st, pid, XXH64(text, strlen(text), 0), &v);
   return s == PX_OK ? px_agg_value(&t->agg, v.mv_data, v.mv_size, now_ms, out, NULL, scratch) : s;
 }
 

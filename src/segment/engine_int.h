@@ -83,6 +83,11 @@ enum {
   SL_VALUE = 8,  /* value/value_until are current */
 };
 
+typedef struct eng_state_put {
+  uint64_t key;
+  const px_buf *state; /* empty: the state is deleted */
+} eng_state_put;
+
 typedef struct px_engine {
   uint64_t serial; /* the transaction the generation was last checked in */
   uint64_t gen;    /* UINT64_MAX: unknown, reload at the next transaction */
@@ -93,6 +98,8 @@ typedef struct px_engine {
   eng_slot *slots;
   size_t nslots;
   px_buf *states;         /* nslots: the running profile's states (kept between profiles: no allocation) */
+  eng_state_put *puts;    /* nslots: scratch for eng_states_write */
+  px_buf rec;             /* ... and its record */
   unsigned char *sflags;  /* nslots: SL_* */
   eng_map seg_names, ctrait_names, event_names; /* -> segs, ctraits, events */
   eng_event *events; /* per event name, the slots of aggregations of that name */
@@ -165,19 +172,24 @@ typedef struct eng_run {
   int backfill;       /* in_segment reads targets' bf_in */
   int64_t due;        /* the profile's scheduled due time (INT64_MAX: none), */
   int due_known;      /* ... once read */
-  MDB_cursor *aggs;   /* on the profile's states (they are adjacent: a lookup
-                         near the last one stays on its page); opened by the
-                         first load, closed by eng_store_slots unless */
-  int keep_aggs;      /* ... the caller walks profiles in order and closes it */
 } eng_run;
 
 px_status eng_load_slot(eng_run *r, int i);
-/* Writes one aggregation state of pid (deletes it when empty). */
-px_status eng_put_state(px_txn *txn, const px_store *st, uint64_t pid, uint64_t key, const px_buf *state);
-/* Writes the dirty states and closes r->aggs unless r->keep_aggs (in a
- * write transaction an unclosed cursor is closed when the transaction
- * ends). */
+/* Writes the dirty states. */
 px_status eng_store_slots(eng_run *r);
+/* A profile's states as one record (states.c). */
+/* The next entry of a record at *p (before end); 0 at its end. */
+int eng_states_next(const unsigned char **p, const unsigned char *end, uint64_t *key, MDB_val *state);
+/* pid's record (empty when it has none); it points into the store. */
+px_status eng_states_get(px_txn *txn, const px_store *st, uint64_t pid, MDB_val *rec);
+/* One state of pid (empty when absent). */
+px_status eng_state_get(px_txn *txn, const px_store *st, uint64_t pid, uint64_t key, MDB_val *state);
+/* Writes n states of pid into its record (one get, one put; puts is
+ * sorted by key), keeping the others. */
+px_status eng_states_write(px_txn *txn, const px_store *st, uint64_t pid, eng_state_put *puts, size_t n,
+                           px_buf *scratch);
+/* Removes the states of the nkeys aggregations from every profile's record. */
+px_status eng_states_drop(px_txn *txn, const px_store *st, const uint64_t *keys, size_t nkeys, px_buf *scratch);
 void eng_reset_slots(px_engine *e);
 px_status eng_eval(eng_run *r, const eng_seg *s, int *in, int64_t *until);
 px_status eng_history_put(px_txn *txn, const px_store *st, uint64_t pid, int64_t time_ms, px_seg_cause cause,

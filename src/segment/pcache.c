@@ -71,12 +71,13 @@ static void discard(void *arg) {
 
 /* Writes one entry's dirty states and segment list. */
 static px_status write_entry(px_txn *txn, const px_store *st, px_engine *e, eng_pentry *p) {
-  px_status s = PX_OK;
-  for (size_t i = 0; p->have_states && i < e->nslots && s == PX_OK; i++) {
-    if (!p->dirty[i]) continue;
-    s = eng_put_state(txn, st, p->pid, e->slots[i].key, &p->states[i]);
-    p->dirty[i] = 0;
-  }
+  size_t n = 0;
+  for (size_t i = 0; p->have_states && i < e->nslots; i++)
+    if (p->dirty[i]) {
+      e->puts[n++] = (eng_state_put){e->slots[i].key, &p->states[i]};
+      p->dirty[i] = 0;
+    }
+  px_status s = eng_states_write(txn, st, p->pid, e->puts, n, &e->rec);
   if (s == PX_OK && p->psegs_dirty) s = px_psegs_store(txn, st, p->pid, &p->psegs);
   p->psegs_dirty = 0;
   return s;
@@ -215,10 +216,6 @@ px_status eng_cache_leave(eng_run *r, int psegs_changed) {
   if (!p) { /* no room: write through, as without a cache */
     px_status s = eng_store_slots(r);
     return s == PX_OK && psegs_changed ? px_psegs_store(r->txn, r->st, r->pid, &e->psegs) : s;
-  }
-  if (r->aggs && !r->keep_aggs) {
-    mdb_cursor_close(r->aggs);
-    r->aggs = NULL;
   }
   if (e->states_read) { /* every slot is loaded: the entry holds them all from now on */
     px_buf *t = p->states;

@@ -50,8 +50,10 @@ static void clear(px_engine *e) {
   }
   free(e->states);
   free(e->sflags);
+  free(e->puts);
   e->states = NULL;
   e->sflags = NULL;
+  e->puts = NULL;
   free(e->segs);
   free(e->ctraits);
   free(e->slots);
@@ -67,6 +69,7 @@ static void destroy(void *p) {
   clear(e);
   free(e->sources);
   free(e->spill);
+  px_buf_free(&e->rec);
   px_psegs_free(&e->psegs);
   free(e);
 }
@@ -306,7 +309,8 @@ static px_status load_ctraits(px_txn *txn, const px_store *st, px_engine *e, siz
 static px_status link_defs(px_engine *e) {
   e->states = calloc(e->nslots ? e->nslots : 1, sizeof *e->states);
   e->sflags = calloc(e->nslots ? e->nslots : 1, 1);
-  if (!e->states || !e->sflags) return PX_NOMEM;
+  e->puts = calloc(e->nslots ? e->nslots : 1, sizeof *e->puts);
+  if (!e->states || !e->sflags || !e->puts) return PX_NOMEM;
   for (size_t i = 0; i < e->nslots; i++) px_buf_init(&e->states[i], 0);
   px_status s = map_init(&e->ctrait_names, e->nctraits);
   for (size_t i = 0; i < e->nctraits && s == PX_OK; i++) map_put(&e->ctrait_names, e->ctraits[i].t.name, (int)i);
@@ -429,6 +433,7 @@ px_status eng_get(px_txn *txn, const px_store *st, px_engine **out) {
   if (!e) {
     if (!(e = calloc(1, sizeof *e))) return PX_NOMEM;
     e->gen = UINT64_MAX;
+    px_buf_init(&e->rec, 0);
     px_store_set_ext(st, e, destroy);
   }
   uint64_t gen;

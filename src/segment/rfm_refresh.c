@@ -11,6 +11,7 @@
 #include "compute/compute.h"
 #include "profile/profile.h"
 #include "score/scores.h"
+#include "segment/engine_int.h"
 #include "segment/rfm_refresh.h"
 #include "store/key.h"
 
@@ -51,13 +52,8 @@ static px_status load_input(px_txn *txn, const px_store *st, int i, const char *
 /* The input's value on pid at now (strings point into the store). */
 static px_status value_of(px_txn *txn, const px_store *st, const input *in, uint64_t pid, int64_t now,
                           px_rule_value *out) {
-  px_key k;
-  px_key_init(&k);
-  px_key_u64(&k, pid);
-  px_key_u64(&k, in->key);
-  MDB_val v = {0, NULL};
-  px_status s = px_store_get(txn, st, PX_DB_AGGS, k.b, k.n, &v);
-  if (s == PX_NOT_FOUND) s = PX_OK, v.mv_size = 0, v.mv_data = NULL;
+  MDB_val v;
+  px_status s = eng_state_get(txn, st, pid, in->key, &v);
   return s == PX_OK ? px_agg_value(&in->t.agg, v.mv_data, v.mv_size, now, out, NULL, NULL) : s;
 }
 

@@ -65,8 +65,9 @@ static int state_writer(const px_txn *t) { return t->mode == PX_TXN_WRITE || t->
 
 /* The layout of the derived state. A state written in another layout is
  * emptied at open and rebuilt from the log. 2: counts inside profile records. */
-#define STATE_LAYOUT 6 /* 3: segment engine databases (aggs, due, seghist); 4: psegs, scores;
-                          5: event name hashes in the timeline; 6: the live profiles' bitmap */
+#define STATE_LAYOUT 7 /* 3: segment engine databases (aggs, due, seghist); 4: psegs, scores;
+                          5: event name hashes in the timeline; 6: the live profiles' bitmap;
+                          7: a profile's aggregation states in one record */
 
 static const char *db_names[PX_DB__COUNT] = {
     "meta",    "events",  "ident",    "profiles", "pidents", "traits",  "timeline", "counts",

@@ -39,7 +39,8 @@ typedef enum px_db {
   PX_DB_DEFS,      /* log: kind u8 + name -> JSON definition (segments, computed traits, ...) */
   PX_DB_MEMBERS,   /* state: segment id u32be + chunk u32be (pid >> 16) -> roaring bitmap of pid & 0xffff;
                       segment id + 0xffffffff -> member count u64 */
-  PX_DB_AGGS,      /* state: profile id u64be + aggregation key u64be -> aggregation state (src/compute) */
+  PX_DB_AGGS,      /* state: profile id u64be -> its aggregation states, in key order: aggregation key u64be +
+                      length u32be + state (src/compute; segment/states.c) */
   PX_DB_DUE,       /* state: 'd' + due ms (sortable i64) + profile id -> empty: profiles to re-evaluate when
                       time passes; 'p' + profile id -> its due ms (sortable i64) */
   PX_DB_SEGHIST,   /* state: profile id + time (sortable i64) + cause seq u64be + segment id u32be ->

@@ -4,6 +4,7 @@
 #include "pipeline_env.h"
 #include "segment/def.h"
 #include "segment/engine.h"
+#include "segment/engine_int.h"
 #include "segment/members.h"
 
 #define E ((env *)*state)
@@ -314,28 +315,130 @@ static void test_computed_trait_in_rule(void **state) {
   PX_ASSERT_INT_EQ(in_seg(e, "big", p2), 0);
 }
 
+/* A profile's states are one record: a write merges the given states into
+ * it (replacing, adding, deleting by key) and keeps the others; when none
+ * is left the record goes. */
+static px_buf state_of(const char *text) {
+  px_buf b;
+  px_buf_init(&b, 0);
+  PX_ASSERT_OK(px_buf_append(&b, text, strlen(text)));
+  return b;
+}
+
+static void expect_states(env *e, uint64_t pid, const char *want) {
+  px_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+  MDB_val rec;
+  PX_ASSERT_OK(eng_states_get(txn, e->st, pid, &rec));
+  char got[256] = "";
+  const unsigned char *p = rec.mv_data, *end = p + rec.mv_size;
+  uint64_t key;
+  MDB_val v;
+  while (rec.mv_size && eng_states_next(&p, end, &key, &v))
+    snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu=%.*s", got[0] ? " " : "", (unsigned long long)key,
+             (int)v.mv_size, (const char *)v.mv_data);
+  PX_ASSERT_STR_EQ(got, want);
+  PX_ASSERT_INT_EQ(p == end, 1); /* read to its end: nothing damaged */
+  MDB_val one;
+  PX_ASSERT_OK(eng_state_get(txn, e->st, pid, 7, &one));
+  PX_ASSERT_INT_EQ(one.mv_size != 0, strstr(want, "7=") != NULL);
+  px_store_abort(txn);
+}
+
+static void write_states(env *e, uint64_t pid, eng_state_put *puts, size_t n) {
+  px_txn *txn;
+  px_buf scratch;
+  px_buf_init(&scratch, 0);
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(eng_states_write(txn, e->st, pid, puts, n, &scratch));
+  PX_ASSERT_OK(px_store_commit(txn));
+  px_buf_free(&scratch);
+}
+
+static void test_states_record(void **state) {
+  env *e = E;
+  px_buf a = state_of("aa"), b = state_of("bbb"), c = state_of("c"), none = state_of("");
+  eng_state_put first[] = {{9, &b}, {7, &a}, {1, &c}}; /* any order */
+  write_states(e, 42, first, 3);
+  expect_states(e, 42, "1=c 7=aa 9=bbb");
+  eng_state_put change[] = {{7, &none}, {5, &a}, {9, &c}}; /* delete 7, add 5, replace 9; 1 kept */
+  write_states(e, 42, change, 3);
+  expect_states(e, 42, "1=c 5=aa 9=c");
+  expect_states(e, 43, ""); /* another profile's record is its own */
+  eng_state_put clear[] = {{1, &none}, {5, &none}, {9, &none}, {11, &none}};
+  write_states(e, 42, clear, 4);
+  expect_states(e, 42, "");
+  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 0);
+  /* Dropping aggregations rewrites the records that hold them. */
+  write_states(e, 42, first, 3);
+  eng_state_put other[] = {{7, &b}};
+  write_states(e, 43, other, 1);
+  px_txn *txn;
+  px_buf scratch;
+  px_buf_init(&scratch, 0);
+  uint64_t dropped[] = {7, 9};
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(eng_states_drop(txn, e->st, dropped, 2, &scratch));
+  PX_ASSERT_OK(px_store_commit(txn));
+  px_buf_free(&scratch);
+  expect_states(e, 42, "1=c");
+  expect_states(e, 43, "");
+  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 1);
+  px_buf_free(&a);
+  px_buf_free(&b);
+  px_buf_free(&c);
+  px_buf_free(&none);
+}
+
+/* Aggregation states stored, over all profiles: each profile's record
+ * holds entries of key u64 + length u32 + bytes (store.h, PX_DB_AGGS). */
+static uint64_t state_count(env *e) {
+  px_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+  MDB_cursor *cur;
+  assert_int_equal(mdb_cursor_open(px_txn_mdb(txn, PX_DB_AGGS), px_store_dbi(e->st, PX_DB_AGGS), &cur), 0);
+  MDB_val k, v;
+  uint64_t n = 0;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    assert_int_equal(k.mv_size, 8);
+    const unsigned char *p = v.mv_data;
+    size_t left = v.mv_size;
+    while (left) {
+      assert_true(left >= 12);
+      uint32_t len = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+      assert_true(left - 12 >= len);
+      p += 12 + len, left -= 12 + len;
+      n++;
+    }
+  }
+  mdb_cursor_close(cur);
+  px_store_abort(txn);
+  return n;
+}
+
 static void test_dropped_aggregations_leave_no_states(void **state) {
   env *e = E;
   define_ok(e, "buyers", "at least 1 event \"Order Completed\"");
   define_ok(e, "big", "sum(amount of event \"Order Completed\") > 50");
   order(e, "u1", 60);
   order(e, "u2", 20);
-  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 4); /* two profiles, two aggregations */
+  PX_ASSERT_UINT_EQ(state_count(e), 4); /* two profiles, two aggregations */
   /* A changed rule whose aggregation no other rule reads drops its states. */
   define_ok(e, "big", "computed.nothing_yet is null and at least 2 events \"Order Completed\"");
-  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 2);
+  PX_ASSERT_UINT_EQ(state_count(e), 2);
   px_txn *txn;
   PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
   PX_ASSERT_OK(px_segment_delete(txn, e->st, &e->cfg, "buyers", e->clock));
   PX_ASSERT_OK(px_store_commit(txn));
-  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 2); /* "big" still counts orders */
+  PX_ASSERT_UINT_EQ(state_count(e), 2); /* "big" still counts orders */
   PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
   PX_ASSERT_OK(px_segment_delete(txn, e->st, &e->cfg, "big", e->clock));
   PX_ASSERT_OK(px_store_commit(txn));
-  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 0);
+  PX_ASSERT_UINT_EQ(state_count(e), 0);
+  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 0); /* no empty records left */
   /* Defined again: the backfill rebuilds the states from the events. */
   define_ok(e, "big", "sum(amount of event \"Order Completed\") > 50");
-  PX_ASSERT_UINT_EQ(env_count(e, PX_DB_AGGS), 2);
+  PX_ASSERT_UINT_EQ(state_count(e), 2);
   PX_ASSERT_INT_EQ(in_seg(e, "big", env_pid(e, "user_id", "u1")), 1);
   PX_ASSERT_UINT_EQ(count_of(e, "big"), 1);
 }
@@ -569,6 +672,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_new_profile_is_evaluated_fully, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_computed_trait_in_rule, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_dropped_aggregations_leave_no_states, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_states_record, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_live_profiles_set, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_cache_follows_other_writers_and_aborts, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_backfill_equals_incremental, env_setup, env_teardown),
