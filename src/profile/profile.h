@@ -88,10 +88,11 @@ px_status px_profile_events_before(px_txn *txn, const px_store *st, uint64_t pid
 /* The profile's events from time from_ms on, oldest first: fn gets each
  * one's row until it returns anything but PX_OK (which is then returned).
  * A row carries the event's type and a hash of its name, so that a walk can
- * pass over events by name without reading them from the log. With cur not
- * NULL, the walk goes through *cur, opened at the first call and left open
- * for the next (the caller closes it): walks of profiles in id order then
- * start on or near the page where the last one ended. */
+ * pass over events by name without reading them from the log. With w not
+ * NULL, the walk goes through w's cursor, opened at the first call and left
+ * open for the next (px_timeline_walk_end closes it): walks of profiles in
+ * increasing id order then go on from where the last one ended, without a
+ * seek when the next profile's rows follow (or it has none). */
 typedef struct px_timeline_row {
   int64_t time_ms;
   uint64_t seq;
@@ -99,8 +100,14 @@ typedef struct px_timeline_row {
   uint64_t name_hash; /* px_profile_name_hash of the event's name; 0 without one */
 } px_timeline_row;
 typedef px_status (*px_timeline_row_fn)(void *arg, const px_timeline_row *row);
+typedef struct px_timeline_walk {
+  MDB_cursor *cur;
+  uint64_t pid; /* the last walk's profile, when */
+  int at_next;  /* ... the cursor is on the first row after its rows (or past the end: 2) */
+} px_timeline_walk;
 px_status px_profile_events_since(px_txn *txn, const px_store *st, uint64_t pid, int64_t from_ms,
-                                  MDB_cursor **cur, px_timeline_row_fn fn, void *arg);
+                                  px_timeline_walk *w, px_timeline_row_fn fn, void *arg);
+void px_timeline_walk_end(px_timeline_walk *w);
 /* The hash the timeline keeps of an event name (never 0). */
 uint64_t px_profile_name_hash(const char *name);
 

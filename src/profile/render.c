@@ -391,19 +391,39 @@ px_status px_profile_events_before(px_txn *txn, const px_store *st, uint64_t pid
   return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
 }
 
+/* Rows of pid at or after the cursor that are older than from_ms are
+ * passed over with MDB_NEXT, up to this many, before a seek. */
+#define SKIP_MAX 16
+
 px_status px_profile_events_since(px_txn *txn, const px_store *st, uint64_t pid, int64_t from_ms,
-                                  MDB_cursor **keep, px_timeline_row_fn fn, void *arg) {
+                                  px_timeline_walk *w, px_timeline_row_fn fn, void *arg) {
   px_key pos;
   px_key_init(&pos);
   px_key_u64(&pos, pid);
   if (from_ms != INT64_MIN) px_key_i64(&pos, from_ms);
-  MDB_cursor *cur = keep ? *keep : NULL;
+  MDB_cursor *cur = w ? w->cur : NULL;
   int rc = cur ? 0 : mdb_cursor_open(px_txn_mdb(txn, PX_DB_TIMELINE), px_store_dbi(st, PX_DB_TIMELINE), &cur);
   if (rc) return px_store_status(rc);
-  if (keep) *keep = cur;
   MDB_val k = {pos.n, pos.b}, v;
+  int seek = 1;
+  if (w && w->at_next && w->pid < pid) { /* every row of pid is at or after the cursor */
+    if (w->at_next == 2) return PX_OK; /* past the end */
+    rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+    for (int i = 0; rc == 0 && i < SKIP_MAX && k.mv_size == 24 && px_get_u64(k.mv_data) == pid &&
+                    px_get_i64((const char *)k.mv_data + 8) < from_ms;
+         i++)
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    uint64_t at = rc == 0 && k.mv_size == 24 ? px_get_u64(k.mv_data) : 0;
+    seek = at < pid || (at == pid && px_get_i64((const char *)k.mv_data + 8) < from_ms);
+    if (at > pid) { /* pid has no rows from from_ms */
+      w->pid = pid;
+      return PX_OK;
+    }
+    if (seek) k.mv_size = pos.n, k.mv_data = pos.b;
+  }
+  if (w) w->cur = cur, w->at_next = 0;
   px_status s = PX_OK;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && s == PX_OK;
+  for (rc = seek ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : 0; rc == 0 && s == PX_OK;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size != 24 || px_get_u64(k.mv_data) != pid) break;
     px_timeline_row row = {px_get_i64((const char *)k.mv_data + 8), px_get_u64((const char *)k.mv_data + 16),
@@ -411,7 +431,13 @@ px_status px_profile_events_since(px_txn *txn, const px_store *st, uint64_t pid,
     if (v.mv_size >= 9) memcpy(&row.name_hash, (const char *)v.mv_data + 1, sizeof row.name_hash);
     s = fn(arg, &row);
   }
-  if (!keep) mdb_cursor_close(cur);
+  if (w && s == PX_OK && (rc == 0 || rc == MDB_NOTFOUND)) w->pid = pid, w->at_next = rc == 0 ? 1 : 2;
+  if (!w) mdb_cursor_close(cur);
   if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
   return s;
+}
+
+void px_timeline_walk_end(px_timeline_walk *w) {
+  if (w->cur) mdb_cursor_close(w->cur);
+  *w = (px_timeline_walk){0};
 }

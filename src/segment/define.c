@@ -49,7 +49,7 @@ typedef struct replay {
   const uint64_t *name_hash; /* per slot: its event name's timeline hash (0: any event) */
   const unsigned char *bare; /* per slot: a count with no property and no where, which needs
                                 nothing of the event but its name and time */
-  MDB_cursor *timeline;      /* kept from one profile to the next (closed by the caller) */
+  px_timeline_walk timeline; /* kept from one profile to the next (ended by the caller) */
 } replay;
 
 static px_status replay_row(void *arg, const px_timeline_row *row) {
@@ -131,7 +131,7 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
     name_hash[i] = a->event[0] ? px_profile_name_hash(a->event) : 0;
     bare[i] = a->fn == PX_AGG_COUNT && !a->property[0] && !a->where;
   }
-  replay rp = {&r, fresh, name_hash, bare, NULL};
+  replay rp = {&r, fresh, name_hash, bare, {0}};
   for (size_t i = 0; i < e->nsegs && s == PX_OK; i++) {
     uint64_t count = 0;
     if (e->segs[i].target) s = px_members_count(txn, st, e->segs[i].id, &count);
@@ -176,7 +176,7 @@ static px_status backfill(px_txn *txn, const px_store *st, const px_config *cfg,
     if (s == PX_OK && any_target && until_all != INT64_MAX) s = eng_schedule(txn, st, r.pid, until_all, 0);
     if (progress && ((p + 1) % 1000 == 0)) progress(arg, p + 1, all.n);
   }
-  if (rp.timeline) mdb_cursor_close(rp.timeline);
+  px_timeline_walk_end(&rp.timeline);
   free(had);
   free(name_hash);
   free(bare);

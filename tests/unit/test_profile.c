@@ -273,8 +273,64 @@ static void test_counts_in_record_and_rows(void **state) {
   cJSON_Delete(l);
 }
 
+/* px_profile_events_since through a walk kept across profiles (ids in
+ * increasing order, some without rows, some with rows before from_ms, more
+ * than the walk passes over before seeking) gives the same rows as a
+ * fresh walk per profile. */
+static void put_row(px_store *st, px_txn *txn, uint64_t pid, int64_t t, uint64_t seq) {
+  px_key k;
+  px_key_init(&k);
+  px_key_u64(&k, pid);
+  px_key_i64(&k, t);
+  px_key_u64(&k, seq);
+  unsigned char v[9] = {PX_EV_TRACK};
+  uint64_t h = px_profile_name_hash("Order Completed");
+  memcpy(v + 1, &h, sizeof h);
+  PX_ASSERT_OK(px_store_put(txn, st, PX_DB_TIMELINE, k.b, k.n, v, sizeof v, 0));
+}
+
+typedef struct rows_seen {
+  char text[4096];
+} rows_seen;
+
+static px_status see_row(void *arg, const px_timeline_row *row) {
+  rows_seen *r = arg;
+  size_t n = strlen(r->text);
+  snprintf(r->text + n, sizeof r->text - n, "%lld/%llu ", (long long)row->time_ms, (unsigned long long)row->seq);
+  return PX_OK;
+}
+
+static void test_events_since_walk(void **state) {
+  env *e = E;
+  px_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  uint64_t seq = 1;
+  for (uint64_t pid = 1000; pid <= 1012; pid++) {
+    if (pid % 4 == 1) continue;                                          /* no rows */
+    int n = pid % 4 == 2 ? 40 : (int)(pid % 5);                           /* 40: more than the walk skips */
+    for (int i = 0; i < n; i++) put_row(e->st, txn, pid, 100 * i, seq++); /* times 0, 100, ... */
+  }
+  PX_ASSERT_OK(px_store_commit(txn));
+  static const int64_t from[] = {INT64_MIN, 0, 150, 250, 3500, 100000};
+  for (size_t f = 0; f < sizeof from / sizeof *from; f++) {
+    PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+    px_timeline_walk w = {0};
+    for (uint64_t pid = 999; pid <= 1014; pid += pid % 3 == 0 ? 2 : 1) { /* some ids skipped */
+      rows_seen a = {""}, b = {""};
+      PX_ASSERT_OK(px_profile_events_since(txn, e->st, pid, from[f], &w, see_row, &a));
+      PX_ASSERT_OK(px_profile_events_since(txn, e->st, pid, from[f], NULL, see_row, &b));
+      if (strcmp(a.text, b.text) != 0)
+        fail_msg("profile %llu from %lld: walk gave \"%s\", a fresh seek \"%s\"", (unsigned long long)pid,
+                 (long long)from[f], a.text, b.text);
+    }
+    px_timeline_walk_end(&w);
+    px_store_abort(txn);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_survivorship_rules, rules_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_events_since_walk, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_most_recent_uses_event_time_not_arrival, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_context_traits_and_identify_traits, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_render_is_valid_json_for_awkward_values, env_setup, env_teardown),
