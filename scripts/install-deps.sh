@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang llvm
   libmicrohttpd-dev liblmdb-dev lmdb-utils libcjson-dev libsodium-dev libxxhash-dev
-  libcmocka-dev zlib1g-dev libutf8proc-dev libroaring-dev
+  libcmocka-dev zlib1g-dev libutf8proc-dev libroaring-dev libgsl-dev
   nodejs npm curl time
 )
 

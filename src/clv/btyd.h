@@ -1,0 +1,53 @@
+/* Buy-till-you-die models of customer value (issue 5): the BG/NBD model of
+ * repeat purchases (Fader, Hardie & Lee 2005) and the Gamma-Gamma model of
+ * spend per purchase (Fader, Hardie & Lee 2005, "RFM and CLV"), fitted by
+ * maximum likelihood with GSL. A pure library over per-customer summaries
+ * (summary.h builds them from purchases); depends on base only. */
+#ifndef PX_CLV_BTYD_H
+#define PX_CLV_BTYD_H
+
+#include <stddef.h>
+
+#include "base/status.h"
+
+/* One customer over a calibration period, in a time unit (days, weeks):
+ * x repeat purchases (purchase days after the first), t_x the time of the
+ * last one since the first purchase (0 when x == 0), T the time from the
+ * first purchase to the end of the period, m the mean spend of the repeat
+ * purchases (0 when x == 0). */
+typedef struct px_btyd_customer {
+  double x, t_x, T, m;
+} px_btyd_customer;
+
+typedef struct px_bgnbd {
+  double r, alpha, a, b;
+  double loglik; /* the sample's log-likelihood at these parameters */
+} px_bgnbd;
+
+typedef struct px_gamma_gamma {
+  double p, q, gamma;
+  double loglik; /* over the customers with x > 0 */
+} px_gamma_gamma;
+
+/* Maximum-likelihood BG/NBD parameters of n customers (n > 0, every
+ * x, t_x, T finite with 0 <= t_x <= T, x >= 0; PX_INVALID otherwise, and
+ * PX_NOT_CONVERGED when the minimizer does not converge). */
+px_status px_bgnbd_fit(const px_btyd_customer *c, size_t n, px_bgnbd *out);
+/* One customer's log-likelihood at m's parameters. */
+double px_bgnbd_loglik(const px_bgnbd *m, double x, double t_x, double T);
+/* The probability that the customer is still alive at T. */
+double px_bgnbd_p_alive(const px_bgnbd *m, double x, double t_x, double T);
+/* Expected repeat purchases in the next t units, given x, t_x, T. */
+double px_bgnbd_expected(const px_bgnbd *m, double x, double t_x, double T, double t);
+/* Expected repeat purchases of a new customer in t units, E[X(t)]. */
+double px_bgnbd_expected_new(const px_bgnbd *m, double t);
+
+/* Maximum-likelihood Gamma-Gamma parameters over the customers with
+ * x > 0 and m > 0 (PX_INVALID when there are none). */
+px_status px_gamma_gamma_fit(const px_btyd_customer *c, size_t n, px_gamma_gamma *out);
+/* The conditional expected average spend of a customer with x repeat
+ * purchases of mean spend mean (the population mean p*gamma/(q-1) when
+ * x == 0). */
+double px_gamma_gamma_expected_spend(const px_gamma_gamma *g, double x, double mean);
+
+#endif

@@ -1,0 +1,34 @@
+/* The BTYD summary step (issue 5): purchases (customer, day, amount) to
+ * one px_btyd_customer per customer for a calibration period. Purchases of
+ * a customer on the same day are one purchase (their amounts added); the
+ * first purchase day is not a repeat; x counts the later purchase days up
+ * to the calibration end (inclusive), t_x is the last of them and T the
+ * calibration end, both from the first day, in the time unit; m is the
+ * mean amount of the repeat days. Customers whose first purchase is after
+ * the calibration end are left out. */
+#ifndef PX_CLV_SUMMARY_H
+#define PX_CLV_SUMMARY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "clv/btyd.h"
+
+typedef struct px_clv_summary px_clv_summary;
+
+/* unit_days: 1 for days, 7 for weeks. */
+px_clv_summary *px_clv_summary_new(int64_t calibration_end_day, double unit_days);
+void px_clv_summary_free(px_clv_summary *s);
+/* One purchase: day is days since 1970-01-01 (px_clv_parse_day). */
+px_status px_clv_summary_add(px_clv_summary *s, const char *customer, size_t n, int64_t day, double amount);
+/* The customers (in order of first appearance in the input), valid until
+ * the summary is freed; ids[i] names out[i] (NUL-terminated). */
+px_status px_clv_summary_build(px_clv_summary *s, const px_btyd_customer **out, const char *const **ids,
+                               size_t *n);
+
+/* A date as days since 1970-01-01: YYYYMMDD, YYYY-MM-DD, or an ISO 8601
+ * time (its UTC date). */
+px_status px_clv_parse_day(const char *s, size_t n, int64_t *day);
+
+#endif
