@@ -22,7 +22,8 @@
   X(STORE_FULL, 16, "store map full")                                        \
   X(USAGE, 17, "bad command-line usage")                                    \
   X(DISK_FULL, 18, "free disk space below the reserve")                     \
-  X(BEHIND, 19, "the state must catch up with the log first")
+  X(BEHIND, 19, "the state must catch up with the log first")             \
+  X(NOT_CONVERGED, 20, "the fit did not converge")
 
 typedef enum px_status {
 #define PX_STATUS_ENUM(name, num, text) PX_##name = num,

@@ -27,6 +27,7 @@ int px_cmd_rule(int argc, char **argv);
 int px_cmd_segment(int argc, char **argv);
 int px_cmd_apply(int argc, char **argv);
 int px_cmd_rfm(int argc, char **argv);
+int px_cmd_clv(int argc, char **argv);
 int px_cmd_discover(int argc, char **argv);
 int px_cmd_mapping(int argc, char **argv);
 

@@ -26,6 +26,7 @@ static const char usage[] =
     "  apply FILE.json  apply declared computed traits, segments, mappings and RFM\n"
     "  mapping ...      list, show the mappings apply stored (import, quality: --mapping NAME)\n"
     "  rfm refresh|show score every customer by RFM now, or show the last refresh\n"
+    "  clv fit          fit the BG/NBD and Gamma-Gamma models of customer value to a purchases file\n"
     "  discover         find groups of similar customers (k-means); save one as a segment\n"
     "  profile get REF  print a profile with its segments and computed traits (REF: id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
@@ -140,7 +141,8 @@ int main(int argc, char **argv) {
               {"discover", px_cmd_discover},
               {"segment", px_cmd_segment}, {"apply", px_cmd_apply},
               {"mapping", px_cmd_mapping},
-              {"rfm", px_cmd_rfm}};
+              {"rfm", px_cmd_rfm},
+              {"clv", px_cmd_clv}};
   if (argc < 2 || px_cli_is_help(argv[1])) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;

@@ -19,6 +19,8 @@ static void test_numbers_are_stable(void **state) {
   PX_ASSERT_INT_EQ(PX_DUPLICATE, 12);
   PX_ASSERT_INT_EQ(PX_BLOCKED, 14);
   PX_ASSERT_INT_EQ(PX_USAGE, 17);
+  PX_ASSERT_INT_EQ(PX_BEHIND, 19);
+  PX_ASSERT_INT_EQ(PX_NOT_CONVERGED, 20);
 }
 
 static void test_every_status_has_a_distinct_text(void **state) {
