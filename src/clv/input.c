@@ -54,7 +54,7 @@ static px_status add_record(reader *r, const px_csv_field *f, size_t nf, long li
     amount = strtod(num, &end);
     if (*end) amount = NAN;
   }
-  if (!c->n || px_clv_parse_day(d->s, d->n, &day) != PX_OK || !isfinite(amount)) {
+  if (!c->n || memchr(c->s, 0, c->n) || px_clv_parse_day(d->s, d->n, &day) != PX_OK || !isfinite(amount)) {
     r->bad(r->arg, line, "needs a customer, a date and a number");
     return PX_OK;
   }

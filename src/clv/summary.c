@@ -97,7 +97,7 @@ static cust *find(px_clv_summary *s, const char *id, size_t n, px_status *st) {
 }
 
 px_status px_clv_summary_add(px_clv_summary *s, const char *customer, size_t n, int64_t day, double amount) {
-  if (!n || !isfinite(amount)) return PX_INVALID;
+  if (!n || memchr(customer, 0, n) || !isfinite(amount)) return PX_INVALID; /* ids are C strings */
   px_status st = PX_OK;
   cust *c = find(s, customer, n, &st);
   if (!c) return st;

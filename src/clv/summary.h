@@ -20,7 +20,9 @@ typedef struct px_clv_summary px_clv_summary;
 /* unit_days: 1 for days, 7 for weeks. */
 px_clv_summary *px_clv_summary_new(int64_t calibration_end_day, double unit_days);
 void px_clv_summary_free(px_clv_summary *s);
-/* One purchase: day is days since 1970-01-01 (px_clv_parse_day). */
+/* One purchase: day is days since 1970-01-01 (px_clv_parse_day);
+ * PX_INVALID for an empty customer id, one holding a NUL byte, or an
+ * amount that is not finite. */
 px_status px_clv_summary_add(px_clv_summary *s, const char *customer, size_t n, int64_t day, double amount);
 /* The customers (in order of first appearance in the input), valid until
  * the summary is freed; ids[i] names out[i] (NUL-terminated). */

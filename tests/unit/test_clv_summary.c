@@ -54,6 +54,7 @@ static void test_rules_by_hand(void **state) {
   PX_ASSERT_OK(px_clv_summary_add(s, "c", 1, day("2024-02-01"), 3)); /* only after the end: left out */
   PX_ASSERT_INT_EQ(px_clv_summary_add(s, "", 0, day("2024-01-01"), 3), PX_INVALID);
   PX_ASSERT_INT_EQ(px_clv_summary_add(s, "d", 1, day("2024-01-01"), NAN), PX_INVALID);
+  PX_ASSERT_INT_EQ(px_clv_summary_add(s, "e\0f", 3, day("2024-01-01"), 1), PX_INVALID);
   const px_btyd_customer *c;
   const char *const *ids;
   size_t n;
