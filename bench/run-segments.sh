@@ -140,13 +140,12 @@ rm "$WORK/customers.jsonl"
 RULES=('computed.orders >= 2' 'plan = "pro" and country = "GB"' 'at least 2 events "Order Completed" in last 30 days'
   'has email')
 NAMES=(computed traits new-aggregation everyone)
+copy="$WORK/bf-copy"
+fresh_copy() { rm -rf "$copy" && cp -r "$base" "$copy" && sync; }
 for k in 0 1 2 3; do : >"$WORK/bf-$k"; done
 for r in $(seq 1 "$RUNS"); do
   for k in 0 1 2 3; do
-    copy="$WORK/bf-copy"
-    rm -rf "$copy"
-    cp -r "$base" "$copy"
-    sync
+    fresh_copy
     px_log "+ $PICKAXE_BIN segment create bf --rule '${RULES[$k]}' --data $copy"
     read -r w _ < <(timed "$PICKAXE_BIN" segment create bf --rule "${RULES[$k]}" --data "$copy")
     echo "$w" >>"$WORK/bf-$k"
@@ -162,11 +161,8 @@ WARM=('computed.orders >= 1' 'plan = "free"' 'at least 1 event "Order Completed"
 for k in 0 1 2 3; do : >"$WORK/bfh-$k"; done
 for r in $(seq 1 "$RUNS"); do
   for k in 0 1 2 3; do
-    copy="$WORK/bf-copy"
-    rm -rf "$copy"
-    cp -r "$base" "$copy"
+    fresh_copy
     token=$(px_token_create "$copy")
-    sync
     px_start_server "$copy"
     for step in warm bf; do
       rule=${RULES[$k]}

@@ -103,6 +103,13 @@ static int fit(int argc, char **argv) {
   px_clv_summary_free(s);
   if (bad.n) fprintf(stderr, "clv fit: %zu records skipped\n", bad.n);
   if (st == PX_NOT_FOUND) return px_cli_fail(PX_EXIT_FAIL, "clv fit: %s: no purchase up to the calibration end", path);
+  if (st == PX_INVALID) /* the summary is valid by construction: BG/NBD needs repeat buyers */
+    return px_cli_fail(PX_EXIT_FAIL, "clv fit: %s: no customer with a repeat purchase up to the calibration end", path);
+  if (st == PX_NOT_CONVERGED)
+    return px_cli_fail(PX_EXIT_FAIL,
+                       "clv fit: %s: the BG/NBD fit did not converge (the likelihood keeps rising towards a boundary: "
+                       "customers too alike to tell the models apart)",
+                       path);
   if (st != PX_OK) return px_cli_fail(PX_EXIT_FAIL, "clv fit: %s", px_status_str(st));
   return PX_EXIT_OK;
 }

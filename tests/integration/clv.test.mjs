@@ -78,6 +78,28 @@ describe('pickaxe clv fit', () => {
     }
   });
 
+  it('says why there is nothing to fit, and exits 1', T, async () => {
+    const once = path.join(dir, 'once.csv'); // nobody bought twice
+    fs.writeFileSync(once, 'id,day,amount\na,2024-01-01,10\nb,2024-01-02,5\nc,2024-01-03,7\n');
+    const alike = path.join(dir, 'alike.csv'); // everyone bought on the same two days
+    const rows = ['id,day,amount'];
+    for (let c = 0; c < 50; c++) rows.push(`c${c},2024-01-01,10`, `c${c},2024-01-20,10`);
+    fs.writeFileSync(alike, rows.join('\n') + '\n');
+    const args = (f, end) => ['clv', 'fit', '--csv', f, '--customer', 'id', '--date', 'day', '--amount', 'amount',
+      '--calibration-end', end];
+    const cases = [
+      [args(once, '2024-02-01'), /no customer with a repeat purchase up to the calibration end/],
+      [args(once, '2023-12-01'), /no purchase up to the calibration end/],
+      [args(alike, '2024-01-20'), /the BG\/NBD fit did not converge/],
+    ];
+    for (const [a, want] of cases) {
+      const r = await runCli(a);
+      assert.equal(r.code, 1, `${a.join(' ')}: ${r.stdout} ${r.stderr}`);
+      assert.match(r.stderr, want);
+      assert.equal(r.stdout, '');
+    }
+  });
+
   it('skips a bad record with its line and fits the rest', T, async () => {
     const csv = path.join(dir, 'bad.csv');
     const rows = ['id,day,amount'];
