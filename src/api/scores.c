@@ -1,12 +1,17 @@
 /* Scores over the HTTP API (admin token):
  *   GET  /v1/scores/rfm           the RFM definition, the last refresh's summary, the next refresh
  *   POST /v1/scores/rfm/refresh   refresh every customer's RFM scores now; answers the same
+ *   GET  /v1/scores/clv           the CLV definition, the current model, the last refresh, the next
+ *   GET  /v1/scores/clv/models    the fitted models kept, newest first
+ *   POST /v1/scores/clv/refresh   refit on the stored purchases and score every customer now;
+ *                                 answers as GET /v1/scores/clv (409 when no model could be fitted)
  * A refresh runs in one write transaction in the request thread, as
  * segment definitions do (the event writer waits for it). */
 #include <string.h>
 
 #include "api/api_int.h"
 #include "base/timeutil.h"
+#include "segment/clv_refresh.h"
 #include "segment/rfm_refresh.h"
 
 static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
@@ -44,6 +49,43 @@ static void refresh_rfm(px_api *api, const px_http_req *req, px_http_resp *resp)
   else px_api_error(resp, 500, px_status_str(s), NULL);
 }
 
+static void clv_not_configured(px_http_resp *resp) {
+  px_api_fail(resp, 404, "clv not configured", "clv",
+              "apply a definition {\"clv\": {\"event\": \"Order Completed\"}} first (pickaxe apply)");
+}
+
+static void get_clv(px_api *api, const px_http_req *req, px_http_resp *resp, int models) {
+  px_txn *txn = px_api_admin_begin(api, req, PX_TXN_READ, resp);
+  if (!txn) return;
+  px_status s = px_clv_status(txn, api->st, &resp->body);
+  if (s == PX_OK && models) {
+    px_buf_reset(&resp->body);
+    s = px_clv_models(txn, api->st, &resp->body);
+  }
+  px_store_abort(txn);
+  if (s == PX_OK) resp->status = 200;
+  else if (s == PX_NOT_FOUND) clv_not_configured(resp);
+  else px_api_error(resp, 500, px_status_str(s), NULL);
+}
+
+static void refresh_clv(px_api *api, const px_http_req *req, px_http_resp *resp) {
+  px_txn *txn = px_api_admin_begin(api, req, PX_TXN_WRITE, resp);
+  if (!txn) return;
+  px_clv_summary_out m;
+  const px_config *cfg = px_api_config_acquire(api, txn);
+  px_status s = px_clv_refresh(txn, api->st, cfg, px_time_now_ms(), NULL, NULL, &m);
+  px_api_config_release(api);
+  if (s == PX_OK) s = px_store_commit(txn);
+  else px_store_abort(txn);
+  if (s == PX_NOT_FOUND) clv_not_configured(resp);
+  else if (s != PX_OK) px_api_error(resp, 500, px_status_str(s), NULL);
+  else if (!m.fitted)
+    px_api_fail(resp, 409, "no model fitted", "clv", "%s; the last model and scores stay",
+                m.fit_status == PX_NOT_CONVERGED ? "the BG/NBD fit did not converge (customers too alike)"
+                                                 : "no customer with a repeat purchase yet");
+  else get_clv(api, req, resp, 0);
+}
+
 void px_api_scores(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp) {
   int get = is(req->method, "GET") || is(req->method, "HEAD");
   if (is(rest, "/rfm")) {
@@ -51,6 +93,12 @@ void px_api_scores(px_api *api, const px_http_req *req, const char *rest, px_htt
     else px_api_not_allowed(resp, "GET, HEAD");
   } else if (is(rest, "/rfm/refresh")) {
     if (is(req->method, "POST")) refresh_rfm(api, req, resp);
+    else px_api_not_allowed(resp, "POST");
+  } else if (is(rest, "/clv") || is(rest, "/clv/models")) {
+    if (get) get_clv(api, req, resp, is(rest, "/clv/models"));
+    else px_api_not_allowed(resp, "GET, HEAD");
+  } else if (is(rest, "/clv/refresh")) {
+    if (is(req->method, "POST")) refresh_clv(api, req, resp);
     else px_api_not_allowed(resp, "POST");
   } else {
     px_api_error(resp, 404, "no such endpoint", NULL);

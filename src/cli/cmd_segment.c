@@ -17,6 +17,7 @@
 #include "mapping/mapping.h"
 #include "segment/def.h"
 #include "segment/engine.h"
+#include "segment/clv_refresh.h"
 #include "segment/members.h"
 #include "segment/rfm_refresh.h"
 #include "segment/sweep.h"
@@ -47,12 +48,13 @@ static const char apply_help[] =
     "Applies declared definitions: {\"computed_traits\": [{\"name\", \"function\",\n"
     "\"event\", \"property\", \"where\", \"window\"}...], \"segments\": [{\"name\", \"rule\"}...],\n"
     "\"mappings\": {\"NAME\": MAPPING...}, \"rfm\": {\"recency\", \"frequency\", \"monetary\",\n"
+    "\"refresh_every\"}, \"clv\": {\"event\", \"revenue\", \"unit\", \"horizon\", \"discount_rate\",\n"
     "\"refresh_every\"}} (every member optional). Everything is checked first, then\n"
     "applied in one transaction: computed traits, then RFM (its three computed traits\n"
-    "must exist or be in the file), then segments in file order (backfilled), then\n"
-    "mappings. Unchanged definitions change nothing, so applying a file twice is\n"
-    "harmless. Definitions not in the file are kept. RFM scores are computed by\n"
-    "pickaxe rfm refresh, or by a running server (pickaxe rfm --help).\n";
+    "must exist or be in the file), then CLV, then segments in file order (backfilled),\n"
+    "then mappings. Unchanged definitions change nothing, so applying a file twice is\n"
+    "harmless. Definitions not in the file are kept. RFM and CLV scores are computed by\n"
+    "pickaxe rfm refresh and pickaxe clv refresh, or by a running server.\n";
 
 static void progress(void *arg, uint64_t done, uint64_t total) {
   const char *what = arg;
@@ -353,9 +355,9 @@ static int check_file(const cJSON *root, const char *path) {
   const cJSON *c;
   cJSON_ArrayForEach(c, root) {
     if (strcmp(c->string, "computed_traits") && strcmp(c->string, "segments") && strcmp(c->string, "mappings") &&
-        strcmp(c->string, "rfm"))
+        strcmp(c->string, "rfm") && strcmp(c->string, "clv"))
       return px_cli_fail(PX_EXIT_USAGE,
-                         "apply: %s: unknown member \"%s\" (computed_traits, segments, mappings, rfm)", path,
+                         "apply: %s: unknown member \"%s\" (computed_traits, segments, mappings, rfm, clv)", path,
                          c->string);
   }
   const cJSON *rfm = cJSON_GetObjectItemCaseSensitive(root, "rfm");
@@ -363,6 +365,10 @@ static int check_file(const cJSON *root, const char *path) {
   px_error rerr;
   px_error_clear(&rerr);
   if (rfm && px_rfm_def_parse(rfm, &rd, &rerr) != PX_OK)
+    return px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", path, rerr.field, rerr.reason);
+  const cJSON *clv = cJSON_GetObjectItemCaseSensitive(root, "clv");
+  px_clv_def cd;
+  if (clv && px_clv_def_parse(clv, &cd, &rerr) != PX_OK)
     return px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", path, rerr.field, rerr.reason);
   int i = 0;
   cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "computed_traits")) {
@@ -419,7 +425,7 @@ int px_cmd_apply(int argc, char **argv) {
   if (rc == PX_EXIT_OK && !st) rc = PX_EXIT_FAIL;
   px_txn *txn = NULL;
   px_config cfg;
-  int have_cfg = 0, traits = 0, segments = 0, mappings = 0, rfm = 0;
+  int have_cfg = 0, traits = 0, segments = 0, mappings = 0, rfm = 0, clv = 0;
   px_status s = PX_OK;
   if (rc == PX_EXIT_OK && (s = px_store_begin(st, 1, &txn)) == PX_OK && (s = px_config_load(txn, st, &cfg, NULL)) == PX_OK)
     have_cfg = 1;
@@ -451,6 +457,17 @@ int px_cmd_apply(int argc, char **argv) {
     else if (s != PX_OK) rc = px_cli_fail(PX_EXIT_FAIL, "apply: rfm: %s", px_status_str(s));
     else rfm = 1;
   }
+  const cJSON *clv_in = rc == PX_EXIT_OK && have_cfg ? cJSON_GetObjectItemCaseSensitive(root, "clv") : NULL;
+  if (clv_in) {
+    char *def = cJSON_PrintUnformatted(clv_in);
+    px_error err;
+    px_error_clear(&err);
+    s = def ? px_clv_define(txn, st, def, strlen(def), now, NULL, &err) : PX_NOMEM;
+    cJSON_free(def);
+    if (s == PX_INVALID) rc = px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", file, err.field, err.reason);
+    else if (s != PX_OK) rc = px_cli_fail(PX_EXIT_FAIL, "apply: clv: %s", px_status_str(s));
+    else clv = 1;
+  }
   i = 0;
   const cJSON *segments_in = rc == PX_EXIT_OK && have_cfg ? cJSON_GetObjectItemCaseSensitive(root, "segments") : NULL;
   cJSON_ArrayForEach(c, segments_in) {
@@ -480,11 +497,11 @@ int px_cmd_apply(int argc, char **argv) {
   if (have_cfg) px_config_free(&cfg);
   if (rc == PX_EXIT_OK) {
     if (json)
-      printf("{\"computed_traits\":%d,\"segments\":%d,\"mappings\":%d,\"rfm\":%s}\n", traits, segments, mappings,
-             rfm ? "true" : "false");
+      printf("{\"computed_traits\":%d,\"segments\":%d,\"mappings\":%d,\"rfm\":%s,\"clv\":%s}\n", traits, segments,
+             mappings, rfm ? "true" : "false", clv ? "true" : "false");
     else
-      printf("applied %s: %d computed traits, %d segments, %d mappings%s\n", file, traits, segments, mappings,
-             rfm ? ", rfm (scores: pickaxe rfm refresh)" : "");
+      printf("applied %s: %d computed traits, %d segments, %d mappings%s%s\n", file, traits, segments, mappings,
+             rfm ? ", rfm (scores: pickaxe rfm refresh)" : "", clv ? ", clv (scores: pickaxe clv refresh)" : "");
   }
   if (st) px_store_close(st);
   cJSON_Delete(root);

@@ -55,6 +55,10 @@ static int as_number(const cJSON *v, double *x) {
   return isfinite(*x);
 }
 
+int px_agg_property_number(const cJSON *properties, const char *path, double *out) {
+  return as_number(lookup(properties, path), out);
+}
+
 /* The value's stored key in out (PX_AGG_VALUE_MAX bytes); its length, or 0
  * when the value is not kept (absent, null, object, array, too long). */
 static uint32_t value_key(const cJSON *v, uint8_t *out) {

@@ -10,6 +10,7 @@
 #include "base/timeutil.h"
 #include "config/config.h"
 #include "ingest/pipeline.h"
+#include "segment/clv_refresh.h"
 #include "segment/engine.h"
 #include "segment/rfm_refresh.h"
 #include "segment/sweep.h"
@@ -38,6 +39,7 @@ struct px_writer {
   px_config cfg;
   int have_cfg;
   int64_t rfm_retry_ms; /* after a failed RFM refresh, not again before this */
+  int64_t clv_retry_ms; /* ... CLV */
 };
 
 static px_status load_config(px_writer *w, px_txn *txn) {
@@ -127,14 +129,16 @@ static int64_t oldest_queued(const px_writer *w) {
   return oldest;
 }
 
-/* The scheduled RFM refresh (segment/rfm_refresh.h), in a state-only
- * transaction when the writer is idle: checked at most once a second (one
- * read of the definition and of the last summary), run when due. A
- * failure (a computed trait RFM names was deleted) is logged and retried a
- * minute later. */
-static void refresh_scores(px_writer *w) {
+/* The scheduled RFM and CLV refreshes (segment/rfm_refresh.h,
+ * clv_refresh.h), each in a state-only transaction when the writer is
+ * idle: checked at most once a second (one read of the definition and of
+ * the last summary), run when due. A failure (a computed trait RFM names
+ * was deleted, the store) is logged and retried a minute later. A CLV
+ * refresh whose data cannot support a fit yet is not a failure: its
+ * summary says so, and the next try is refresh_every later. */
+static void refresh_rfm(px_writer *w, int64_t now) {
   px_txn *txn;
-  int64_t due = INT64_MAX, now = px_time_now_ms();
+  int64_t due = INT64_MAX;
   if (now < w->rfm_retry_ms || px_store_begin(w->st, PX_TXN_READ, &txn) != PX_OK) return;
   px_rfm_next_due(txn, w->st, &due);
   px_store_abort(txn);
@@ -154,6 +158,32 @@ static void refresh_scores(px_writer *w) {
     px_log(PX_LOG_WARN, "msg=\"rfm refresh failed\" status=\"%s\" field=%s reason=\"%s\"", px_status_str(s),
            err.field, err.reason);
   }
+}
+
+static void refresh_clv(px_writer *w, int64_t now) {
+  px_txn *txn;
+  int64_t due = INT64_MAX;
+  if (now < w->clv_retry_ms || px_store_begin(w->st, PX_TXN_READ, &txn) != PX_OK) return;
+  px_clv_next_due(txn, w->st, &due);
+  px_store_abort(txn);
+  if (due > now || px_store_begin(w->st, PX_TXN_STATE, &txn) != PX_OK) return;
+  px_clv_summary_out m;
+  px_status s = load_config(w, txn);
+  if (s == PX_OK) s = px_clv_refresh(txn, w->st, &w->cfg, now, NULL, NULL, &m);
+  if (s == PX_OK) s = px_store_commit(txn);
+  else px_store_abort(txn);
+  if (s == PX_OK) {
+    px_log(PX_LOG_INFO, "msg=\"clv refreshed\" fitted=%d model=%u customers=%llu changed=%llu removed=%llu", m.fitted,
+           m.model, (unsigned long long)m.customers, (unsigned long long)m.changed, (unsigned long long)m.removed);
+  } else if (s != PX_NOT_FOUND) {
+    w->clv_retry_ms = now + 60000;
+    px_log(PX_LOG_WARN, "msg=\"clv refresh failed\" status=\"%s\"", px_status_str(s));
+  }
+}
+
+static void refresh_scores(px_writer *w) {
+  refresh_rfm(w, px_time_now_ms());
+  refresh_clv(w, px_time_now_ms());
 }
 
 /* Segments' time passing runs between transactions of events: checked once

@@ -1,6 +1,7 @@
 #include "score/scores.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/key.h"
@@ -119,6 +120,40 @@ px_status px_score_each(px_txn *txn, const px_store *st, uint64_t pid, px_score_
   }
   mdb_cursor_close(cur);
   if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
+  return s;
+}
+
+px_status px_score_holders(px_txn *txn, const px_store *st, px_score_match_fn match, void *arg, uint64_t **pids,
+                           size_t *n) {
+  *pids = NULL;
+  *n = 0;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_SCORES), px_store_dbi(st, PX_DB_SCORES), &cur);
+  if (rc) return px_store_status(rc);
+  MDB_val k, v;
+  size_t cap = 0;
+  px_status s = PX_OK;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && s == PX_OK; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size <= 8) continue;
+    uint64_t pid = px_get_u64(k.mv_data);
+    if (pid == PX_SCORE_GLOBAL || (*n && (*pids)[*n - 1] == pid) ||
+        !match(arg, (const char *)k.mv_data + 8, k.mv_size - 8))
+      continue;
+    if (*n == cap) {
+      size_t nc = cap ? cap * 2 : 64;
+      uint64_t *p = realloc(*pids, nc * sizeof *p);
+      if (!p) {
+        s = PX_NOMEM;
+        break;
+      }
+      *pids = p;
+      cap = nc;
+    }
+    (*pids)[(*n)++] = pid;
+  }
+  mdb_cursor_close(cur);
+  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
+  if (s != PX_OK) free(*pids), *pids = NULL, *n = 0;
   return s;
 }
 

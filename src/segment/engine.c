@@ -783,6 +783,20 @@ px_status px_ctrait_value_of(px_txn *txn, const px_store *st, uint64_t pid, cons
 
 /* ---- re-evaluation when a score changed ---- */
 
+px_status px_segment_reads_score(px_txn *txn, const px_store *st, const char *const *names, size_t n,
+                                 int *reads) {
+  *reads = 0;
+  px_engine *e;
+  px_status s = eng_get(txn, st, &e);
+  for (size_t i = 0; s == PX_OK && i < e->nsegs && !*reads; i++)
+    for (int j = 0, nr = px_rule_nrefs(e->segs[i].rule); j < nr && !*reads; j++) {
+      px_rule_ns ns;
+      const char *name = px_rule_ref_at(e->segs[i].rule, j, &ns);
+      for (size_t k = 0; ns == PX_NS_SCORE && k < n && !*reads; k++) *reads = strcmp(name, names[k]) == 0;
+    }
+  return s;
+}
+
 px_status px_segment_reevaluate(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid, int64_t now_ms) {
   px_engine *e;
   px_status s = eng_get(txn, st, &e);

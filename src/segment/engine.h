@@ -129,6 +129,11 @@ px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const c
  * to do with no segment defined. */
 px_status px_segment_reevaluate(px_txn *txn, const px_store *st, const px_config *cfg, uint64_t pid, int64_t now_ms);
 
+/* Whether any segment's rule reads one of the n scores named: a refresh
+ * that changed only those need not re-evaluate anyone when none does. */
+px_status px_segment_reads_score(px_txn *txn, const px_store *st, const char *const *names, size_t n,
+                                 int *reads);
+
 /* A profile's membership history, oldest first; fn returns non-zero to stop. */
 typedef int (*px_seg_change_fn)(void *arg, const px_seg_change *c);
 px_status px_segment_history(px_txn *txn, const px_store *st, uint64_t pid, px_seg_change_fn fn, void *arg);

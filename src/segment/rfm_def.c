@@ -6,37 +6,8 @@
 
 #include "compute/compute.h"
 #include "score/scores.h"
+#include "segment/every.h"
 #include "segment/rfm_refresh.h"
-
-static const struct {
-  char unit;
-  int64_t ms;
-} units[] = {{'w', 7 * 86400000LL}, {'d', 86400000LL}, {'h', 3600000LL}, {'m', 60000LL}, {'s', 1000LL}};
-
-/* "24h", "90s", "2w"; "never" is 0. */
-static int parse_every(const char *s, int64_t *out) {
-  if (strcmp(s, "never") == 0) return *out = 0, 1;
-  char *end;
-  if (*s < '1' || *s > '9') return 0;
-  long long n = strtoll(s, &end, 10);
-  if (end[0] == 0 || end[1] != 0 || n > 36500LL * 86400) return 0;
-  for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-    if (units[i].unit == end[0]) return *out = n * units[i].ms, 1;
-  return 0;
-}
-
-static void format_every(int64_t ms, char out[32]) {
-  if (!ms) {
-    snprintf(out, 32, "never");
-    return;
-  }
-  for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-    if (ms % units[i].ms == 0) {
-      snprintf(out, 32, "%lld%c", (long long)(ms / units[i].ms), units[i].unit);
-      return;
-    }
-  snprintf(out, 32, "%llds", (long long)(ms / 1000));
-}
 
 static const char *const members[3] = {"recency", "frequency", "monetary"};
 
@@ -63,7 +34,7 @@ px_status px_rfm_def_parse(const cJSON *j, px_rfm_def *out, px_error *err) {
     strcpy(member_of(out, i), name);
   }
   const cJSON *every = cJSON_GetObjectItemCaseSensitive(j, "refresh_every");
-  if (every && !(cJSON_IsString(every) && parse_every(every->valuestring, &out->every_ms)))
+  if (every && !(cJSON_IsString(every) && px_every_parse(every->valuestring, &out->every_ms)))
     return px_error_set(err, PX_INVALID, "rfm.refresh_every",
                         "a positive whole number and a unit s, m, h, d or w (\"24h\"), or \"never\"");
   return PX_OK;
@@ -71,7 +42,7 @@ px_status px_rfm_def_parse(const cJSON *j, px_rfm_def *out, px_error *err) {
 
 px_status px_rfm_def_print(const px_rfm_def *d, px_buf *out) {
   char every[32];
-  format_every(d->every_ms, every);
+  px_every_format(d->every_ms, every);
   px_buf_puts(out, "{\"recency\":");
   px_buf_json_str(out, d->recency, strlen(d->recency));
   px_buf_puts(out, ",\"frequency\":");
@@ -154,13 +125,5 @@ px_status px_rfm_next_due(px_txn *txn, const px_store *st, int64_t *due_ms) {
   int64_t updated;
   px_status s = px_rfm_def_get(txn, st, &d, &updated);
   if (s == PX_NOT_FOUND) return PX_OK;
-  if (s != PX_OK || !d.every_ms) return s;
-  px_score last;
-  s = px_score_read(txn, st, PX_SCORE_GLOBAL, PX_RFM_SUMMARY, &last);
-  if (s == PX_NOT_FOUND || (s == PX_OK && updated > last.since_ms)) {
-    *due_ms = INT64_MIN; /* at once */
-    return PX_OK;
-  }
-  if (s == PX_OK) *due_ms = last.since_ms > INT64_MAX - d.every_ms ? INT64_MAX : last.since_ms + d.every_ms;
-  return s;
+  return s == PX_OK ? px_every_next_due(txn, st, PX_RFM_SUMMARY, updated, d.every_ms, due_ms) : s;
 }

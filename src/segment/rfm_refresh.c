@@ -165,36 +165,19 @@ static px_status put_scores(px_txn *txn, const px_store *st, uint64_t pid, const
   return s;
 }
 
-typedef struct stale {
-  uint64_t *pids; /* profiles with RFM scores that are not scored now (each once, ascending) */
-  size_t n, cap;
-} stale;
+static int is_rfm(void *arg, const char *name, size_t len) {
+  (void)arg;
+  return len > 4 && memcmp(name, "rfm_", 4) == 0;
+}
 
-/* Profiles holding rfm_* scores that are not in the scored set. */
-static px_status find_stale(px_txn *txn, const px_store *st, const customers *c, stale *out) {
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_SCORES), px_store_dbi(st, PX_DB_SCORES), &cur);
-  if (rc) return px_store_status(rc);
-  MDB_val k, v;
-  px_status s = PX_OK;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && s == PX_OK; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (k.mv_size < 12 || memcmp((const char *)k.mv_data + 8, "rfm_", 4) != 0) continue;
-    uint64_t pid = px_get_u64(k.mv_data);
-    if (pid == PX_SCORE_GLOBAL || has(c->pids, c->n, pid) || (out->n && out->pids[out->n - 1] == pid)) continue;
-    if (out->n == out->cap) {
-      size_t nc = out->cap ? out->cap * 2 : 64;
-      uint64_t *p = realloc(out->pids, nc * sizeof *p);
-      if (!p) {
-        s = PX_NOMEM;
-        break;
-      }
-      out->pids = p;
-      out->cap = nc;
-    }
-    out->pids[out->n++] = pid;
-  }
-  mdb_cursor_close(cur);
-  if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
+/* Profiles holding rfm_* scores that are not in the scored set (each once,
+ * ascending): *out malloc'd. */
+static px_status find_stale(px_txn *txn, const px_store *st, const customers *c, uint64_t **out, size_t *n) {
+  px_status s = px_score_holders(txn, st, is_rfm, NULL, out, n);
+  size_t kept = 0;
+  for (size_t i = 0; s == PX_OK && i < *n; i++)
+    if (!has(c->pids, c->n, (*out)[i])) (*out)[kept++] = (*out)[i];
+  if (s == PX_OK) *n = kept;
   return s;
 }
 
@@ -283,7 +266,8 @@ px_status px_rfm_refresh(px_txn *txn, const px_store *st, const px_config *cfg, 
   const char *trait[3] = {d.recency, d.frequency, d.monetary};
   for (int i = 0; i < 3 && s == PX_OK; i++) s = load_input(txn, st, i, trait[i], &in[i], err);
   customers c = {0};
-  stale gone = {0};
+  uint64_t *gone = NULL;
+  size_t ngone = 0;
   px_buf b;
   px_buf_init(&b, 0);
   if (s == PX_OK) s = gather(txn, st, in, now_ms, &c, &out->profiles, progress, arg);
@@ -301,13 +285,13 @@ px_status px_rfm_refresh(px_txn *txn, const px_store *st, const px_config *cfg, 
     }
   }
   /* Customers that no longer qualify, and profiles merged away since. */
-  if (s == PX_OK) s = find_stale(txn, st, &c, &gone);
-  for (size_t i = 0; i < gone.n && s == PX_OK; i++) {
+  if (s == PX_OK) s = find_stale(txn, st, &c, &gone, &ngone);
+  for (size_t i = 0; i < ngone && s == PX_OK; i++) {
     px_profile_rec r;
-    if ((s = remove_scores(txn, st, gone.pids[i])) != PX_OK) break;
+    if ((s = remove_scores(txn, st, gone[i])) != PX_OK) break;
     out->removed++;
-    if ((s = px_profile_get(txn, st, gone.pids[i], &r)) == PX_OK && !r.merged_into)
-      s = px_segment_reevaluate(txn, st, cfg, gone.pids[i], now_ms);
+    if ((s = px_profile_get(txn, st, gone[i], &r)) == PX_OK && !r.merged_into)
+      s = px_segment_reevaluate(txn, st, cfg, gone[i], now_ms);
     else if (s == PX_NOT_FOUND || s == PX_OK)
       s = PX_OK;
   }
@@ -317,7 +301,7 @@ px_status px_rfm_refresh(px_txn *txn, const px_store *st, const px_config *cfg, 
   px_buf_free(&b);
   free(c.pids);
   free(c.in);
-  free(gone.pids);
+  free(gone);
   for (int i = 0; i < 3; i++)
     if (in[i].have) px_ctrait_free(&in[i].t);
   return s;
