@@ -117,8 +117,7 @@ static int run(px_store *st, const char *cmd, int json) {
   }
   if (rc == PX_EXIT_OK && refresh && !m.fitted)
     rc = px_cli_fail(PX_EXIT_FAIL, "clv refresh: no model fitted: %s; the last model and scores stay",
-                     m.fit_status == PX_NOT_CONVERGED ? "the BG/NBD fit did not converge"
-                                                      : "no customer with a repeat purchase yet");
+                     px_clv_unfitted_reason(m.fit_status));
   px_buf_free(&out);
   return rc;
 }

@@ -16,6 +16,7 @@
 #include "identity/identity.h"
 #include "mapping/mapping.h"
 #include "segment/def.h"
+#include "segment/engagement.h"
 #include "segment/engine.h"
 #include "segment/clv_refresh.h"
 #include "segment/members.h"
@@ -49,10 +50,12 @@ static const char apply_help[] =
     "\"event\", \"property\", \"where\", \"window\"}...], \"segments\": [{\"name\", \"rule\"}...],\n"
     "\"mappings\": {\"NAME\": MAPPING...}, \"rfm\": {\"recency\", \"frequency\", \"monetary\",\n"
     "\"refresh_every\"}, \"clv\": {\"event\", \"revenue\", \"unit\", \"horizon\", \"discount_rate\",\n"
-    "\"refresh_every\"}} (every member optional). Everything is checked first, then\n"
-    "applied in one transaction: computed traits, then RFM (its three computed traits\n"
-    "must exist or be in the file), then CLV, then segments in file order (backfilled),\n"
-    "then mappings. Unchanged definitions change nothing, so applying a file twice is\n"
+    "\"refresh_every\"}, \"engagement\": {\"events\": {EVENT: {\"weight\", \"half_life\"}...}, \"tiers\"}}\n"
+    "(every member optional). Everything is checked first, then applied in one\n"
+    "transaction: computed traits, then RFM (its three computed traits must exist or\n"
+    "be in the file), then engagement (the computed trait engagement and the segments\n"
+    "engagement_high ... engagement_dormant), then CLV, then segments in file order\n"
+    "(backfilled), then mappings. Unchanged definitions change nothing, so applying a file twice is\n"
     "harmless. Definitions not in the file are kept. RFM and CLV scores are computed by\n"
     "pickaxe rfm refresh and pickaxe clv refresh, or by a running server.\n";
 
@@ -355,10 +358,10 @@ static int check_file(const cJSON *root, const char *path) {
   const cJSON *c;
   cJSON_ArrayForEach(c, root) {
     if (strcmp(c->string, "computed_traits") && strcmp(c->string, "segments") && strcmp(c->string, "mappings") &&
-        strcmp(c->string, "rfm") && strcmp(c->string, "clv"))
+        strcmp(c->string, "rfm") && strcmp(c->string, "clv") && strcmp(c->string, "engagement"))
       return px_cli_fail(PX_EXIT_USAGE,
-                         "apply: %s: unknown member \"%s\" (computed_traits, segments, mappings, rfm, clv)", path,
-                         c->string);
+                         "apply: %s: unknown member \"%s\" (computed_traits, segments, mappings, rfm, clv, engagement)",
+                         path, c->string);
   }
   const cJSON *rfm = cJSON_GetObjectItemCaseSensitive(root, "rfm");
   px_rfm_def rd;
@@ -425,7 +428,7 @@ int px_cmd_apply(int argc, char **argv) {
   if (rc == PX_EXIT_OK && !st) rc = PX_EXIT_FAIL;
   px_txn *txn = NULL;
   px_config cfg;
-  int have_cfg = 0, traits = 0, segments = 0, mappings = 0, rfm = 0, clv = 0;
+  int have_cfg = 0, traits = 0, segments = 0, mappings = 0, rfm = 0, clv = 0, engagement = 0;
   px_status s = PX_OK;
   if (rc == PX_EXIT_OK && (s = px_store_begin(st, 1, &txn)) == PX_OK && (s = px_config_load(txn, st, &cfg, NULL)) == PX_OK)
     have_cfg = 1;
@@ -456,6 +459,17 @@ int px_cmd_apply(int argc, char **argv) {
     if (s == PX_INVALID) rc = px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", file, err.field, err.reason);
     else if (s != PX_OK) rc = px_cli_fail(PX_EXIT_FAIL, "apply: rfm: %s", px_status_str(s));
     else rfm = 1;
+  }
+  const cJSON *eng_in = rc == PX_EXIT_OK && have_cfg ? cJSON_GetObjectItemCaseSensitive(root, "engagement") : NULL;
+  if (eng_in) {
+    char *def = cJSON_PrintUnformatted(eng_in);
+    px_error err;
+    px_error_clear(&err);
+    s = def ? px_engagement_define(txn, st, &cfg, def, strlen(def), now, progress, "engagement", &err) : PX_NOMEM;
+    cJSON_free(def);
+    if (s == PX_INVALID) rc = px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", file, err.field, err.reason);
+    else if (s != PX_OK) rc = px_cli_fail(PX_EXIT_FAIL, "apply: engagement: %s", px_status_str(s));
+    else engagement = 1;
   }
   const cJSON *clv_in = rc == PX_EXIT_OK && have_cfg ? cJSON_GetObjectItemCaseSensitive(root, "clv") : NULL;
   if (clv_in) {
@@ -497,11 +511,12 @@ int px_cmd_apply(int argc, char **argv) {
   if (have_cfg) px_config_free(&cfg);
   if (rc == PX_EXIT_OK) {
     if (json)
-      printf("{\"computed_traits\":%d,\"segments\":%d,\"mappings\":%d,\"rfm\":%s,\"clv\":%s}\n", traits, segments,
-             mappings, rfm ? "true" : "false", clv ? "true" : "false");
+      printf("{\"computed_traits\":%d,\"segments\":%d,\"mappings\":%d,\"rfm\":%s,\"clv\":%s,\"engagement\":%s}\n",
+             traits, segments, mappings, rfm ? "true" : "false", clv ? "true" : "false", engagement ? "true" : "false");
     else
-      printf("applied %s: %d computed traits, %d segments, %d mappings%s%s\n", file, traits, segments, mappings,
-             rfm ? ", rfm (scores: pickaxe rfm refresh)" : "", clv ? ", clv (scores: pickaxe clv refresh)" : "");
+      printf("applied %s: %d computed traits, %d segments, %d mappings%s%s%s\n", file, traits, segments, mappings,
+             rfm ? ", rfm (scores: pickaxe rfm refresh)" : "", clv ? ", clv (scores: pickaxe clv refresh)" : "",
+             engagement ? ", engagement (computed.engagement, segments engagement_high ... engagement_dormant)" : "");
   }
   if (st) px_store_close(st);
   cJSON_Delete(root);

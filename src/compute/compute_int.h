@@ -93,4 +93,13 @@ static inline int cmp_time_cmp(int64_t ta, uint64_t sa, int64_t tb, uint64_t sb)
   return sa < sb ? -1 : sa > sb;
 }
 
+/* Decayed scores (decay.c), dispatched to by agg.c for PX_AGG_DECAY. */
+px_status cmp_decay_observe(const px_rule_agg *a, px_buf *state, const char *event, int64_t ts, int64_t now,
+                            int *changed);
+px_status cmp_decay_merge(const px_rule_agg *a, px_buf *into, const void *other, size_t n);
+px_status cmp_decay_value(const void *state, size_t n, int64_t now, px_rule_value *out, int64_t *until);
+px_status cmp_decay_check(const px_rule_agg *a, const void *state, size_t n);
+/* The score at t_ms of a non-empty valid state. */
+double cmp_decay_at(const void *state, int64_t t_ms);
+
 #endif

@@ -9,6 +9,7 @@ static const char *const fn_names[] = {
     [PX_AGG_COUNT] = "count", [PX_AGG_SUM] = "sum",       [PX_AGG_AVG] = "avg",
     [PX_AGG_MIN] = "min",     [PX_AGG_MAX] = "max",       [PX_AGG_FIRST] = "first",
     [PX_AGG_LAST] = "last",   [PX_AGG_DISTINCT] = "distinct", [PX_AGG_MOST_FREQUENT] = "most_frequent",
+    [PX_AGG_DECAY] = "decay",
 };
 
 const char *px_agg_fn_name(px_agg_fn fn) {
@@ -75,7 +76,43 @@ static int valid_path(const char *s) {
   return 1;
 }
 
-static const char *const members[] = {"name", "function", "event", "property", "where", "window"};
+static const char *const members[] = {"name", "function", "event", "property", "where", "window", "events"};
+
+/* "events" of a decay: {"Order Completed": {"weight": 10, "half_life": "30d"}, "*": {...}}. */
+static px_status parse_decay(const cJSON *events, px_decay_spec **out, px_error *err) {
+  if (!cJSON_IsObject(events) || !events->child)
+    return px_error_set(err, PX_INVALID, "events",
+                        "is required for function decay: {\"EVENT\": {\"weight\": W, \"half_life\": \"7d\"}, ...}");
+  px_decay_spec *d = calloc(1, sizeof *d);
+  if (!d) return PX_NOMEM;
+  for (const cJSON *e = events->child; e; e = e->next) {
+    char field[PX_RULE_NAME_MAX + 16];
+    snprintf(field, sizeof field, "events.%.255s", e->string);
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(e, "weight"), *h = cJSON_GetObjectItemCaseSensitive(e, "half_life");
+    px_status st = PX_OK;
+    if (d->n == PX_DECAY_MAX_TERMS)
+      st = px_error_set(err, PX_INVALID, "events", "at most %d event names", PX_DECAY_MAX_TERMS);
+    else if (!e->string[0] || strlen(e->string) >= PX_RULE_NAME_MAX)
+      st = px_error_set(err, PX_INVALID, "events", "an event name is 1 to %d bytes (\"*\": any other event)",
+                        PX_RULE_NAME_MAX - 1);
+    else if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) != 2 || !cJSON_IsNumber(w) || !cJSON_IsString(h))
+      st = px_error_set(err, PX_INVALID, field, "must be {\"weight\": a number, \"half_life\": \"7d\"}");
+    else if (!(w->valuedouble > 0 && w->valuedouble <= 1e6))
+      st = px_error_set(err, PX_INVALID, field, "weight must be above 0 and at most 1000000");
+    else if (px_agg_window_parse(h->valuestring, &d->t[d->n].half_life_ms) != PX_OK)
+      st = px_error_set(err, PX_INVALID, field, "half_life must be a whole number of minutes, hours, days or weeks (\"7d\")");
+    for (int k = 0; k < d->n && st == PX_OK; k++)
+      if (strcmp(d->t[k].event, e->string) == 0) st = px_error_set(err, PX_INVALID, field, "is given twice");
+    if (st != PX_OK) {
+      free(d);
+      return st;
+    }
+    snprintf(d->t[d->n].event, sizeof d->t[d->n].event, "%s", e->string);
+    d->t[d->n++].weight = w->valuedouble;
+  }
+  *out = d;
+  return PX_OK;
+}
 
 px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err) {
   memset(out, 0, sizeof *out);
@@ -87,7 +124,7 @@ px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err) {
     while (i < sizeof members / sizeof members[0] && strcmp(m->string, members[i]) != 0) i++;
     if (i == sizeof members / sizeof members[0])
       return px_error_set(err, PX_INVALID, m->string,
-                          "unknown member (expected name, function, event, property, where, window)");
+                          "unknown member (expected name, function, event, property, where, window; events for decay)");
   }
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(def, "name");
   const cJSON *fn = cJSON_GetObjectItemCaseSensitive(def, "function");
@@ -102,7 +139,19 @@ px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err) {
   snprintf(out->name, sizeof out->name, "%s", name->valuestring);
   if (!cJSON_IsString(fn) || px_agg_fn_parse(fn->valuestring, &out->agg.fn) != PX_OK)
     return px_error_set(err, PX_INVALID, "function",
-                        "must be one of count, sum, avg, min, max, first, last, distinct, most_frequent");
+                        "must be one of count, sum, avg, min, max, first, last, distinct, most_frequent, decay");
+  const cJSON *events = cJSON_GetObjectItemCaseSensitive(def, "events");
+  if (out->agg.fn == PX_AGG_DECAY) { /* a decayed score: its terms say which events count */
+    static const char *const not_with[] = {"event", "property", "where", "window"};
+    for (size_t i = 0; i < sizeof not_with / sizeof *not_with; i++)
+      if (cJSON_GetObjectItemCaseSensitive(def, not_with[i]))
+        return px_error_set(err, PX_INVALID, not_with[i], "does not go with function decay (events names the events)");
+    px_decay_spec *d = NULL;
+    px_status st2 = parse_decay(events, &d, err);
+    out->agg.decay = d;
+    return st2;
+  }
+  if (events) return px_error_set(err, PX_INVALID, "events", "goes only with function decay");
   if (event && !cJSON_IsNull(event)) {
     if (!cJSON_IsString(event) || strlen(event->valuestring) >= PX_RULE_NAME_MAX)
       return px_error_set(err, PX_INVALID, "event", "must be an event name (a string of at most 255 bytes)");
@@ -148,6 +197,8 @@ px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err) {
 
 void px_ctrait_free(px_ctrait *t) {
   if (!t) return;
+  free((px_decay_spec *)t->agg.decay);
+  t->agg.decay = NULL;
   px_rule_free((px_rule *)t->agg.where);
   t->agg.where = NULL;
   free(t->where_src);
@@ -158,6 +209,21 @@ px_status px_ctrait_print(const px_ctrait *t, px_buf *out) {
   px_status st = px_buf_puts(out, "{\"name\":");
   if (st == PX_OK) st = px_buf_json_str(out, t->name, strlen(t->name));
   if (st == PX_OK) st = px_buf_printf(out, ",\"function\":\"%s\"", px_agg_fn_name(t->agg.fn));
+  if (st == PX_OK && t->agg.decay) {
+    const px_decay_spec *d = t->agg.decay;
+    st = px_buf_puts(out, ",\"events\":{");
+    for (int k = 0; k < d->n && st == PX_OK; k++) {
+      char h[32], w[40];
+      px_agg_window_format(d->t[k].half_life_ms, h);
+      snprintf(w, sizeof w, "%.15g", d->t[k].weight);
+      if (strtod(w, NULL) != d->t[k].weight) snprintf(w, sizeof w, "%.17g", d->t[k].weight);
+      if (k) px_buf_putc(out, ',');
+      px_buf_json_str(out, d->t[k].event, strlen(d->t[k].event));
+      st = px_buf_printf(out, ":{\"weight\":%s,\"half_life\":\"%s\"}", w, h);
+    }
+    if (st == PX_OK) st = px_buf_puts(out, "}}");
+    return st;
+  }
   if (st == PX_OK && t->agg.event[0]) {
     st = px_buf_puts(out, ",\"event\":");
     if (st == PX_OK) st = px_buf_json_str(out, t->agg.event, strlen(t->agg.event));

@@ -28,6 +28,8 @@ typedef struct val {
   int64_t t;
   int nowdep;
   int trend;
+  double (*decay_at)(const void *arg, int64_t t_ms); /* px_rule_value's */
+  const void *decay_arg;
 } val;
 
 static int cond(ectx *c, int i);
@@ -46,7 +48,8 @@ static void from_public(val *v, const px_rule_value *pv) {
     case PX_RV_NUM:
       v->n = pv->n;
       v->trend = pv->trend < 0 ? -1 : 0;
-      if (!isfinite(v->n)) v->type = PX_RV_NULL;
+      v->decay_at = pv->decay_at, v->decay_arg = pv->decay_arg;
+      if (!isfinite(v->n)) set_null(v);
       break;
     case PX_RV_STR:
       v->s = pv->s ? pv->s : "";
@@ -162,6 +165,9 @@ static void value(ectx *c, int i, val *v) {
       }
       lower(c, vu);
       from_public(v, &pv);
+      /* A decaying value: re-read it after a while, unless a comparison
+       * with a fixed bound finds its flip (eval_cmp). */
+      if (v->decay_at) lower(c, c->now > INT64_MAX - PX_RULE_DECAY_RECHECK_MS ? INT64_MAX : c->now + PX_RULE_DECAY_RECHECK_MS);
       if (x->type == T_TIME) { /* first_seen, last_seen */
         int64_t t;
         if (v->type == PX_RV_NUM) t = (int64_t)v->n;
@@ -179,15 +185,18 @@ static void value(ectx *c, int i, val *v) {
       if (v->type != PX_RV_NUM) return set_null(v);
       v->n = -v->n;
       v->trend = 0; /* computed values: no longer known to fall */
+      v->decay_at = NULL;
       return;
     case N_FUNC:
       func(c, x, v);
       v->trend = 0;
+      v->decay_at = NULL;
       return;
     case N_ARITH: {
       val b;
       value(c, x->a, v);
       v->trend = 0;
+      v->decay_at = NULL;
       if (v->type != PX_RV_NUM) return set_null(v);
       value(c, x->b, &b);
       if (b.type != PX_RV_NUM) return set_null(v);
@@ -289,6 +298,37 @@ static int mirror(int op) {
   }
 }
 
+/* The first instant after now at which a decaying value (non-increasing)
+ * satisfies f(t) < bound (strict) or f(t) <= bound: found on the value's own
+ * function, so the value read then is the one that crosses. INT64_MAX when
+ * it does not within a century. */
+static int64_t decay_reaches(const val *a, double bound, int strict, int64_t now) {
+  const int64_t horizon = 100LL * 366 * 86400000;
+#define BELOW(t) (strict ? a->decay_at(a->decay_arg, (t)) < bound : a->decay_at(a->decay_arg, (t)) <= bound)
+  int64_t lo = now, step = 1, hi;
+  for (;;) { /* lo does not satisfy; look ahead in doubling steps */
+    if (step > horizon || lo > INT64_MAX - step) return INT64_MAX;
+    hi = lo + step;
+    if (BELOW(hi)) break;
+    lo = hi;
+    step *= 2;
+  }
+  while (hi - lo > 1) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (BELOW(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+#undef BELOW
+}
+
+/* A comparison of a decaying value with a fixed bound can only change
+ * where the value reaches the bound and where it passes below it. */
+static void decay_flip(ectx *c, const val *a, double bound) {
+  if (a->n > bound) lower(c, decay_reaches(a, bound, 0, c->now));
+  if (a->n >= bound) lower(c, decay_reaches(a, bound, 1, c->now));
+}
+
 static int eval_cmp(ectx *c, const rnode *x) {
   val a, b;
   int64_t u0 = c->until;
@@ -303,9 +343,17 @@ static int eval_cmp(ectx *c, const rnode *x) {
     if (__builtin_sub_overflow(ta, tb, &d0)) lower(c, c->now + 1);
     else time_flip(c, x->sub, d0, a.nowdep ? 1 : -1); /* a - b grows when a moves */
   } else if (a.type == PX_RV_NUM && b.type == PX_RV_NUM) {
+    /* A decaying score against a fixed number: when it flips, exactly. */
+    if (a.decay_at && !b.decay_at && !b.trend && c->until == u1) {
+      c->until = u0;
+      decay_flip(c, &a, b.n);
+    } else if (b.decay_at && !a.decay_at && !a.trend && u1 == u0) {
+      c->until = u0;
+      decay_flip(c, &b, a.n);
+    }
     /* A falling count against a fixed number: the result may not move at
      * all, and then the count's own until does not matter. */
-    if (a.trend < 0 && !b.trend && c->until == u1 && settled(x->sub, &a, d)) c->until = u0;
+    else if (a.trend < 0 && !b.trend && c->until == u1 && settled(x->sub, &a, d)) c->until = u0;
     else if (b.trend < 0 && !a.trend && u1 == u0 && settled(mirror(x->sub), &b, -d)) c->until = u0;
   }
   return holds(x->sub, d);

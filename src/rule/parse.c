@@ -26,7 +26,7 @@ static const char *const fn_names[] = {"count", "sum", "avg", "min", "max", "fir
                                        "most_frequent", NULL};
 
 const char *px_rule_agg_fn_name(px_agg_fn fn) {
-  return (unsigned)fn <= PX_AGG_MOST_FREQUENT ? fn_names[fn] : "?";
+  return (unsigned)fn <= PX_AGG_MOST_FREQUENT ? fn_names[fn] : fn == PX_AGG_DECAY ? "decay" : "?";
 }
 
 static const char *const func_names[] = {"ln", "log1p", "days_since", NULL}; /* by F_* */
@@ -1064,8 +1064,19 @@ int px_rule_node_equal(const px_rule *ra, int a, const px_rule *rb, int b) {
   }
 }
 
+static int decay_equal(const px_decay_spec *a, const px_decay_spec *b) {
+  if (!a || !b) return !a && !b;
+  if (a->n != b->n) return 0;
+  for (int i = 0; i < a->n; i++)
+    if (strcmp(a->t[i].event, b->t[i].event) || a->t[i].weight != b->t[i].weight ||
+        a->t[i].half_life_ms != b->t[i].half_life_ms)
+      return 0;
+  return 1;
+}
+
 int px_rule_agg_equal(const px_rule_agg *a, const px_rule_agg *b) {
-  if (a->fn != b->fn || a->window_ms != b->window_ms || strcmp(a->event, b->event) || strcmp(a->property, b->property))
+  if (a->fn != b->fn || a->window_ms != b->window_ms || strcmp(a->event, b->event) || strcmp(a->property, b->property) ||
+      !decay_equal(a->decay, b->decay))
     return 0;
   if (!a->where || !b->where) return !a->where && !b->where;
   return px_rule_node_equal(a->where, a->where->root, b->where, b->where->root);

@@ -237,7 +237,22 @@ static void node(out *w, const px_rule *r, int i, int min_prec) {
   }
 }
 
+/* decay("Order Completed" 10 per 30d, "*" 1 per 7d): a decayed score's
+ * terms (its key; not rule syntax). */
+static void decay(out *w, const px_decay_spec *d) {
+  puts_(w, "decay(");
+  for (int i = 0; d && i < d->n; i++) {
+    char t[64];
+    if (i) puts_(w, ", ");
+    quoted(w, d->t[i].event, strlen(d->t[i].event));
+    snprintf(t, sizeof t, " %.17g per %lldms", d->t[i].weight, (long long)d->t[i].half_life_ms);
+    puts_(w, t);
+  }
+  put(w, ")", 1);
+}
+
 static void agg(out *w, const px_rule_agg *a) {
+  if (a->fn == PX_AGG_DECAY) return decay(w, a->decay);
   puts_(w, px_rule_agg_fn_name(a->fn));
   put(w, "(", 1);
   if (a->property[0]) {

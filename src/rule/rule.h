@@ -44,7 +44,19 @@ typedef struct px_rule_value {
    * that it has lost, or that 0 decides, stays as it is, so it adds
    * nothing to the rule's until. 0: unknown. */
   int trend;
+  /* A number that decays continuously with time (a decayed score): its
+   * value at any later time t_ms, non-increasing in t and computed exactly
+   * as the value at t will be (decay_arg borrowed like strings). The
+   * evaluator finds when a comparison with a fixed bound flips from it;
+   * anywhere else such a value is re-read every PX_RULE_DECAY_RECHECK_MS.
+   * NULL for any other value. */
+  double (*decay_at)(const void *decay_arg, int64_t t_ms);
+  const void *decay_arg;
 } px_rule_value;
+
+/* How often a rule that uses a decaying value other than in a comparison
+ * with a fixed number is re-evaluated. */
+#define PX_RULE_DECAY_RECHECK_MS (3600 * 1000LL)
 
 /* Where a named value lives on a profile. */
 typedef enum px_rule_ns {
@@ -68,7 +80,22 @@ typedef enum px_agg_fn {
   PX_AGG_LAST,          /* ... on the latest */
   PX_AGG_DISTINCT,      /* how many distinct values of the property */
   PX_AGG_MOST_FREQUENT, /* the property's most frequent value (ties: the latest seen) */
+  PX_AGG_DECAY,         /* a decayed score over event types (computed traits only; px_decay_spec) */
 } px_agg_fn;
+
+/* The terms of a decayed score: each event named event ("*": any track
+ * event no other term names) adds weight (> 0), which then halves every
+ * half_life_ms. */
+#define PX_DECAY_MAX_TERMS 32
+typedef struct px_decay_term {
+  char event[PX_RULE_NAME_MAX];
+  double weight;
+  int64_t half_life_ms;
+} px_decay_term;
+typedef struct px_decay_spec {
+  int n;
+  px_decay_term t[PX_DECAY_MAX_TERMS];
+} px_decay_spec;
 
 typedef struct px_rule px_rule;
 
@@ -82,6 +109,7 @@ typedef struct px_rule_agg {
   char property[PX_RULE_NAME_MAX]; /* a path into properties ("price", "product.category"); "" for count */
   const px_rule *where;            /* an event predicate (PX_RULE_EVENT), or NULL: every such event */
   int64_t window_ms;
+  const px_decay_spec *decay;      /* PX_AGG_DECAY: its terms (event is "": any track event); else NULL */
 } px_rule_agg;
 
 /* What a rule is about. */

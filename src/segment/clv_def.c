@@ -2,6 +2,8 @@
  * horizon and discount of the value, how often to refit
  * (segment/clv_refresh.h). */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compute/compute.h"
@@ -83,8 +85,11 @@ px_status px_clv_def_print(const px_clv_def *d, px_buf *out) {
   px_buf_json_str(out, d->event, strlen(d->event));
   px_buf_puts(out, ",\"revenue\":");
   px_buf_json_str(out, d->revenue, strlen(d->revenue));
-  return px_buf_printf(out, ",\"unit\":\"%s\",\"horizon\":\"%s\",\"discount_rate\":%.17g,\"refresh_every\":\"%s\"}",
-                       d->unit_days == 1 ? "day" : "week", horizon, d->discount, every);
+  char rate[40];
+  snprintf(rate, sizeof rate, "%.15g", d->discount); /* the shortest form that reads back the same */
+  if (strtod(rate, NULL) != d->discount) snprintf(rate, sizeof rate, "%.17g", d->discount);
+  return px_buf_printf(out, ",\"unit\":\"%s\",\"horizon\":\"%s\",\"discount_rate\":%s,\"refresh_every\":\"%s\"}",
+                       d->unit_days == 1 ? "day" : "week", horizon, rate, every);
 }
 
 px_status px_clv_define(px_txn *txn, const px_store *st, const char *json, size_t n, int64_t now_ms, int *changed,

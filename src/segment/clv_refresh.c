@@ -330,6 +330,12 @@ static px_status remove_stale(px_txn *txn, const px_store *st, const px_config *
 
 /* ---- the summary ---- */
 
+const char *px_clv_unfitted_reason(px_status fit_status) {
+  return fit_status == PX_NOT_CONVERGED ? "the BG/NBD fit did not converge (customers too alike to tell the models apart)"
+                                        : "no customer with a repeat purchase yet";
+}
+
+/* totals: over the customers scored; NAN (null) when nothing was. */
 static px_status summary_json(const px_clv_summary_out *o, const double totals[2], px_buf *b) {
   char at[32];
   px_time_format_iso(o->refreshed_ms, at);
@@ -337,10 +343,7 @@ static px_status summary_json(const px_clv_summary_out *o, const double totals[2
   if (o->fitted)
     px_buf_printf(b, "\"model\":%u,", o->model);
   else
-    px_buf_printf(b, "\"model\":null,\"reason\":\"%s\",",
-                  o->fit_status == PX_NOT_CONVERGED
-                      ? "the BG/NBD fit did not converge (customers too alike to tell the models apart)"
-                      : "no customer with a repeat purchase yet");
+    px_buf_printf(b, "\"model\":null,\"reason\":\"%s\",", px_clv_unfitted_reason(o->fit_status));
   px_buf_printf(b,
                 "\"profiles\":%llu,\"customers\":%llu,\"repeat_customers\":%llu,\"purchases\":%llu,"
                 "\"purchases_without_amount\":%llu,\"changed\":%llu,\"removed\":%llu,\"totals\":{\"clv\":",
@@ -393,7 +396,7 @@ px_status px_clv_refresh(px_txn *txn, const px_store *st, const px_config *cfg, 
   out->fit_ms = ms_since(t0);
 
   t0 = px_time_mono_ns();
-  double totals[2] = {0, 0};
+  double totals[2] = {NAN, NAN};
   double(*v)[4] = NULL;
   int reads = 0;
   if (s == PX_OK && out->fitted) {
@@ -401,6 +404,8 @@ px_status px_clv_refresh(px_txn *txn, const px_store *st, const px_config *cfg, 
     if (s == PX_OK) s = store_model(txn, st, &d, &f, now_ms, out);
     if (s == PX_OK) s = px_segment_reads_score(txn, st, score_names, NSCORES, &reads);
     if (s == PX_OK) s = score_all(&f, &d, c, nc, v);
+    totals[0] = f.have_gg ? 0 : NAN;
+    totals[1] = 0;
     for (size_t i = 0; i < nc && s == PX_OK; i++) {
       int changed = 0;
       if (isfinite(v[i][3])) totals[0] += v[i][3];
@@ -452,7 +457,10 @@ static int collect_names(void *arg, const char *name, const px_score *sc) {
 
 px_status px_clv_models(px_txn *txn, const px_store *st, px_buf *out) {
   model_list l = {0};
-  px_status s = px_score_each(txn, st, PX_SCORE_GLOBAL, collect_names, &l);
+  px_clv_def d;
+  px_status s = px_clv_def_get(txn, st, &d, NULL);
+  if (s != PX_OK) return s;
+  s = px_score_each(txn, st, PX_SCORE_GLOBAL, collect_names, &l);
   if (s == PX_OK && l.nomem) s = PX_NOMEM;
   px_buf_puts(out, "{\"models\":[");
   for (size_t i = l.count; i-- > 0 && s == PX_OK;) {

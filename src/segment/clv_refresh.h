@@ -97,12 +97,16 @@ typedef struct px_clv_summary_out {
 px_status px_clv_refresh(px_txn *txn, const px_store *st, const px_config *cfg, int64_t now_ms,
                          px_segment_progress_fn progress, void *arg, px_clv_summary_out *out);
 
+/* Why a refresh fitted no model (its fit_status), in words. */
+const char *px_clv_unfitted_reason(px_status fit_status);
+
 /* Appends {"definition", "model": the current model or null,
  * "last_refresh": SUMMARY or null, "next_refresh_at": ISO or null}.
  * PX_NOT_FOUND when CLV is not configured. */
 px_status px_clv_status(px_txn *txn, const px_store *st, px_buf *out);
 
-/* Appends {"models": [MODEL...]} newest first, where MODEL is {"version",
+/* Appends {"models": [MODEL...]} newest first (PX_NOT_FOUND when CLV is
+ * not configured), where MODEL is {"version",
  * "fitted_at", "calibration_end", "unit", "event", "revenue", "customers",
  * "repeat_customers", "bgnbd": {"r", "alpha", "a", "b", "loglik"},
  * "gamma_gamma": {"p", "q", "gamma", "loglik"} or null, "horizon",

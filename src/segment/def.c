@@ -36,6 +36,7 @@ static const char *counter_of(px_def_kind kind) {
     case PX_DEF_MAPPING: return "def.mapping";
     case PX_DEF_RFM: return "def.rfm";
     case PX_DEF_CLV: return "def.clv";
+    case PX_DEF_ENGAGEMENT: return "def.engagement";
   }
   return "def.other";
 }
