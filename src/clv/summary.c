@@ -11,10 +11,7 @@
 
 #include "base/timeutil.h"
 
-typedef struct purchase {
-  int64_t day;
-  double amount;
-} purchase;
+typedef px_clv_purchase purchase;
 
 typedef struct cust {
   char *id;
@@ -31,6 +28,8 @@ struct px_clv_summary {
   size_t mask;
   px_btyd_customer *out;
   const char **ids;
+  size_t *src; /* out[k] is customer c[src[k]] */
+  size_t built; /* customers in out; 0 after an add */
 };
 
 px_clv_summary *px_clv_summary_new(int64_t calibration_end_day, double unit_days) {
@@ -52,6 +51,7 @@ void px_clv_summary_free(px_clv_summary *s) {
   free(s->slot);
   free(s->out);
   free(s->ids);
+  free(s->src);
   free(s);
 }
 
@@ -109,6 +109,7 @@ px_status px_clv_summary_add(px_clv_summary *s, const char *customer, size_t n, 
     c->cap = cap;
   }
   c->p[c->n++] = (purchase){day, amount};
+  s->built = 0; /* the days may no longer be sorted */
   return PX_OK;
 }
 
@@ -121,9 +122,12 @@ px_status px_clv_summary_build(px_clv_summary *s, const px_btyd_customer **out, 
                                size_t *n) {
   free(s->out);
   free(s->ids);
+  free(s->src);
   s->out = malloc((s->n ? s->n : 1) * sizeof *s->out);
   s->ids = malloc((s->n ? s->n : 1) * sizeof *s->ids);
-  if (!s->out || !s->ids) return PX_NOMEM;
+  s->src = malloc((s->n ? s->n : 1) * sizeof *s->src);
+  s->built = 0;
+  if (!s->out || !s->ids || !s->src) return PX_NOMEM;
   size_t k = 0;
   for (size_t i = 0; i < s->n; i++) {
     cust *c = &s->c[i];
@@ -143,12 +147,21 @@ px_status px_clv_summary_build(px_clv_summary *s, const px_btyd_customer **out, 
     }
     s->out[k] = (px_btyd_customer){x, (double)(last - first) / s->unit, (double)(s->end_day - first) / s->unit,
                                    x > 0 ? spend / x : 0};
+    s->src[k] = i;
     s->ids[k++] = c->id;
   }
+  s->built = k;
   *out = s->out;
   *ids = s->ids;
   *n = k;
   return PX_OK;
+}
+
+const px_clv_purchase *px_clv_summary_purchases(const px_clv_summary *s, size_t k, size_t *n) {
+  if (k >= s->built) return NULL;
+  const cust *c = &s->c[s->src[k]];
+  *n = c->n;
+  return c->p;
 }
 
 static int digits(const char *s, size_t n) {

@@ -29,6 +29,18 @@ px_status px_clv_summary_add(px_clv_summary *s, const char *customer, size_t n, 
 px_status px_clv_summary_build(px_clv_summary *s, const px_btyd_customer **out, const char *const **ids,
                                size_t *n);
 
+/* One purchase as added: day (days since 1970-01-01) and amount. */
+typedef struct px_clv_purchase {
+  int64_t day;
+  double amount;
+} px_clv_purchase;
+
+/* All the purchases of out[k] of the last px_clv_summary_build, also
+ * those after the calibration end, sorted by day (purchases on one day are
+ * separate entries), into *n (at least 1); valid until the next add or
+ * build, or the free. NULL when k is not a customer of that build. */
+const px_clv_purchase *px_clv_summary_purchases(const px_clv_summary *s, size_t k, size_t *n);
+
 /* A date as days since 1970-01-01: YYYYMMDD, YYYY-MM-DD, or an ISO 8601
  * time (its UTC date). */
 px_status px_clv_parse_day(const char *s, size_t n, int64_t *day);
