@@ -410,6 +410,158 @@ static void test_gamma_gamma_reproduces_cdnow(void **state) {
   free(c);
 }
 
+/* Customer i of c repeated 1 + i % 3 times (uneven: about 2n in all) or, with
+ * even, 3 times, in another order (7919 and 2,357 are primes, so i * 7919
+ * mod n visits every customer once in each run of n). The fits group equal
+ * customers and weight them by their count. */
+static px_btyd_customer *repeated(const px_btyd_customer *c, size_t n, int even, size_t *out_n) {
+  px_btyd_customer *r = malloc(3 * n * sizeof *r);
+  if (!r) fail_msg("out of memory");
+  *out_n = 0;
+  for (size_t i = 0; i < 3 * n; i++) {
+    size_t j = (i * 7919) % n;
+    if (even || i / n <= j % 3) r[(*out_n)++] = c[j];
+  }
+  return r;
+}
+
+static void test_bgnbd_fit_of_repeated_customers(void **state) {
+  (void)state;
+  size_t n, n3, n2;
+  px_btyd_customer *c = load_cdnow(&n);
+  px_bgnbd m = fit_cdnow(c, n), m3, m2;
+  /* Three of each: the same optimum, three times the log-likelihood. */
+  px_btyd_customer *c3 = repeated(c, n, 1, &n3);
+  PX_ASSERT_OK(px_bgnbd_fit(c3, n3, &m3));
+  ASSERT_NEAR(m3.r, m.r, 1e-7 * m.r);
+  ASSERT_NEAR(m3.alpha, m.alpha, 1e-7 * m.alpha);
+  ASSERT_NEAR(m3.a, m.a, 1e-7 * m.a);
+  ASSERT_NEAR(m3.b, m.b, 1e-7 * m.b);
+  ASSERT_NEAR(m3.loglik, 3 * m.loglik, 1e-9 * fabs(m.loglik));
+  /* Uneven counts: the optimum of the customers one by one (their summed
+   * log-likelihood's gradient vanishes there). */
+  px_btyd_customer *c2 = repeated(c, n, 0, &n2);
+  PX_ASSERT_OK(px_bgnbd_fit(c2, n2, &m2));
+  ASSERT_NEAR(m2.loglik, sum_loglik(&m2, c2, n2), 1e-9 * fabs(m2.loglik));
+  const double h = 1e-4;
+  for (int k = 0; k < 4; k++) {
+    px_bgnbd up = m2, down = m2;
+    *param(&up, k) *= exp(h);
+    *param(&down, k) *= exp(-h);
+    double d = (sum_loglik(&up, c2, n2) - sum_loglik(&down, c2, n2)) / (2 * h);
+    if (!(fabs(d) < 1e-3)) fail_msg("parameter %d: dLL/dlog = %g at the fit", k, d);
+  }
+  PX_ASSERT_TRUE(fabs(m2.r - m.r) > 1e-4 * m.r); /* and it is another optimum */
+  free(c2);
+  free(c3);
+  free(c);
+}
+
+/* The Gamma-Gamma log-likelihood customer by customer, from its formula. */
+static double gg_loglik_ref(const px_gamma_gamma *g, const px_btyd_customer *c, size_t n) {
+  double ll = 0;
+  for (size_t i = 0; i < n; i++) {
+    double x = c[i].x, m = c[i].m, px = g->p * x;
+    if (!(x > 0 && m > 0)) continue;
+    ll += gsl_sf_lngamma(px + g->q) - gsl_sf_lngamma(px) - gsl_sf_lngamma(g->q) +
+          g->q * log(g->gamma) + px * log(x) + (px - 1) * log(m) - (px + g->q) * log(g->gamma + x * m);
+  }
+  return ll;
+}
+
+static void test_gamma_gamma_fit_of_repeated_customers(void **state) {
+  (void)state;
+  size_t n, n3, n2;
+  px_btyd_customer *c = load_cdnow(&n);
+  px_gamma_gamma g, g3, g2;
+  PX_ASSERT_OK(px_gamma_gamma_fit(c, n, &g));
+  ASSERT_NEAR(g.loglik, gg_loglik_ref(&g, c, n), 1e-9 * fabs(g.loglik));
+  px_btyd_customer *c3 = repeated(c, n, 1, &n3);
+  PX_ASSERT_OK(px_gamma_gamma_fit(c3, n3, &g3));
+  ASSERT_NEAR(g3.p, g.p, 1e-7 * g.p);
+  ASSERT_NEAR(g3.q, g.q, 1e-7 * g.q);
+  ASSERT_NEAR(g3.gamma, g.gamma, 1e-7 * g.gamma);
+  ASSERT_NEAR(g3.loglik, 3 * g.loglik, 1e-9 * fabs(g.loglik));
+  px_btyd_customer *c2 = repeated(c, n, 0, &n2);
+  PX_ASSERT_OK(px_gamma_gamma_fit(c2, n2, &g2));
+  ASSERT_NEAR(g2.loglik, gg_loglik_ref(&g2, c2, n2), 1e-9 * fabs(g2.loglik));
+  const double h = 1e-4;
+  for (int k = 0; k < 3; k++) {
+    px_gamma_gamma up = g2, down = g2;
+    double *pu = k == 0 ? &up.p : k == 1 ? &up.q : &up.gamma;
+    double *pd = k == 0 ? &down.p : k == 1 ? &down.q : &down.gamma;
+    *pu *= exp(h);
+    *pd *= exp(-h);
+    double d = (gg_loglik_ref(&up, c2, n2) - gg_loglik_ref(&down, c2, n2)) / (2 * h);
+    if (!(fabs(d) < 1e-3)) fail_msg("parameter %d: dLL/dlog = %g at the fit", k, d);
+  }
+  free(c2);
+  free(c3);
+  free(c);
+}
+
+/* Enough distinct customers (continuous times) for the fits to sum on two
+ * threads: the result does not depend on the order of the customers
+ * beyond rounding, and recovers the parameters. */
+static void test_bgnbd_fit_many_distinct_customers(void **state) {
+  (void)state;
+  const px_bgnbd truth = {0.25, 4, 0.8, 2.5, 0};
+  const size_t n = 100000;
+  px_btyd_customer *c = simulate(&truth, n, 20241204), *rev = malloc(n * sizeof *rev);
+  if (!rev) fail_msg("out of memory");
+  for (size_t i = 0; i < n; i++) rev[i] = c[n - 1 - i];
+  px_bgnbd m, mr;
+  PX_ASSERT_OK(px_bgnbd_fit(c, n, &m));
+  PX_ASSERT_OK(px_bgnbd_fit(rev, n, &mr));
+  print_message("r %.6f alpha %.6f a %.6f b %.6f\n", m.r, m.alpha, m.a, m.b);
+  ASSERT_NEAR(mr.r, m.r, 1e-7 * m.r);
+  ASSERT_NEAR(mr.alpha, m.alpha, 1e-7 * m.alpha);
+  ASSERT_NEAR(mr.a, m.a, 1e-7 * m.a);
+  ASSERT_NEAR(mr.b, m.b, 1e-7 * m.b);
+  ASSERT_NEAR(m.loglik, sum_loglik(&m, c, n), 1e-9 * fabs(m.loglik));
+  ASSERT_NEAR(m.r, truth.r, 0.05 * truth.r);
+  ASSERT_NEAR(m.alpha, truth.alpha, 0.05 * truth.alpha);
+  free(rev);
+  free(c);
+}
+
+/* px_bgnbd_expected_many gives px_bgnbd_expected's numbers to the bit:
+ * across the series, the textbook fallback, GSL beyond the series, the
+ * edges, more horizons than one batch, and invalid input. */
+static void test_bgnbd_expected_many_matches_single(void **state) {
+  (void)state;
+  gsl_set_error_handler_off();
+  const px_bgnbd models[] = {
+      {0.242593, 4.413532, 0.792886, 2.425752, 0},
+      {34.28, 0.4271, 0.0272, 0.02105, 0}, /* r >> a+b */
+      {0.5, 3, 1, 2, 0},                   /* a = 1 */
+      {576.2, 137.1, 20.56, 0.2788, 0},    /* huge r */
+  };
+  const struct {
+    double x, t_x, T;
+  } cust[] = {{0, 0, 38.86}, {2, 30.43, 38.86}, {258, 129.9, 130}, {1000, 38.9, 39}, {0, 0, 0},
+              {1.5, 1, 2} /* invalid */};
+  double t[40];
+  for (int j = 0; j < 36; j++) t[j] = (j + 1) * 30.4375 / 7; /* three years of months */
+  t[36] = 0, t[37] = -1, t[38] = NAN, t[39] = 1e9;           /* 0, invalid twice, beyond */
+  for (size_t i = 0; i < sizeof models / sizeof *models; i++)
+    for (size_t k = 0; k < sizeof cust / sizeof *cust; k++) {
+      double out[40];
+      px_bgnbd_expected_many(&models[i], cust[k].x, cust[k].t_x, cust[k].T, t, 40, out);
+      for (int j = 0; j < 40; j++) {
+        double want = px_bgnbd_expected(&models[i], cust[k].x, cust[k].t_x, cust[k].T, t[j]);
+        if (!(out[j] == want || (isnan(out[j]) && isnan(want))))
+          fail_msg("model %zu customer %zu t %g: many %.17g, single %.17g", i, k, t[j], out[j],
+                   want);
+      }
+    }
+  double one = 7;
+  px_bgnbd_expected_many(NULL, 2, 30, 38, t, 1, &one);
+  ASSERT_NAN(one);
+  px_bgnbd_expected_many(&models[0], 2, 30, 38, t, 0, NULL); /* nothing to do */
+  px_bgnbd_expected_many(&models[0], 2, 30, 38, t, 3, NULL);
+}
+
 static void test_gamma_gamma_rejects_invalid_input(void **state) {
   (void)state;
   px_gamma_gamma g;
@@ -446,6 +598,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bgnbd_identical_customers_do_not_converge),
     cmocka_unit_test(test_gamma_gamma_reproduces_cdnow),
     cmocka_unit_test(test_gamma_gamma_rejects_invalid_input),
+    cmocka_unit_test(test_bgnbd_fit_of_repeated_customers),
+    cmocka_unit_test(test_gamma_gamma_fit_of_repeated_customers),
+    cmocka_unit_test(test_bgnbd_fit_many_distinct_customers),
+    cmocka_unit_test(test_bgnbd_expected_many_matches_single),
 };
 
 PX_TEST_MAIN(tests)
