@@ -198,6 +198,8 @@ void px_api_handle(void *app, const px_http_req *req, px_http_resp *resp) {
     px_api_ctraits(api, req, p + 19, resp);
   } else if (strncmp(p, "/v1/scores/", 11) == 0) {
     px_api_scores(api, req, p + 10, resp);
+  } else if (strncmp(p, "/v1/journeys", 12) == 0 && (p[12] == 0 || p[12] == '/')) {
+    px_api_journeys(api, req, p + 12, resp);
   } else if (is(p, "/v1/audiences/count") || is(p, "/v1/audiences/members")) {
     if (post) px_api_audiences(api, req, p + 14, resp);
     else px_api_not_allowed(resp, "POST");

@@ -51,6 +51,8 @@ void px_api_audiences(px_api *api, const px_http_req *req, const char *what, px_
 void px_api_ctraits(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
 /* /v1/scores/rfm and /v1/scores/rfm/refresh (rest: after "/v1/scores"; scores.c). */
 void px_api_scores(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
+/* /v1/journeys and /v1/journeys/{name}[/funnel] (rest: after "/v1/journeys"; journeys.c). */
+void px_api_journeys(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
 
 
 #endif

@@ -283,8 +283,20 @@ px_status px_api_extras_write(const px_api_extras *x, px_txn *txn, const px_stor
       px_buf_json_str(out, x->segs[i].name, strlen(x->segs[i].name));
     }
   }
+  /* The stage in each journey model: the journey.MODEL.STAGE segment it is
+   * in (stage segments are exclusive; segment/journey.h). */
+  px_buf_puts(out, "],\"journeys\":{");
+  k = 0;
+  for (size_t i = 0; i < x->nsegs && s == PX_OK; i++) {
+    const char *name = x->segs[i].name, *dot = strncmp(name, "journey.", 8) == 0 ? strchr(name + 8, '.') : NULL;
+    if (!dot || !px_psegs_has(&in, x->segs[i].id)) continue;
+    if (k++) px_buf_putc(out, ',');
+    px_buf_json_str(out, name + 8, (size_t)(dot - name - 8));
+    px_buf_putc(out, ':');
+    px_buf_json_str(out, dot + 1, strlen(dot + 1));
+  }
   px_psegs_free(&in);
-  px_buf_puts(out, "],\"computed\":{");
+  px_buf_puts(out, "},\"computed\":{");
   px_buf scratch;
   px_buf_init(&scratch, 0);
   for (size_t i = 0; i < x->nctraits && s == PX_OK; i++) {

@@ -12,6 +12,7 @@
 #include "profile/profile.h"
 #include "segment/def.h"
 #include "segment/engine.h"
+#include "segment/journey.h"
 #include "segment/members.h"
 #include "store/key.h"
 
@@ -444,6 +445,9 @@ void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_h
       else
         px_buf_puts(&resp->body, "],\"next_cursor\":null}");
     }
+  } else if (strcmp(sub, "journeys") == 0) {
+    resp->status = 200;
+    s = px_journey_of(txn, api->st, pid, px_time_now_ms(), &resp->body);
   } else if (strcmp(sub, "segments") == 0) {
     int limit = px_api_parse_limit(px_http_query(req, "limit"), 100, 1000);
     if (!limit) {

@@ -68,18 +68,33 @@ static void get_clv(px_api *api, const px_http_req *req, px_http_resp *resp, int
   else px_api_error(resp, 500, px_status_str(s), NULL);
 }
 
+/* Read and fit in a read transaction, then the writes in a write one (the
+ * event writer waits only for those). */
 static void refresh_clv(px_api *api, const px_http_req *req, px_http_resp *resp) {
-  px_txn *txn = px_api_admin_begin(api, req, PX_TXN_WRITE, resp);
+  px_txn *txn = px_api_admin_begin(api, req, PX_TXN_READ, resp);
   if (!txn) return;
+  px_clv_run *run = NULL;
   px_clv_summary_out m;
-  const px_config *cfg = px_api_config_acquire(api, txn);
-  px_status s = px_clv_refresh(txn, api->st, cfg, px_time_now_ms(), NULL, NULL, &m);
-  px_api_config_release(api);
-  if (s == PX_OK) s = px_clv_status(txn, api->st, &resp->body); /* what this refresh wrote */
-  if (s == PX_OK) s = px_store_commit(txn);
-  else px_store_abort(txn);
+  px_status s = px_clv_prepare(txn, api->st, px_time_now_ms(), NULL, NULL, &run, &m);
+  px_store_abort(txn);
+  if (s == PX_OK) {
+    if (!(txn = px_api_admin_begin(api, req, PX_TXN_WRITE, resp))) {
+      px_clv_run_free(run);
+      return;
+    }
+    const px_config *cfg = px_api_config_acquire(api, txn);
+    s = px_clv_apply(txn, api->st, cfg, run, &m);
+    px_api_config_release(api);
+    if (s == PX_OK) s = px_clv_status(txn, api->st, &resp->body); /* what this refresh wrote */
+    if (s == PX_OK) s = px_store_commit(txn);
+    else px_store_abort(txn);
+  }
+  px_clv_run_free(run);
   if (s == PX_NOT_FOUND) {
     clv_not_configured(resp);
+  } else if (s == PX_INVALID) {
+    px_api_fail(resp, 409, "clv cannot be refreshed", "clv",
+                "the computed trait " PX_CLV_TRAIT " it reads was deleted: apply the clv definition again");
   } else if (s != PX_OK) {
     px_api_error(resp, 500, px_status_str(s), NULL);
   } else if (!m.fitted) {

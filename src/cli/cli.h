@@ -29,6 +29,7 @@ int px_cmd_apply(int argc, char **argv);
 int px_cmd_rfm(int argc, char **argv);
 int px_cmd_clv(int argc, char **argv);
 int px_cmd_clv_store(int argc, char **argv); /* clv refresh|show|models (argv[1]) */
+int px_cmd_journey(int argc, char **argv);
 int px_cmd_discover(int argc, char **argv);
 int px_cmd_mapping(int argc, char **argv);
 

@@ -82,21 +82,35 @@ static void print_status(const cJSON *j) {
 static int run(px_store *st, const char *cmd, int json) {
   int refresh = !strcmp(cmd, "refresh");
   px_txn *txn;
-  px_status s = px_store_begin(st, refresh ? PX_TXN_WRITE : PX_TXN_READ, &txn);
-  if (s != PX_OK) return px_cli_fail(PX_EXIT_FAIL, "clv: %s", px_status_str(s));
-  px_config cfg;
-  int have_cfg = 0;
   px_clv_summary_out m = {0};
-  if (refresh && (s = px_config_load(txn, st, &cfg, NULL)) == PX_OK) {
-    have_cfg = 1;
-    s = px_clv_refresh(txn, st, &cfg, px_time_now_ms(), progress, NULL, &m);
+  px_status s = PX_OK;
+  if (refresh) { /* read and fit, then write: a running server's writer waits only for the writes */
+    px_clv_run *run = NULL;
+    if ((s = px_store_begin(st, PX_TXN_READ, &txn)) == PX_OK) {
+      s = px_clv_prepare(txn, st, px_time_now_ms(), progress, NULL, &run, &m);
+      px_store_abort(txn);
+    }
+    px_config cfg;
+    if (s == PX_OK && (s = px_store_begin(st, PX_TXN_WRITE, &txn)) == PX_OK) {
+      if ((s = px_config_load(txn, st, &cfg, NULL)) == PX_OK) {
+        s = px_clv_apply(txn, st, &cfg, run, &m);
+        px_config_free(&cfg);
+      }
+      s = s == PX_OK ? px_store_commit(txn) : (px_store_abort(txn), s);
+    }
+    px_clv_run_free(run);
   }
+  if (s == PX_OK) s = px_store_begin(st, PX_TXN_READ, &txn);
+  if (s == PX_INVALID)
+    return px_cli_fail(PX_EXIT_FAIL, "clv refresh: the computed trait %s it reads was deleted: apply the clv "
+                                     "definition again", PX_CLV_TRAIT);
+  if (s != PX_OK && s != PX_NOT_FOUND) return px_cli_fail(PX_EXIT_FAIL, "clv: %s", px_status_str(s));
   px_buf out;
   px_buf_init(&out, 0);
-  if (s == PX_OK) s = !strcmp(cmd, "models") ? px_clv_models(txn, st, &out) : px_clv_status(txn, st, &out);
-  if (s == PX_OK && refresh) s = px_store_commit(txn);
-  else px_store_abort(txn);
-  if (have_cfg) px_config_free(&cfg);
+  if (s == PX_OK) {
+    s = !strcmp(cmd, "models") ? px_clv_models(txn, st, &out) : px_clv_status(txn, st, &out);
+    px_store_abort(txn);
+  }
   int rc = PX_EXIT_OK;
   if (s == PX_NOT_FOUND) {
     rc = px_cli_fail(3, "clv: not configured; apply a file with {\"clv\": {\"event\": \"Order Completed\"}} "

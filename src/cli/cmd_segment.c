@@ -17,6 +17,7 @@
 #include "mapping/mapping.h"
 #include "segment/def.h"
 #include "segment/engagement.h"
+#include "segment/journey.h"
 #include "segment/engine.h"
 #include "segment/clv_refresh.h"
 #include "segment/members.h"
@@ -54,8 +55,9 @@ static const char apply_help[] =
     "(every member optional). Everything is checked first, then applied in one\n"
     "transaction: computed traits, then RFM (its three computed traits must exist or\n"
     "be in the file), then engagement (the computed trait engagement and the segments\n"
-    "engagement_high ... engagement_dormant), then CLV, then segments in file order\n"
-    "(backfilled), then mappings. Unchanged definitions change nothing, so applying a file twice is\n"
+    "engagement_high ... engagement_dormant), then CLV, then journeys ({\"NAME\": {\"stages\"\n"
+    "or \"preset\"}}: their stage segments), then segments in file order (backfilled),\n"
+    "then mappings. Unchanged definitions change nothing, so applying a file twice is\n"
     "harmless. Definitions not in the file are kept. RFM and CLV scores are computed by\n"
     "pickaxe rfm refresh and pickaxe clv refresh, or by a running server.\n";
 
@@ -358,9 +360,11 @@ static int check_file(const cJSON *root, const char *path) {
   const cJSON *c;
   cJSON_ArrayForEach(c, root) {
     if (strcmp(c->string, "computed_traits") && strcmp(c->string, "segments") && strcmp(c->string, "mappings") &&
-        strcmp(c->string, "rfm") && strcmp(c->string, "clv") && strcmp(c->string, "engagement"))
+        strcmp(c->string, "rfm") && strcmp(c->string, "clv") && strcmp(c->string, "engagement") &&
+        strcmp(c->string, "journeys"))
       return px_cli_fail(PX_EXIT_USAGE,
-                         "apply: %s: unknown member \"%s\" (computed_traits, segments, mappings, rfm, clv, engagement)",
+                         "apply: %s: unknown member \"%s\" (computed_traits, segments, mappings, rfm, clv, engagement, "
+                         "journeys)",
                          path, c->string);
   }
   const cJSON *rfm = cJSON_GetObjectItemCaseSensitive(root, "rfm");
@@ -373,6 +377,17 @@ static int check_file(const cJSON *root, const char *path) {
   px_clv_def cd;
   if (clv && px_clv_def_parse(clv, &cd, &rerr) != PX_OK)
     return px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", path, rerr.field, rerr.reason);
+  const cJSON *eng = cJSON_GetObjectItemCaseSensitive(root, "engagement");
+  if (eng && px_engagement_check(eng, &rerr) != PX_OK)
+    return px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", path, rerr.field, rerr.reason);
+  const cJSON *journeys = cJSON_GetObjectItemCaseSensitive(root, "journeys");
+  if (journeys && !cJSON_IsObject(journeys))
+    return px_cli_fail(PX_EXIT_USAGE, "apply: %s: journeys: must be an object {\"NAME\": {\"stages\" or \"preset\"}}",
+                       path);
+  cJSON_ArrayForEach(c, journeys) {
+    if (px_journey_check(c->string, c, &rerr) != PX_OK)
+      return px_cli_fail(PX_EXIT_USAGE, "apply: %s: journeys.%s: %s: %s", path, c->string, rerr.field, rerr.reason);
+  }
   int i = 0;
   cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "computed_traits")) {
     px_ctrait t;
@@ -428,7 +443,7 @@ int px_cmd_apply(int argc, char **argv) {
   if (rc == PX_EXIT_OK && !st) rc = PX_EXIT_FAIL;
   px_txn *txn = NULL;
   px_config cfg;
-  int have_cfg = 0, traits = 0, segments = 0, mappings = 0, rfm = 0, clv = 0, engagement = 0;
+  int have_cfg = 0, traits = 0, segments = 0, mappings = 0, rfm = 0, clv = 0, engagement = 0, journeys = 0;
   px_status s = PX_OK;
   if (rc == PX_EXIT_OK && (s = px_store_begin(st, 1, &txn)) == PX_OK && (s = px_config_load(txn, st, &cfg, NULL)) == PX_OK)
     have_cfg = 1;
@@ -476,11 +491,28 @@ int px_cmd_apply(int argc, char **argv) {
     char *def = cJSON_PrintUnformatted(clv_in);
     px_error err;
     px_error_clear(&err);
-    s = def ? px_clv_define(txn, st, def, strlen(def), now, NULL, &err) : PX_NOMEM;
+    s = def ? px_clv_define(txn, st, &cfg, def, strlen(def), now, progress, "clv", NULL, &err) : PX_NOMEM;
     cJSON_free(def);
     if (s == PX_INVALID) rc = px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", file, err.field, err.reason);
     else if (s != PX_OK) rc = px_cli_fail(PX_EXIT_FAIL, "apply: clv: %s", px_status_str(s));
     else clv = 1;
+  }
+  const cJSON *journeys_in = rc == PX_EXIT_OK && have_cfg ? cJSON_GetObjectItemCaseSensitive(root, "journeys") : NULL;
+  cJSON_ArrayForEach(c, journeys_in) {
+    char *def = cJSON_PrintUnformatted(c);
+    px_error err;
+    px_error_clear(&err);
+    s = def ? px_journey_define(txn, st, &cfg, c->string, def, strlen(def), now, progress, c->string, &err) : PX_NOMEM;
+    cJSON_free(def);
+    if (s == PX_INVALID) {
+      rc = px_cli_fail(PX_EXIT_USAGE, "apply: %s: journeys.%s: %s: %s", file, c->string, err.field, err.reason);
+      break;
+    }
+    if (s != PX_OK) {
+      rc = px_cli_fail(PX_EXIT_FAIL, "apply: journeys.%s: %s", c->string, px_status_str(s));
+      break;
+    }
+    journeys++;
   }
   i = 0;
   const cJSON *segments_in = rc == PX_EXIT_OK && have_cfg ? cJSON_GetObjectItemCaseSensitive(root, "segments") : NULL;
@@ -511,12 +543,15 @@ int px_cmd_apply(int argc, char **argv) {
   if (have_cfg) px_config_free(&cfg);
   if (rc == PX_EXIT_OK) {
     if (json)
-      printf("{\"computed_traits\":%d,\"segments\":%d,\"mappings\":%d,\"rfm\":%s,\"clv\":%s,\"engagement\":%s}\n",
-             traits, segments, mappings, rfm ? "true" : "false", clv ? "true" : "false", engagement ? "true" : "false");
+      printf("{\"computed_traits\":%d,\"segments\":%d,\"mappings\":%d,\"rfm\":%s,\"clv\":%s,\"engagement\":%s,"
+             "\"journeys\":%d}\n",
+             traits, segments, mappings, rfm ? "true" : "false", clv ? "true" : "false", engagement ? "true" : "false",
+             journeys);
     else
       printf("applied %s: %d computed traits, %d segments, %d mappings%s%s%s\n", file, traits, segments, mappings,
              rfm ? ", rfm (scores: pickaxe rfm refresh)" : "", clv ? ", clv (scores: pickaxe clv refresh)" : "",
              engagement ? ", engagement (computed.engagement, segments engagement_high ... engagement_dormant)" : "");
+    if (!json && journeys) printf("  %d journeys (pickaxe journey list)\n", journeys);
   }
   if (st) px_store_close(st);
   cJSON_Delete(root);

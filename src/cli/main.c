@@ -28,6 +28,7 @@ static const char usage[] =
     "  rfm refresh|show score every customer by RFM now, or show the last refresh\n"
     "  clv fit|predict|validate  customer value models (BG/NBD, Gamma-Gamma) on a purchases file\n"
     "  clv refresh|show|models   the same fitted on the stored purchases, scored on every customer\n"
+    "  journey ...      journey stage models: define (presets retail, business), funnel, of REF\n"
     "  discover         find groups of similar customers (k-means); save one as a segment\n"
     "  profile get REF  print a profile with its segments and computed traits (REF: id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
@@ -143,7 +144,8 @@ int main(int argc, char **argv) {
               {"segment", px_cmd_segment}, {"apply", px_cmd_apply},
               {"mapping", px_cmd_mapping},
               {"rfm", px_cmd_rfm},
-              {"clv", px_cmd_clv}};
+              {"clv", px_cmd_clv},
+              {"journey", px_cmd_journey}};
   if (argc < 2 || px_cli_is_help(argv[1])) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;

@@ -118,6 +118,24 @@ static int by_day(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+int px_clv_customer_of(const px_clv_purchase *p, size_t n, int64_t end_day, double unit_days, px_btyd_customer *out) {
+  if (!n || p[0].day > end_day) return 0;
+  int64_t first = p[0].day, last = first;
+  double x = 0, spend = 0;
+  for (size_t j = 0; j < n && p[j].day <= end_day;) { /* a day's purchases are one */
+    int64_t d = p[j].day;
+    double amount = 0;
+    for (; j < n && p[j].day == d; j++) amount += p[j].amount;
+    if (d == first) continue; /* the first purchase is not a repeat */
+    x++;
+    spend += amount;
+    last = d;
+  }
+  *out = (px_btyd_customer){x, (double)(last - first) / unit_days, (double)(end_day - first) / unit_days,
+                            x > 0 ? spend / x : 0};
+  return 1;
+}
+
 px_status px_clv_summary_build(px_clv_summary *s, const px_btyd_customer **out, const char *const **ids,
                                size_t *n) {
   free(s->out);
@@ -132,21 +150,7 @@ px_status px_clv_summary_build(px_clv_summary *s, const px_btyd_customer **out, 
   for (size_t i = 0; i < s->n; i++) {
     cust *c = &s->c[i];
     qsort(c->p, c->n, sizeof *c->p, by_day);
-    int64_t first = c->p[0].day;
-    if (first > s->end_day) continue; /* a customer only after the period */
-    double x = 0, spend = 0;
-    int64_t last = first;
-    for (size_t j = 0; j < c->n && c->p[j].day <= s->end_day;) { /* a day's purchases are one */
-      int64_t d = c->p[j].day;
-      double amount = 0;
-      for (; j < c->n && c->p[j].day == d; j++) amount += c->p[j].amount;
-      if (d == first) continue; /* the first purchase is not a repeat */
-      x++;
-      spend += amount;
-      last = d;
-    }
-    s->out[k] = (px_btyd_customer){x, (double)(last - first) / s->unit, (double)(s->end_day - first) / s->unit,
-                                   x > 0 ? spend / x : 0};
+    if (!px_clv_customer_of(c->p, c->n, s->end_day, s->unit, &s->out[k])) continue; /* only after the period */
     s->src[k] = i;
     s->ids[k++] = c->id;
   }

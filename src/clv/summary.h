@@ -35,6 +35,13 @@ typedef struct px_clv_purchase {
   double amount;
 } px_clv_purchase;
 
+/* One customer's summary from its n purchases sorted by day (several on a
+ * day are combined), for a calibration end day and a unit in days: the
+ * rules above. 0 (out untouched) when there is no purchase up to end_day.
+ * What px_clv_summary_build does per customer; the platform's CLV refresh
+ * calls it on each profile's purchase days. */
+int px_clv_customer_of(const px_clv_purchase *p, size_t n, int64_t end_day, double unit_days, px_btyd_customer *out);
+
 /* All the purchases of out[k] of the last px_clv_summary_build, also
  * those after the calibration end, sorted by day (purchases on one day are
  * separate entries), into *n (at least 1); valid until the next add or

@@ -107,7 +107,8 @@ static size_t upper_bound(const cmp_state *s, int64_t t) {
 
 static px_status fold(cmp_state *s, const cmp_entry *e) {
   switch ((px_agg_fn)s->fn) {
-    case PX_AGG_DECAY: break; /* decay.c */
+    case PX_AGG_DECAY: /* decay.c */
+    case PX_AGG_DAILY: break; /* daily.c */
     case PX_AGG_COUNT: s->n++; break;
     case PX_AGG_SUM:
     case PX_AGG_AVG:
@@ -253,6 +254,16 @@ px_status px_agg_observe(const px_rule_agg *a, px_buf *state, const char *event_
   if (!event_name) event_name = "";
   if (a->event[0] && strcmp(a->event, event_name) != 0) return PX_OK;
   if (a->fn == PX_AGG_DECAY) return cmp_decay_observe(a, state, event_name, ts_ms, now_ms, changed);
+  if (a->fn == PX_AGG_DAILY) {
+    if (a->where) {
+      int ok = 0;
+      px_status st = px_rule_eval_event(a->where, event_name, properties, &ok);
+      if (st != PX_OK || !ok) return st;
+    }
+    double amount = 0;
+    int have = as_number(lookup(properties, a->property), &amount);
+    return cmp_daily_observe(state, ts_ms, have, amount, changed);
+  }
   if (ts_ms < px_agg_oldest(a, now_ms)) return PX_OK; /* can never count again */
 
   cmp_entry e = {ts_ms, seq, 0, {NULL, 0}};
@@ -297,6 +308,7 @@ out:
 px_status px_agg_expire(const px_rule_agg *a, px_buf *state, int64_t now_ms, int *changed) {
   if (changed) *changed = 0;
   if (a->fn == PX_AGG_DECAY) return cmp_decay_check(a, state->data, state->len); /* nothing leaves */
+  if (a->fn == PX_AGG_DAILY) return cmp_daily_check(state->data, state->len);
   if (cmp_fast_kind(a)) return cmp_fast_expire(a, state, now_ms, changed);
   cmp_state s;
   int rewritten = 0;
@@ -312,6 +324,7 @@ px_status px_agg_expire(const px_rule_agg *a, px_buf *state, int64_t now_ms, int
 
 px_status px_agg_check(const px_rule_agg *a, const void *state, size_t n) {
   if (a->fn == PX_AGG_DECAY) return cmp_decay_check(a, state, n);
+  if (a->fn == PX_AGG_DAILY) return cmp_daily_check(state, n);
   if (cmp_fast_kind(a)) return cmp_fast_check(a, state, n);
   cmp_state s;
   px_status st = cmp_decode(a, state, n, &s);
@@ -393,6 +406,7 @@ static px_status merge_entries(cmp_state *A, const cmp_state *B) {
 
 px_status px_agg_merge(const px_rule_agg *a, px_buf *into, const void *other, size_t n) {
   if (a->fn == PX_AGG_DECAY) return cmp_decay_merge(a, into, other, n);
+  if (a->fn == PX_AGG_DAILY) return cmp_daily_merge(into, other, n);
   if (cmp_fast_kind(a)) return cmp_fast_merge(a, into, other, n);
   cmp_state A, B;
   px_status st = cmp_decode(a, into->data, into->len, &A);
@@ -466,6 +480,7 @@ px_status px_agg_value(const px_rule_agg *a, const void *state, size_t n, int64_
   memset(out, 0, sizeof *out);
   out->type = PX_RV_NULL;
   if (a->fn == PX_AGG_DECAY) return cmp_decay_value(state, n, now_ms, out, valid_until_ms);
+  if (a->fn == PX_AGG_DAILY) return cmp_daily_value(state, n, now_ms, out, valid_until_ms);
   if (cmp_fast_kind(a)) return cmp_fast_value(a, state, n, now_ms, out, valid_until_ms);
   cmp_state s;
   px_status st = cmp_decode(a, state, n, &s);
@@ -483,7 +498,8 @@ px_status px_agg_value(const px_rule_agg *a, const void *state, size_t n, int64_
   if (st != PX_OK) goto out;
   if (valid_until_ms) *valid_until_ms = until;
   switch (a->fn) {
-    case PX_AGG_DECAY: break; /* decay.c */
+    case PX_AGG_DECAY: /* decay.c */
+    case PX_AGG_DAILY: break; /* daily.c */
     case PX_AGG_COUNT:
     case PX_AGG_SUM:
       out->type = PX_RV_NUM;

@@ -79,6 +79,20 @@ px_status px_agg_check(const px_rule_agg *a, const void *state, size_t n);
  * holding exactly one. 0 when absent or not a finite number. */
 int px_agg_property_number(const cJSON *properties, const char *path, double *out);
 
+/* One day of a "daily" aggregation's state (function daily: per UTC day,
+ * the matching events, those without a numeric property, and the
+ * property's sum), for readers of the raw state (the CLV refresh). */
+typedef struct px_agg_day {
+  int32_t day; /* days since 1970-01-01 */
+  uint32_t events, without;
+  double sum;
+} px_agg_day;
+/* The number of days in a daily state (n bytes; 0 for an empty one), day i
+ * of it (ascending), and whether a day was left out at the cap
+ * (PX_AGG_MAX_ENTRIES days). PX_STORE for a state that is not one. */
+px_status px_agg_daily_count(const void *state, size_t n, size_t *days, int *capped);
+px_status px_agg_daily_day(const void *state, size_t n, size_t i, px_agg_day *out);
+
 /* Function names as in definitions ("count", "sum", "avg", "min", "max",
  * "first", "last", "distinct", "most_frequent"); NULL if unknown. */
 const char *px_agg_fn_name(px_agg_fn fn);

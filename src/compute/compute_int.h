@@ -102,4 +102,10 @@ px_status cmp_decay_check(const px_rule_agg *a, const void *state, size_t n);
 /* The score at t_ms of a non-empty valid state. */
 double cmp_decay_at(const void *state, int64_t t_ms);
 
+/* Purchase days (daily.c), dispatched to by agg.c for PX_AGG_DAILY. */
+px_status cmp_daily_observe(px_buf *state, int64_t ts, int have, double amount, int *changed);
+px_status cmp_daily_merge(px_buf *into, const void *other, size_t n);
+px_status cmp_daily_value(const void *state, size_t n, int64_t now, px_rule_value *out, int64_t *until);
+px_status cmp_daily_check(const void *state, size_t n);
+
 #endif

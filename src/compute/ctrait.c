@@ -9,7 +9,7 @@ static const char *const fn_names[] = {
     [PX_AGG_COUNT] = "count", [PX_AGG_SUM] = "sum",       [PX_AGG_AVG] = "avg",
     [PX_AGG_MIN] = "min",     [PX_AGG_MAX] = "max",       [PX_AGG_FIRST] = "first",
     [PX_AGG_LAST] = "last",   [PX_AGG_DISTINCT] = "distinct", [PX_AGG_MOST_FREQUENT] = "most_frequent",
-    [PX_AGG_DECAY] = "decay",
+    [PX_AGG_DECAY] = "decay",         [PX_AGG_DAILY] = "daily",
 };
 
 const char *px_agg_fn_name(px_agg_fn fn) {
@@ -139,7 +139,8 @@ px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err) {
   snprintf(out->name, sizeof out->name, "%s", name->valuestring);
   if (!cJSON_IsString(fn) || px_agg_fn_parse(fn->valuestring, &out->agg.fn) != PX_OK)
     return px_error_set(err, PX_INVALID, "function",
-                        "must be one of count, sum, avg, min, max, first, last, distinct, most_frequent, decay");
+                        "must be one of count, sum, avg, min, max, first, last, distinct, most_frequent, decay, "
+                        "daily");
   const cJSON *events = cJSON_GetObjectItemCaseSensitive(def, "events");
   if (out->agg.fn == PX_AGG_DECAY) { /* a decayed score: its terms say which events count */
     static const char *const not_with[] = {"event", "property", "where", "window"};
@@ -166,6 +167,8 @@ px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err) {
   if (!out->agg.property[0] && out->agg.fn != PX_AGG_COUNT && out->agg.fn != PX_AGG_FIRST &&
       out->agg.fn != PX_AGG_LAST)
     return px_error_set(err, PX_INVALID, "property", "is required for function %s", px_agg_fn_name(out->agg.fn));
+  if (out->agg.fn == PX_AGG_DAILY && window && !cJSON_IsNull(window))
+    return px_error_set(err, PX_INVALID, "window", "does not go with function daily (it keeps every day)");
   if (window && !cJSON_IsNull(window)) {
     if (!cJSON_IsString(window) || px_agg_window_parse(window->valuestring, &out->agg.window_ms) != PX_OK)
       return px_error_set(err, PX_INVALID, "window",

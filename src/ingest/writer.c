@@ -160,18 +160,24 @@ static void refresh_rfm(px_writer *w, int64_t now) {
   }
 }
 
+/* CLV reads and fits in a read transaction of its own (seconds for a
+ * million customers) and takes the state's write lock only for the writes. */
 static void refresh_clv(px_writer *w, int64_t now) {
   px_txn *txn;
   int64_t due = INT64_MAX;
   if (now < w->clv_retry_ms || px_store_begin(w->st, PX_TXN_READ, &txn) != PX_OK) return;
   px_clv_next_due(txn, w->st, &due);
-  px_store_abort(txn);
-  if (due > now || px_store_begin(w->st, PX_TXN_STATE, &txn) != PX_OK) return;
+  px_clv_run *run = NULL;
   px_clv_summary_out m;
-  px_status s = load_config(w, txn);
-  if (s == PX_OK) s = px_clv_refresh(txn, w->st, &w->cfg, now, NULL, NULL, &m);
-  if (s == PX_OK) s = px_store_commit(txn);
-  else px_store_abort(txn);
+  px_status s = due <= now ? px_clv_prepare(txn, w->st, now, NULL, NULL, &run, &m) : PX_NOT_FOUND;
+  px_store_abort(txn);
+  if (s == PX_OK && (s = px_store_begin(w->st, PX_TXN_STATE, &txn)) == PX_OK) {
+    s = load_config(w, txn);
+    if (s == PX_OK) s = px_clv_apply(txn, w->st, &w->cfg, run, &m);
+    if (s == PX_OK) s = px_store_commit(txn);
+    else px_store_abort(txn);
+  }
+  px_clv_run_free(run);
   if (s == PX_OK) {
     px_log(PX_LOG_INFO, "msg=\"clv refreshed\" fitted=%d model=%u customers=%llu changed=%llu removed=%llu", m.fitted,
            m.model, (unsigned long long)m.customers, (unsigned long long)m.changed, (unsigned long long)m.removed);

@@ -26,7 +26,10 @@ static const char *const fn_names[] = {"count", "sum", "avg", "min", "max", "fir
                                        "most_frequent", NULL};
 
 const char *px_rule_agg_fn_name(px_agg_fn fn) {
-  return (unsigned)fn <= PX_AGG_MOST_FREQUENT ? fn_names[fn] : fn == PX_AGG_DECAY ? "decay" : "?";
+  return (unsigned)fn <= PX_AGG_MOST_FREQUENT ? fn_names[fn]
+         : fn == PX_AGG_DECAY                ? "decay"
+         : fn == PX_AGG_DAILY                ? "daily"
+                                             : "?";
 }
 
 static const char *const func_names[] = {"ln", "log1p", "days_since", NULL}; /* by F_* */

@@ -81,6 +81,7 @@ typedef enum px_agg_fn {
   PX_AGG_DISTINCT,      /* how many distinct values of the property */
   PX_AGG_MOST_FREQUENT, /* the property's most frequent value (ties: the latest seen) */
   PX_AGG_DECAY,         /* a decayed score over event types (computed traits only; px_decay_spec) */
+  PX_AGG_DAILY,         /* per-day counts and sums of the property (computed traits only; compute.h) */
 } px_agg_fn;
 
 /* The terms of a decayed score: each event named event ("*": any track

@@ -10,6 +10,7 @@
 #include "score/scores.h"
 #include "segment/clv_refresh.h"
 #include "segment/def.h"
+#include "segment/engine.h"
 #include "segment/every.h"
 
 #define DAY_MS 86400000LL
@@ -92,13 +93,26 @@ px_status px_clv_def_print(const px_clv_def *d, px_buf *out) {
                        d->unit_days == 1 ? "day" : "week", horizon, rate, every);
 }
 
-px_status px_clv_define(px_txn *txn, const px_store *st, const char *json, size_t n, int64_t now_ms, int *changed,
-                        px_error *err) {
+px_status px_clv_define(px_txn *txn, const px_store *st, const px_config *cfg, const char *json, size_t n,
+                        int64_t now_ms, px_segment_progress_fn progress, void *arg, int *changed, px_error *err) {
   if (changed) *changed = 0;
   cJSON *j = cJSON_ParseWithLength(json, n);
   px_clv_def d;
   px_status s = j ? px_clv_def_parse(j, &d, err) : px_error_set(err, PX_INVALID, "clv", "not valid JSON");
   cJSON_Delete(j);
+  if (s != PX_OK) return s;
+  /* The purchase days it reads, kept as events arrive (unchanged: nothing happens). */
+  cJSON *t = cJSON_CreateObject();
+  char *text = NULL;
+  if (t && cJSON_AddStringToObject(t, "name", PX_CLV_TRAIT) && cJSON_AddStringToObject(t, "function", "daily") &&
+      cJSON_AddStringToObject(t, "event", d.event) && cJSON_AddStringToObject(t, "property", d.revenue))
+    text = cJSON_PrintUnformatted(t);
+  cJSON_Delete(t);
+  if (!text) return PX_NOMEM;
+  px_error terr;
+  s = px_ctrait_define(txn, st, cfg, text, strlen(text), now_ms, progress, arg, &terr);
+  cJSON_free(text);
+  if (s == PX_INVALID) return px_error_set(err, PX_INVALID, "clv.revenue", "%s: %s", terr.field, terr.reason);
   if (s != PX_OK) return s;
   px_buf body;
   px_buf_init(&body, PX_DEF_BODY_MAX);

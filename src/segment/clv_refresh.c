@@ -7,16 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "base/timeutil.h"
 #include "clv/btyd.h"
 #include "clv/summary.h"
 #include "clv/value.h"
 #include "compute/compute.h"
-#include "event/event.h"
 #include "profile/profile.h"
 #include "score/scores.h"
 #include "segment/clv_refresh.h"
+#include "segment/engine_int.h"
 #include "store/key.h"
 
 #define DAY_MS 86400000LL
@@ -33,87 +34,92 @@ static int64_t day_of(int64_t ms) { return ms >= 0 ? ms / DAY_MS : -((-ms + DAY_
 
 /* ---- reading the purchases ---- */
 
-typedef struct reader {
-  px_txn *txn;
-  const px_store *st;
-  const px_clv_def *d;
-  uint64_t name_hash;
-  int64_t now;
-  px_clv_summary *sum;
-  char id[17]; /* the profile id in hex: the summary's customer id */
-  int took;    /* the profile had a purchase */
-  px_clv_summary_out *out;
-} reader;
-
-static px_status purchase_row(void *arg, const px_timeline_row *row) {
-  reader *r = arg;
-  if (row->type != PX_EV_TRACK || row->name_hash != r->name_hash || row->time_ms > r->now) return PX_OK;
-  px_key ek;
-  px_key_init(&ek);
-  px_key_u64(&ek, row->seq);
-  MDB_val rec;
-  px_event ev;
-  px_status s = px_store_get(r->txn, r->st, PX_DB_EVENTS, ek.b, ek.n, &rec);
-  if (s == PX_OK) s = px_event_decode(rec.mv_data, rec.mv_size, row->seq, &ev);
-  if (s != PX_OK) return s;
-  if (ev.name && strcmp(ev.name, r->d->event) == 0) { /* not another name with the same hash */
-    double amount;
-    if (!px_agg_property_number(ev.properties, r->d->revenue, &amount)) {
-      amount = 0;
-      r->out->no_amount++;
-    }
-    s = px_clv_summary_add(r->sum, r->id, 16, day_of(row->time_ms), amount);
-    r->out->purchases++;
-    r->took = 1;
-  }
-  px_event_free(&ev);
-  return s;
-}
-
+/* The customers read: their profile ids (ascending) and summaries. */
 typedef struct pid_list {
-  uint64_t *v; /* ascending */
+  uint64_t *v;
+  px_btyd_customer *c;
   size_t n, cap;
 } pid_list;
 
-static px_status push(pid_list *l, uint64_t pid) {
+static px_status push(pid_list *l, uint64_t pid, const px_btyd_customer *c) {
   if (l->n == l->cap) {
     size_t nc = l->cap ? l->cap * 2 : 1024;
     uint64_t *p = realloc(l->v, nc * sizeof *p);
     if (!p) return PX_NOMEM;
     l->v = p;
+    px_btyd_customer *q = realloc(l->c, nc * sizeof *q);
+    if (!q) return PX_NOMEM;
+    l->c = q;
     l->cap = nc;
   }
-  l->v[l->n++] = pid;
+  l->v[l->n] = pid;
+  l->c[l->n++] = *c;
   return PX_OK;
 }
 
-/* Every live profile's purchases up to now into sum; the profiles with one
- * go to customers, in id order (the summary's order too). */
-static px_status read_purchases(reader *r, pid_list *customers, px_segment_progress_fn progress, void *arg) {
-  uint64_t total = 0;
-  px_status s = px_store_counter(r->txn, r->st, "profiles", &total);
+/* The state key of the purchase-days trait (as the engine keys it). */
+static px_status trait_key(px_txn *txn, const px_store *st, uint64_t *key) {
+  px_ctrait t;
+  px_status s = px_ctrait_get(txn, st, PX_CLV_TRAIT, &t);
+  if (s == PX_NOT_FOUND) return PX_INVALID; /* deleted by hand: applying the definition again brings it back */
+  if (s != PX_OK) return s;
+  char text[PX_RULE_MAX_BYTES];
+  s = t.agg.fn == PX_AGG_DAILY ? px_rule_agg_print(&t.agg, text, sizeof text) : PX_INVALID;
+  if (s == PX_OK) *key = XXH64(text, strlen(text), 0);
+  px_ctrait_free(&t);
+  return s;
+}
+
+/* Every live profile's purchase days (one state each) summarized up to
+ * today (px_clv_customer_of, as the summary of a file does); the profiles
+ * with a purchase go to customers, in id order. */
+static px_status read_purchases(px_txn *txn, const px_store *st, int64_t now, double unit_days, pid_list *customers,
+                                px_clv_summary_out *out, px_segment_progress_fn progress, void *arg) {
+  uint64_t total = 0, key = 0;
+  px_status s = px_store_counter(txn, st, "profiles", &total);
+  if (s == PX_OK) s = trait_key(txn, st, &key);
+  if (s != PX_OK) return s;
   MDB_cursor *cur;
-  int rc = mdb_cursor_open(px_txn_mdb(r->txn, PX_DB_PROFILES), px_store_dbi(r->st, PX_DB_PROFILES), &cur);
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_PROFILES), px_store_dbi(st, PX_DB_PROFILES), &cur);
   if (rc) return px_store_status(rc);
-  px_timeline_walk walk = {0};
+  int64_t today = day_of(now);
+  px_clv_purchase *days = NULL;
+  size_t cap = 0;
   MDB_val k, v;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && s == PX_OK; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     px_profile_rec rec;
     if (k.mv_size != 8 || v.mv_size < sizeof rec) continue;
     memcpy(&rec, v.mv_data, sizeof rec);
     if (rec.merged_into) continue;
-    uint64_t pid = px_get_u64(k.mv_data);
-    uint64_t seen = ++r->out->profiles;
+    uint64_t pid = px_get_u64(k.mv_data), seen = ++out->profiles;
     if (progress && seen % 1000 == 0) progress(arg, seen, total > seen ? total : seen);
-    snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)pid);
-    r->took = 0;
-    s = px_profile_events_since(r->txn, r->st, pid, INT64_MIN, &walk, purchase_row, r);
-    if (s == PX_OK && r->took) s = push(customers, pid);
+    MDB_val state;
+    size_t n = 0, nd = 0;
+    if ((s = eng_state_get(txn, st, pid, key, &state)) != PX_OK) break;
+    if ((s = px_agg_daily_count(state.mv_data, state.mv_size, &n, NULL)) != PX_OK || !n) continue;
+    if (n > cap) {
+      px_clv_purchase *p = realloc(days, n * sizeof *p);
+      if (!p) {
+        s = PX_NOMEM;
+        break;
+      }
+      days = p;
+      cap = n;
+    }
+    for (size_t i = 0; i < n && s == PX_OK; i++) {
+      px_agg_day d;
+      if ((s = px_agg_daily_day(state.mv_data, state.mv_size, i, &d)) != PX_OK || d.day > today) break;
+      days[nd++] = (px_clv_purchase){d.day, d.sum};
+      out->purchases += d.events;
+      out->no_amount += d.without;
+    }
+    px_btyd_customer c;
+    if (s == PX_OK && px_clv_customer_of(days, nd, today, unit_days, &c)) s = push(customers, pid, &c);
   }
-  px_timeline_walk_end(&walk);
+  free(days);
   mdb_cursor_close(cur);
   if (s == PX_OK && rc != 0 && rc != MDB_NOTFOUND) s = px_store_status(rc);
-  if (s == PX_OK && progress) progress(arg, r->out->profiles, r->out->profiles);
+  if (s == PX_OK && progress) progress(arg, out->profiles, out->profiles);
   return s;
 }
 
@@ -359,34 +365,52 @@ static px_status summary_json(const px_clv_summary_out *o, const double totals[2
 
 /* ---- the refresh ---- */
 
-px_status px_clv_refresh(px_txn *txn, const px_store *st, const px_config *cfg, int64_t now_ms,
-                         px_segment_progress_fn progress, void *arg, px_clv_summary_out *out) {
+/* What the read phase leaves for the write phase. */
+struct px_clv_run {
+  px_clv_def d;
+  int64_t now;
+  fitted f;
+  pid_list customers; /* ascending, with their summaries */
+  const px_btyd_customer *c; /* customers.c */
+  size_t nc;
+  double (*v)[4]; /* per customer: p_alive, expected_purchases_90d, expected_spend, clv */
+};
+
+void px_clv_run_free(px_clv_run *run) {
+  if (!run) return;
+  free(run->v);
+  free(run->customers.v);
+  free(run->customers.c);
+  free(run);
+}
+
+px_status px_clv_prepare(px_txn *txn, const px_store *st, int64_t now_ms, px_segment_progress_fn progress, void *arg,
+                         px_clv_run **runp, px_clv_summary_out *out) {
+  *runp = NULL;
   memset(out, 0, sizeof *out);
   out->refreshed_ms = now_ms;
-  px_clv_def d;
-  px_status s = px_clv_def_get(txn, st, &d, NULL);
-  if (s != PX_OK) return s;
+  px_clv_run *run = calloc(1, sizeof *run);
+  if (!run) return PX_NOMEM;
+  run->now = now_ms;
+  px_status s = px_clv_def_get(txn, st, &run->d, NULL);
+  if (s != PX_OK) {
+    free(run);
+    return s;
+  }
   uint64_t t0 = px_time_mono_ns();
-  reader r = {.txn = txn, .st = st, .d = &d, .name_hash = px_profile_name_hash(d.event), .now = now_ms, .out = out};
-  r.sum = px_clv_summary_new(day_of(now_ms), d.unit_days);
-  pid_list customers = {0};
-  const px_btyd_customer *c = NULL;
-  const char *const *ids;
-  size_t nc = 0;
-  s = r.sum ? read_purchases(&r, &customers, progress, arg) : PX_NOMEM;
-  if (s == PX_OK) s = px_clv_summary_build(r.sum, &c, &ids, &nc);
-  if (s == PX_OK && nc != customers.n) s = PX_STORE; /* a customer per profile with a purchase */
-  out->customers = nc;
-  for (size_t i = 0; i < nc; i++) out->repeat_customers += c[i].x > 0;
+  s = read_purchases(txn, st, now_ms, run->d.unit_days, &run->customers, out, progress, arg);
+  run->c = run->customers.c;
+  run->nc = run->customers.n;
+  out->customers = run->nc;
+  for (size_t i = 0; s == PX_OK && i < run->nc; i++) out->repeat_customers += run->c[i].x > 0;
   out->read_ms = ms_since(t0);
 
   t0 = px_time_mono_ns();
-  fitted f = {0};
   if (s == PX_OK) {
-    px_status fs = nc ? px_bgnbd_fit(c, nc, &f.m) : PX_INVALID;
+    px_status fs = run->nc ? px_bgnbd_fit(run->c, run->nc, &run->f.m) : PX_INVALID;
     if (fs == PX_OK) {
       out->fitted = 1;
-      f.have_gg = px_gamma_gamma_fit(c, nc, &f.g) == PX_OK;
+      run->f.have_gg = px_gamma_gamma_fit(run->c, run->nc, &run->f.g) == PX_OK;
     } else if (fs == PX_INVALID || fs == PX_NOT_CONVERGED) {
       out->fit_status = fs; /* the data cannot support a fit (yet): the last model and scores stay */
     } else {
@@ -394,40 +418,57 @@ px_status px_clv_refresh(px_txn *txn, const px_store *st, const px_config *cfg, 
     }
   }
   out->fit_ms = ms_since(t0);
-
   t0 = px_time_mono_ns();
-  double totals[2] = {NAN, NAN};
-  double(*v)[4] = NULL;
-  int reads = 0;
   if (s == PX_OK && out->fitted) {
-    if (!(v = malloc((nc ? nc : 1) * sizeof *v))) s = PX_NOMEM;
-    if (s == PX_OK) s = store_model(txn, st, &d, &f, now_ms, out);
-    if (s == PX_OK) s = px_segment_reads_score(txn, st, score_names, NSCORES, &reads);
-    if (s == PX_OK) s = score_all(&f, &d, c, nc, v);
-    totals[0] = f.have_gg ? 0 : NAN;
-    totals[1] = 0;
-    for (size_t i = 0; i < nc && s == PX_OK; i++) {
-      int changed = 0;
-      if (isfinite(v[i][3])) totals[0] += v[i][3];
-      if (isfinite(v[i][1])) totals[1] += v[i][1];
-      if ((s = put_scores(txn, st, customers.v[i], v[i], out->model, now_ms, &changed)) != PX_OK) break;
-      if (changed) {
-        out->changed++;
-        if (reads) s = px_segment_reevaluate(txn, st, cfg, customers.v[i], now_ms);
-      }
-    }
-    if (s == PX_OK) s = remove_stale(txn, st, cfg, &customers, reads, now_ms, out);
+    if (!(run->v = malloc((run->nc ? run->nc : 1) * sizeof *run->v))) s = PX_NOMEM;
+    if (s == PX_OK) s = score_all(&run->f, &run->d, run->c, run->nc, run->v);
   }
   out->score_ms = ms_since(t0);
+  if (s == PX_OK) *runp = run;
+  else px_clv_run_free(run);
+  return s;
+}
+
+px_status px_clv_apply(px_txn *txn, const px_store *st, const px_config *cfg, const px_clv_run *run,
+                       px_clv_summary_out *out) {
+  uint64_t t0 = px_time_mono_ns();
+  double totals[2] = {NAN, NAN};
+  int reads = 0;
+  px_status s = PX_OK;
+  if (out->fitted) {
+    s = store_model(txn, st, &run->d, &run->f, run->now, out);
+    if (s == PX_OK) s = px_segment_reads_score(txn, st, score_names, NSCORES, &reads);
+    totals[0] = run->f.have_gg ? 0 : NAN;
+    totals[1] = 0;
+    for (size_t i = 0; i < run->nc && s == PX_OK; i++) {
+      const double *v = run->v[i];
+      int changed = 0;
+      if (isfinite(v[3])) totals[0] += v[3];
+      if (isfinite(v[1])) totals[1] += v[1];
+      if ((s = put_scores(txn, st, run->customers.v[i], v, out->model, run->now, &changed)) != PX_OK) break;
+      if (changed) {
+        out->changed++;
+        if (reads) s = px_segment_reevaluate(txn, st, cfg, run->customers.v[i], run->now);
+      }
+    }
+    if (s == PX_OK) s = remove_stale(txn, st, cfg, &run->customers, reads, run->now, out);
+  }
+  out->score_ms += ms_since(t0);
   px_buf b;
   px_buf_init(&b, PX_SCORE_STR_MAX);
   if (s == PX_OK) s = summary_json(out, totals, &b);
-  px_score sum = {PX_SCORE_STR, 0, b.data, b.len, now_ms};
+  px_score sum = {PX_SCORE_STR, 0, b.data, b.len, run->now};
   if (s == PX_OK) s = px_score_put(txn, st, PX_SCORE_GLOBAL, PX_CLV_SUMMARY, &sum, NULL);
   px_buf_free(&b);
-  free(v);
-  free(customers.v);
-  px_clv_summary_free(r.sum);
+  return s;
+}
+
+px_status px_clv_refresh(px_txn *txn, const px_store *st, const px_config *cfg, int64_t now_ms,
+                         px_segment_progress_fn progress, void *arg, px_clv_summary_out *out) {
+  px_clv_run *run;
+  px_status s = px_clv_prepare(txn, st, now_ms, progress, arg, &run, out);
+  if (s == PX_OK) s = px_clv_apply(txn, st, cfg, run, out);
+  px_clv_run_free(run);
   return s;
 }
 

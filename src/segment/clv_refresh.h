@@ -1,8 +1,9 @@
 /* Customer lifetime value built into the platform (issue 5): the
  * definition (which event is a purchase and which property its amount, the
  * model's time unit, the CLV horizon and discount rate, how often to
- * refit), and the refresh that summarizes every live profile's stored
- * purchase events (clv/summary.h), fits the BG/NBD and Gamma-Gamma models
+ * refit), and the refresh that summarizes every live profile's purchase
+ * days (clv/summary.h; kept per profile, as events arrive, by the computed
+ * trait PX_CLV_TRAIT), fits the BG/NBD and Gamma-Gamma models
  * (clv/btyd.h), keeps the fitted model as a new version, and writes each
  * customer's scores (score/scores.h), re-evaluating the segments that read
  * them.
@@ -33,6 +34,7 @@
 #include "store/store.h"
 
 #define PX_CLV_DEF_NAME "clv"   /* the PX_DEF_CLV definition's name */
+#define PX_CLV_TRAIT "_clv_purchases" /* the computed trait (function daily) the refresh reads */
 #define PX_CLV_SUMMARY "clv"    /* the last refresh's summary, under PX_SCORE_GLOBAL */
 #define PX_CLV_MODEL_PREFIX "clv_model." /* + version (10 digits): fitted models, under PX_SCORE_GLOBAL */
 #define PX_CLV_MODELS_KEPT 100
@@ -59,11 +61,14 @@ px_status px_clv_def_parse(const cJSON *j, px_clv_def *out, px_error *err);
 /* The definition as JSON, every member given. */
 px_status px_clv_def_print(const px_clv_def *d, px_buf *out);
 
-/* Stores the CLV definition (json: n bytes, px_clv_def_parse's format).
- * PX_INVALID with err->field "clv.MEMBER". *changed (may be NULL) says the
- * stored body changed. */
-px_status px_clv_define(px_txn *txn, const px_store *st, const char *json, size_t n, int64_t now_ms, int *changed,
-                        px_error *err);
+/* Stores the CLV definition (json: n bytes, px_clv_def_parse's format) and
+ * defines the computed trait PX_CLV_TRAIT it reads: function daily over the
+ * purchase event's amount (per UTC day: purchases, those without an
+ * amount, the amounts' sum), kept current as events arrive and backfilled
+ * when new or changed. PX_INVALID with err->field "clv.MEMBER". *changed
+ * (may be NULL) says the stored body changed. */
+px_status px_clv_define(px_txn *txn, const px_store *st, const px_config *cfg, const char *json, size_t n,
+                        int64_t now_ms, px_segment_progress_fn progress, void *arg, int *changed, px_error *err);
 
 /* The stored definition and when it last changed; PX_NOT_FOUND when CLV is
  * not configured. */
@@ -89,7 +94,21 @@ typedef struct px_clv_summary_out {
   double read_ms, fit_ms, score_ms; /* the three phases' wall time */
 } px_clv_summary_out;
 
-/* Refits and rescores at now_ms as described above and stores the summary
+/* The refresh in two phases, so that a server's writer is held only for
+ * the writes: px_clv_prepare reads every profile's purchases, fits and
+ * computes every customer's numbers in txn (a read transaction will do);
+ * px_clv_apply then stores the model, the scores, the removals and the
+ * summary in a write transaction, as of prepare's now (a profile merged
+ * away in between keeps its scores until the next refresh). *run is set
+ * only on PX_OK; free it with px_clv_run_free. */
+typedef struct px_clv_run px_clv_run;
+px_status px_clv_prepare(px_txn *txn, const px_store *st, int64_t now_ms, px_segment_progress_fn progress, void *arg,
+                         px_clv_run **run, px_clv_summary_out *out);
+px_status px_clv_apply(px_txn *txn, const px_store *st, const px_config *cfg, const px_clv_run *run,
+                       px_clv_summary_out *out);
+void px_clv_run_free(px_clv_run *run);
+
+/* Both phases in one transaction: refits and rescores at now_ms as described above and stores the summary
  * (also when the models cannot be fitted: then nothing else changes, the
  * previous model and scores stay, and out->fitted is 0 with fit_status
  * saying why). PX_NOT_FOUND when CLV is not configured. progress (may be

@@ -37,6 +37,7 @@ static const char *counter_of(px_def_kind kind) {
     case PX_DEF_RFM: return "def.rfm";
     case PX_DEF_CLV: return "def.clv";
     case PX_DEF_ENGAGEMENT: return "def.engagement";
+    case PX_DEF_JOURNEY: return "def.journey";
   }
   return "def.other";
 }

@@ -1,5 +1,6 @@
 /* Named definitions kept in the log environment (durable, backed up with
- * the events): segments, computed traits, mappings, RFM, CLV, engagement. Each has a stable id,
+ * the events): segments, computed traits, mappings, RFM, CLV, engagement,
+ * journeys. Each has a stable id,
  * a version that grows when its body changes, and created/updated times.
  * Bodies are JSON objects whose meaning belongs to the caller (a segment's
  * {"rule": ...}); this module only stores them. See
@@ -24,6 +25,7 @@ typedef enum px_def_kind {
   PX_DEF_RFM = 4, /* one, named "rfm": the computed traits RFM reads (segment/rfm_refresh.h) */
   PX_DEF_CLV = 5, /* one, named "clv": the purchases CLV is fitted on (segment/clv_refresh.h) */
   PX_DEF_ENGAGEMENT = 6, /* one, named "engagement": its events and tiers (segment/engagement.h) */
+  PX_DEF_JOURNEY = 7, /* journey stage models by name: their stages (segment/journey.h) */
 } px_def_kind;
 
 typedef struct px_def {

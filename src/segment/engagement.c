@@ -84,6 +84,14 @@ static px_status parse(const cJSON *j, double min[3], cJSON **trait, px_error *e
   return PX_OK;
 }
 
+px_status px_engagement_check(const cJSON *j, px_error *err) {
+  double min[3];
+  cJSON *trait = NULL;
+  px_status s = parse(j, min, &trait, err);
+  cJSON_Delete(trait);
+  return s;
+}
+
 px_status px_engagement_define(px_txn *txn, const px_store *st, const px_config *cfg, const char *json, size_t n,
                                int64_t now_ms, px_segment_progress_fn progress, void *arg, px_error *err) {
   cJSON *j = cJSON_ParseWithLength(json, n), *trait = NULL;

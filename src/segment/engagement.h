@@ -19,6 +19,7 @@
 #ifndef PX_SEGMENT_ENGAGEMENT_H
 #define PX_SEGMENT_ENGAGEMENT_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -40,6 +41,10 @@ const char *px_engagement_tier_segment(int i); /* "engagement_high", ... */
  * profile. PX_INVALID with err->field "engagement.MEMBER". */
 px_status px_engagement_define(px_txn *txn, const px_store *st, const px_config *cfg, const char *json, size_t n,
                                int64_t now_ms, px_segment_progress_fn progress, void *arg, px_error *err);
+
+/* Checks a definition without storing anything (PX_INVALID, err as for
+ * px_engagement_define), for callers that check a whole file first. */
+px_status px_engagement_check(const cJSON *j, px_error *err);
 
 /* Appends {"definition": {"events", "tiers"}, "tiers": {"high": COUNT, ...}}
  * (members now, per tier). PX_NOT_FOUND when not configured. */

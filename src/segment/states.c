@@ -123,8 +123,16 @@ px_status eng_states_drop(px_txn *txn, const px_store *st, const uint64_t *keys,
       else s = append_entry(scratch, key, sv.mv_data, sv.mv_size);
     }
     if (s == PX_OK && drop) {
-      MDB_val nv = {scratch->len, scratch->data};
-      rc = scratch->len ? mdb_cursor_put(cur, &k, &nv, MDB_CURRENT) : mdb_cursor_del(cur, 0);
+      /* The key as our own bytes: k points into the page, which a put of
+       * a shorter value rewrites (LMDB deletes and re-adds the node). */
+      unsigned char kb[16];
+      if (k.mv_size > sizeof kb) {
+        s = PX_STORE;
+        break;
+      }
+      memcpy(kb, k.mv_data, k.mv_size);
+      MDB_val own = {k.mv_size, kb}, nv = {scratch->len, scratch->data};
+      rc = scratch->len ? mdb_cursor_put(cur, &own, &nv, MDB_CURRENT) : mdb_cursor_del(cur, 0);
       if (rc) break;
     }
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the record that followed it */

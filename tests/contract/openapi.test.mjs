@@ -56,15 +56,22 @@ const EXPECTED_OPERATIONS = [
   'GET /v1/scores/rfm', 'HEAD /v1/scores/rfm', 'POST /v1/scores/rfm/refresh',
   'GET /v1/scores/clv', 'HEAD /v1/scores/clv', 'GET /v1/scores/clv/models', 'HEAD /v1/scores/clv/models',
   'POST /v1/scores/clv/refresh',
+  'GET /v1/scores/engagement', 'HEAD /v1/scores/engagement', 'PUT /v1/scores/engagement',
+  'GET /v1/profiles/{ref}/journeys', 'HEAD /v1/profiles/{ref}/journeys',
+  'GET /v1/journeys', 'HEAD /v1/journeys',
+  'GET /v1/journeys/{name}', 'HEAD /v1/journeys/{name}', 'PUT /v1/journeys/{name}', 'DELETE /v1/journeys/{name}',
+  'GET /v1/journeys/{name}/funnel', 'HEAD /v1/journeys/{name}/funnel',
 ];
 const SINGLE = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 const BATCHES = ['batch', 'import'];
 const COLLECT = [...SINGLE, ...BATCHES];
-const PROFILE_OPS = ['getProfile', 'listProfileEvents', 'listProfileMerges', 'listProfileSegments'];
+const PROFILE_OPS = ['getProfile', 'listProfileEvents', 'listProfileMerges', 'listProfileSegments', 'listProfileJourneys'];
 const SEGMENT_OPS = ['listSegments', 'getSegment', 'putSegment', 'deleteSegment', 'listSegmentMembers', 'countAudience',
   'listAudienceMembers', 'listComputedTraits', 'getComputedTrait', 'putComputedTrait', 'deleteComputedTrait'];
 const SCORE_OPS = ['getRfm', 'refreshRfm'];
 const CLV_OPS = ['getClv', 'listClvModels', 'refreshClv'];
+const ENGAGEMENT_OPS = ['getEngagement', 'putEngagement'];
+const JOURNEY_OPS = ['listJourneys', 'getJourney', 'putJourney', 'deleteJourney', 'getJourneyFunnel'];
 // Statuses that cannot be provoked from outside: a failing store, a full queue.
 const NOT_PROVOKED = new Set(['500', '503', '507']); // 507 is provoked by tests/integration (disk reserve)
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -271,7 +278,8 @@ function loadYaml(text, name) {
 
 const SCHEMA_KEYWORDS = new Set([
   '$ref', 'type', 'nullable', 'enum', 'properties', 'required', 'additionalProperties', 'items',
-  'minItems', 'maxItems', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'format',
+  'minItems', 'maxItems', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength',
+  'minProperties', 'maxProperties', 'pattern', 'format',
   'oneOf', 'anyOf', 'allOf', 'not', 'discriminator', 'description', 'title', 'example', 'default',
   'readOnly', 'writeOnly', 'deprecated',
 ]);
@@ -342,8 +350,14 @@ function validate(doc, schema, value, at = '$') {
       }
     }
     if (typeof v === 'number') {
-      if (sch.minimum !== undefined && v < sch.minimum) err(`${v} < minimum ${sch.minimum}`);
-      if (sch.maximum !== undefined && v > sch.maximum) err(`${v} > maximum ${sch.maximum}`);
+      // OpenAPI 3.0: exclusiveMinimum/exclusiveMaximum are booleans qualifying minimum/maximum.
+      for (const k of ['exclusiveMinimum', 'exclusiveMaximum'])
+        if (sch[k] !== undefined && (typeof sch[k] !== 'boolean' || sch[k === 'exclusiveMinimum' ? 'minimum' : 'maximum'] === undefined))
+          throw new Error(`${k} must be a boolean beside ${k === 'exclusiveMinimum' ? 'minimum' : 'maximum'} at ${where}`);
+      if (sch.minimum !== undefined && (sch.exclusiveMinimum ? v <= sch.minimum : v < sch.minimum))
+        err(`${v} ${sch.exclusiveMinimum ? '<=' : '<'} minimum ${sch.minimum}`);
+      if (sch.maximum !== undefined && (sch.exclusiveMaximum ? v >= sch.maximum : v > sch.maximum))
+        err(`${v} ${sch.exclusiveMaximum ? '>=' : '>'} maximum ${sch.maximum}`);
     }
     if (Array.isArray(v)) {
       if (sch.minItems !== undefined && v.length < sch.minItems) err(`fewer than ${sch.minItems} items`);
@@ -351,6 +365,9 @@ function validate(doc, schema, value, at = '$') {
       if (sch.items !== undefined) v.forEach((it, n) => check(sch.items, it, `${where}[${n}]`));
     }
     if (isObj(v)) {
+      const n = Object.keys(v).length;
+      if (sch.minProperties !== undefined && n < sch.minProperties) err(`fewer than ${sch.minProperties} properties`);
+      if (sch.maxProperties !== undefined && n > sch.maxProperties) err(`more than ${sch.maxProperties} properties`);
       for (const r of sch.required || []) if (!(r in v)) err(`missing required property "${r}"`);
       const props = sch.properties || {};
       for (const [k, pv] of Object.entries(v)) {
@@ -576,8 +593,10 @@ function expectDoc(id, res, label = '') {
 const SAME_HEADERS = ['content-type', 'allow', 'retry-after'];
 
 // Repeats a GET as HEAD: same status and headers, no body, Content-Length
-// the length of the GET's body; checked against the path's HEAD operation.
-async function headToo(id, urlPath, headers, got) {
+// the length of the GET's body (unless the body changes from one moment to
+// the next: a decayed score's digits); checked against the path's HEAD
+// operation.
+async function headToo(id, urlPath, headers, got, { lengthVaries = false } = {}) {
   const { pathItem } = opFor(id);
   assert.ok(pathItem.head, `${id}: the spec has no HEAD operation beside the GET`);
   const res = await send('HEAD', urlPath, { headers });
@@ -585,13 +604,13 @@ async function headToo(id, urlPath, headers, got) {
   assert.equal(res.status, got.status, `${where}: status differs from GET's`);
   for (const h of SAME_HEADERS) assert.equal(res.headers[h], got.headers[h], `${where}: ${h} differs from GET's`);
   // The metrics change from one request to the next (request counters).
-  if (id !== 'metrics')
+  if (id !== 'metrics' && !lengthVaries)
     assert.equal(res.headers['content-length'], String(Buffer.byteLength(got.text)), `${where}: Content-Length is not GET's body length`);
   expectDoc(pathItem.head.operationId, res, 'HEAD');
 }
 
 // Sends to a documented operation, asserts the status and checks the answer.
-async function call(id, { status, params = {}, query = '', headers = {}, body, label } = {}) {
+async function call(id, { status, params = {}, query = '', headers = {}, body, label, lengthVaries } = {}) {
   const { method, path: p } = opFor(id);
   const urlPath = p.replace(/\{(\w+)\}/g, (_, k) => {
     if (params[k] === undefined) throw new Error(`no value for {${k}}`);
@@ -601,7 +620,7 @@ async function call(id, { status, params = {}, query = '', headers = {}, body, l
   const parsed = expectDoc(id, res, label);
   if (status !== undefined)
     assert.equal(res.status, status, `${method} ${urlPath}${label ? ` (${label})` : ''}: expected ${status}, got ${res.status}: ${res.text.slice(0, 300)}`);
-  if (method === 'GET') await headToo(id, urlPath, headers, res);
+  if (method === 'GET') await headToo(id, urlPath, headers, res, { lengthVaries });
   return { res, body: parsed };
 }
 
@@ -676,7 +695,7 @@ test('spec: lists exactly the expected endpoints, with their security', () => {
   for (const id of COLLECT) assert.deepEqual(opFor(id).op.security, [{ writeKey: [] }, {}], id);
   assert.equal(schemes.adminBasic.type, 'http');
   assert.equal(schemes.adminBasic.scheme, 'basic');
-  for (const id of [...PROFILE_OPS, ...SEGMENT_OPS, ...SCORE_OPS, ...CLV_OPS])
+  for (const id of [...PROFILE_OPS, ...SEGMENT_OPS, ...SCORE_OPS, ...CLV_OPS, ...ENGAGEMENT_OPS, ...JOURNEY_OPS])
     assert.deepEqual(opFor(id).op.security, [{ adminToken: [] }, { adminBasic: [] }], id);
   for (const id of ['health', 'metrics']) assert.deepEqual(opFor(id).op.security, [], id);
   // HEAD: beside every GET, with the same security and statuses.
@@ -1483,6 +1502,467 @@ test('scores: CLV not configured, nothing to fit, fitted; every status', async (
 });
 
 // ---------------------------------------------------------------------------
+// Decayed scores: computed traits of function decay, and engagement
+
+// 2^(-age / half-life): what is left of a weight after age ms.
+const halfLeft = (ageMs, halfLifeMs) => 2 ** (-ageMs / halfLifeMs);
+
+test('computed traits: function decay (events with weights and half-lives); the schema agrees with the server', async () => {
+  const admin = asAdmin();
+  const HOUR = 3600000;
+  const events = { 'Dec Ping': { weight: 3, half_life: '2h' }, 'Dec Pong': { weight: 0.25, half_life: '90m' } };
+  let r = await call('putComputedTrait', { status: 201, headers: admin, params: { name: 'pings' }, body: { function: 'decay', events } });
+  assert.deepEqual(r.body.definition, { name: 'pings', function: 'decay', events });
+  r = await call('putComputedTrait', { status: 200, headers: admin, params: { name: 'pings' }, body: { function: 'decay', events, name: 'pings' }, label: 'unchanged' });
+  assert.equal(r.body.version, 1);
+  r = await call('getComputedTrait', { status: 200, headers: admin, params: { name: 'pings' }, label: 'decay' });
+  assert.deepEqual(r.body.definition, { name: 'pings', function: 'decay', events });
+  r = await call('listComputedTraits', { status: 200, headers: admin, label: 'with a decay' });
+  assert.ok(r.body.computed_traits.some((t) => t.name === 'pings' && t.definition.function === 'decay'));
+
+  // A ping two hours ago (half its weight left) and one now; a pong; the value as of the read.
+  const u = uid('dec');
+  const sent = Date.now();
+  const batch = [[sent - 2 * HOUR, 'Dec Ping'], [sent, 'Dec Ping'], [sent - HOUR, 'Dec Pong'], [sent, 'Dec Other']]
+    .map(([ms, event]) => ({ type: 'track', userId: u, event, timestamp: new Date(ms).toISOString() }));
+  await call('batch', { status: 200, headers: asWriter(), body: { batch } });
+  const t0 = Date.now();
+  const { body: prof } = await call('getProfile', { status: 200, headers: admin, params: { ref: `user_id:${u}` }, label: 'decay value', lengthVaries: true });
+  const t1 = Date.now();
+  const at = (now) => 3 * halfLeft(now - sent + 2 * HOUR, 2 * HOUR) + 3 * halfLeft(now - sent, 2 * HOUR) + 0.25 * halfLeft(now - sent + HOUR, 1.5 * HOUR);
+  const v = prof.computed.pings;
+  assert.ok(v <= at(t0) * (1 + 1e-9) && v >= at(t1) * (1 - 1e-9), `pings ${v}, expected between ${at(t1)} and ${at(t0)}`);
+
+  // The request schema refuses what the server refuses (400 invalid computed trait, field named), and accepts what it accepts.
+  const schema = requestSchema('putComputedTrait');
+  const cases = [
+    [{ function: 'decay', events: { 'Dec Ping': { weight: 1e6, half_life: '1m' }, '*': { weight: 1e-9, half_life: '520w' } } }, null],
+    [{ function: 'decay' }, 'events'],
+    [{ function: 'decay', events: {} }, 'events'],
+    [{ function: 'decay', events: [] }, 'events'],
+    [{ function: 'decay', events, window: '1d' }, 'window'],
+    [{ function: 'decay', events, window: null }, 'window'],
+    [{ function: 'decay', events, event: 'Dec Ping' }, 'event'],
+    [{ function: 'decay', events, property: 'x' }, 'property'],
+    [{ function: 'decay', events, where: 'x = 1' }, 'where'],
+    [{ function: 'count', events }, 'events'],
+    [{ function: 'decay', events: { 'Dec Ping': { weight: 0, half_life: '1h' } } }, 'events.Dec Ping'],
+    [{ function: 'decay', events: { 'Dec Ping': { weight: -1, half_life: '1h' } } }, 'events.Dec Ping'],
+    [{ function: 'decay', events: { 'Dec Ping': { weight: 1000001, half_life: '1h' } } }, 'events.Dec Ping'],
+    [{ function: 'decay', events: { 'Dec Ping': { weight: '1', half_life: '1h' } } }, 'events.Dec Ping'],
+    [{ function: 'decay', events: { 'Dec Ping': { weight: 1 } } }, 'events.Dec Ping'],
+    [{ function: 'decay', events: { 'Dec Ping': { weight: 1, half_life: '1h', x: 1 } } }, 'events.Dec Ping'],
+    [{ function: 'decay', events: { 'Dec Ping': { weight: 1, half_life: '30s' } } }, 'events.Dec Ping'],
+    [{ function: 'decay', events: { 'Dec Ping': { weight: 1, half_life: '0d' } } }, 'events.Dec Ping'],
+    [{ function: 'decay', events: { 'Dec Ping': { weight: 1, half_life: 7 } } }, 'events.Dec Ping'],
+    [{ function: 'decay', events: Object.fromEntries(Array.from({ length: 33 }, (_, k) => [`E${k}`, { weight: 1, half_life: '1d' }])) }, 'events'],
+  ];
+  for (const [body, field] of cases) {
+    const label = JSON.stringify(body).slice(0, 80);
+    r = await call('putComputedTrait', { headers: admin, params: { name: 'dec_probe' }, body, label });
+    const errs = validate(spec, schema, body);
+    if (field === null) {
+      assert.ok(r.res.status === 200 || r.res.status === 201, `${label}: ${r.res.status} ${r.res.text}`);
+      assert.deepEqual(errs, [], `${label}: the spec's schema rejects what the server accepts`);
+    } else {
+      assert.equal(r.res.status, 400, `${label}: ${r.res.text}`);
+      assert.deepEqual([r.body.error, r.body.field], ['invalid computed trait', field], label);
+      assert.notDeepEqual(errs, [], `${label}: the spec's schema accepts what the server refuses`);
+    }
+  }
+  await call('deleteComputedTrait', { status: 204, headers: admin, params: { name: 'dec_probe' } });
+  await call('deleteComputedTrait', { status: 204, headers: admin, params: { name: 'pings' } });
+});
+
+test('scores: engagement not configured, refused, defined, counted per tier; every status', async () => {
+  const admin = asAdmin();
+  const HOUR = 3600000;
+  const DAY = 24 * HOUR;
+  let r = await call('getEngagement', { status: 404, headers: admin, label: 'not configured' });
+  assert.deepEqual([r.body.error, r.body.field], ['engagement not configured', 'engagement']);
+
+  // Its own event names, so that the other tests' events do not count.
+  const events = { 'Eng Order': { weight: 10, half_life: '7d' }, 'Eng View': { weight: 2, half_life: '1d' } };
+  const definition = { events, tiers: { high: 15, medium: 5, low: 1 } };
+
+  // Refused: 400 naming the member, nothing kept; the request schema refuses
+  // the same bodies (except the order of the tiers, which it cannot express).
+  const schema = requestSchema('putEngagement');
+  for (const [body, field, reason, inSchema = false] of [
+    [{ events: { 'Eng Order': { weight: 0, half_life: '7d' } } }, 'engagement.events', /^Eng Order: weight must be above 0/],
+    [{ events: { 'Eng Order': { weight: 1, half_life: '7s' } } }, 'engagement.events', /^Eng Order: half_life/],
+    [{ events: { 'Eng Order': { weight: 1 } } }, 'engagement.events', /^Eng Order: must be/],
+    [{ events: {} }, 'engagement.events', /required/],
+    [{ tiers: definition.tiers }, 'engagement.events', /required/],
+    [{ events, tiers: { high: 5, medium: 10 } }, 'engagement.tiers', /high > medium > low \(got 5, 10, 1\)/, true],
+    [{ events, tiers: { low: 5 } }, 'engagement.tiers', /high > medium > low \(got 20, 5, 5\)/, true],
+    [{ events, tiers: [15, 5, 1] }, 'engagement.tiers', /must be/],
+    [{ events, tiers: { top: 30 } }, 'engagement.tiers.top', /unknown tier/],
+    [{ events, tiers: { dormant: 0.5 } }, 'engagement.tiers.dormant', /unknown tier/],
+    [{ events, tiers: { low: 0 } }, 'engagement.tiers.low', /above 0/],
+    [{ events, tiers: { medium: '5' } }, 'engagement.tiers.medium', /above 0/],
+    [{ events, extra: 1 }, 'engagement', /unknown member "extra"/],
+    ['[1]', 'engagement', /must be an object/],
+    ['{', 'engagement', /not valid JSON/],
+  ]) {
+    const label = typeof body === 'string' ? body : JSON.stringify(body).slice(0, 80);
+    r = await call('putEngagement', { status: 400, headers: admin, body, label });
+    assert.deepEqual([r.body.error, r.body.field], ['invalid engagement', field], label);
+    assert.match(r.body.reason, reason, label);
+    const parsed = typeof body === 'string' ? (() => { try { return JSON.parse(body); } catch { return undefined; } })() : body;
+    if (parsed !== undefined)
+      assert.equal(validate(spec, schema, parsed).length === 0, inSchema, `${label}: the spec's schema ${inSchema ? 'refuses' : 'accepts'} it`);
+  }
+  await call('putEngagement', { status: 413, headers: admin, body: 'x'.repeat(LIMITS.requestBytes + 1), label: 'too large' });
+  r = await call('getEngagement', { status: 404, headers: admin, label: 'nothing kept' });
+  await call('getComputedTrait', { status: 404, headers: admin, params: { name: 'engagement' }, label: 'nothing kept' });
+  await call('getSegment', { status: 404, headers: admin, params: { name: 'engagement_high' }, label: 'nothing kept' });
+
+  // A buyer (three orders: an hour, two days and ten days ago), an order a
+  // day ago, a view an hour ago, a view twenty days ago, and an identify.
+  const sent = Date.now();
+  const users = { buyer: uid('eng'), once: uid('eng'), viewer: uid('eng'), lapsed: uid('eng'), idle: uid('eng') };
+  const track = (who, event, ago) => ({ type: 'track', userId: users[who], event, timestamp: new Date(sent - ago).toISOString() });
+  const batch = [track('buyer', 'Eng Order', HOUR), track('buyer', 'Eng Order', 2 * DAY), track('buyer', 'Eng Order', 10 * DAY),
+    track('once', 'Eng Order', DAY), track('viewer', 'Eng View', HOUR), track('lapsed', 'Eng View', 20 * DAY),
+    { type: 'identify', userId: users.idle, traits: { plan: 'free' } }];
+  r = await call('batch', { status: 200, headers: asWriter(), body: { batch } });
+  assert.equal(r.body.accepted, batch.length);
+  const score = {
+    buyer: (now) => 10 * (halfLeft(now - sent + HOUR, 7 * DAY) + halfLeft(now - sent + 2 * DAY, 7 * DAY) + halfLeft(now - sent + 10 * DAY, 7 * DAY)),
+    once: (now) => 10 * halfLeft(now - sent + DAY, 7 * DAY),
+    viewer: (now) => 2 * halfLeft(now - sent + HOUR, DAY),
+    lapsed: (now) => 2 * halfLeft(now - sent + 20 * DAY, DAY),
+    idle: () => 0,
+  };
+  const tier = { buyer: 'high', once: 'medium', viewer: 'low', lapsed: 'dormant', idle: 'dormant' };
+
+  r = await call('putEngagement', { status: 200, headers: admin, body: definition, label: 'defined' });
+  // Half-lives read back in their largest whole unit.
+  const stored = { events: { 'Eng Order': { weight: 10, half_life: '1w' }, 'Eng View': { weight: 2, half_life: '1d' } }, tiers: definition.tiers };
+  assert.deepEqual(r.body.definition, stored);
+  assert.deepEqual([r.body.tiers.high, r.body.tiers.medium, r.body.tiers.low], [1, 1, 1]);
+  const { body: dormantSeg } = await call('getSegment', { status: 200, headers: admin, params: { name: 'engagement_dormant' }, label: 'engagement tier' });
+  assert.equal(r.body.tiers.dormant, dormantSeg.count);
+  assert.ok(r.body.tiers.dormant >= 2, JSON.stringify(r.body.tiers));
+  const defined = r.body;
+  r = await call('getEngagement', { status: 200, headers: admin, label: 'configured' });
+  assert.deepEqual(r.body, defined);
+  r = await call('putEngagement', { status: 200, headers: admin, body: definition, label: 'unchanged' });
+  assert.deepEqual(r.body, defined);
+  r = await call('getComputedTrait', { status: 200, headers: admin, params: { name: 'engagement' }, label: 'the engagement trait' });
+  assert.deepEqual(r.body.definition, { name: 'engagement', function: 'decay', events });
+
+  // The profile view: the score as of the read, and exactly one tier.
+  for (const who of Object.keys(users)) {
+    const t0 = Date.now();
+    const { body: prof } = await call('getProfile', { status: 200, headers: admin, params: { ref: `user_id:${users[who]}` }, label: `engagement ${who}`, lengthVaries: true });
+    const t1 = Date.now();
+    const v = prof.computed.engagement;
+    assert.ok(v <= score[who](t0) * (1 + 1e-9) + 1e-12 && v >= score[who](t1) * (1 - 1e-9), `${who}: ${v}, expected ${score[who](t0)}`);
+    assert.deepEqual(prof.segments.filter((s) => s.startsWith('engagement_')), [`engagement_${tier[who]}`], who);
+  }
+
+  // An event after the definition moves its profile at once.
+  await call('track', { status: 200, headers: asWriter(), body: { userId: users.lapsed, event: 'Eng Order' } });
+  r = await call('getEngagement', { status: 200, headers: admin, label: 'after an event' });
+  assert.deepEqual(r.body.tiers, { ...defined.tiers, medium: 2, dormant: defined.tiers.dormant - 1 });
+
+  for (const id of ENGAGEMENT_OPS) {
+    const body = id === 'putEngagement' ? definition : undefined;
+    r = await call(id, { status: 401, body, label: 'no token' });
+    assert.match(r.body.error, /^missing admin token/);
+    r = await call(id, { status: 401, body, headers: { Authorization: bearer('pka_nope') }, label: 'unknown token' });
+    assert.equal(r.body.error, 'unknown admin token');
+    await call(id, { status: 403, body, headers: { Authorization: bearer(writeKey) }, label: 'write key' });
+    await call(id, { status: 403, body, headers: { Authorization: basic(writeKey) }, label: 'write key as Basic' });
+  }
+  await call('getEngagement', { status: 200, headers: { Authorization: basic(adminToken) }, label: 'admin token as Basic' });
+  // Other methods: 405 naming the path's methods, before the token is looked at.
+  for (const m of ['POST', 'DELETE', 'PATCH', 'OPTIONS']) {
+    const res = await send(m, '/v1/scores/engagement', { body: '{}' });
+    assert.equal(res.status, 405, m);
+    assert.equal(res.headers.allow, 'GET, HEAD, PUT', m);
+    checkAgainst(spec.paths['/v1/scores/engagement']['x-other-methods'].response, res, `${m} /v1/scores/engagement`);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Journeys
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const liveProfilesMetric = async () => {
+  const m = /^pickaxe_profiles (\d+)$/m.exec((await send('GET', '/metrics')).text);
+  assert.ok(m, 'pickaxe_profiles in /metrics');
+  return Number(m[1]);
+};
+
+test('journeys: defined (preset, stages), refused, read, funnel, a profile\'s stays, deleted; every status', async () => {
+  const admin = asAdmin();
+  let r = await call('listJourneys', { status: 200, headers: admin, label: 'none' });
+  assert.deepEqual(r.body, { journeys: [] });
+  for (const id of ['getJourney', 'getJourneyFunnel', 'deleteJourney']) {
+    r = await call(id, { status: 404, headers: admin, params: { name: 'jny' }, label: 'not defined' });
+    assert.deepEqual([r.body.error, r.body.field], ['journey not found', 'name']);
+  }
+  // Seen before any journey: {} in the profile view and as its journeys.
+  const users = { a: uid('jny'), b: uid('jny'), c: uid('jny'), f: uid('jny'), e: uid('jny'), idle: uid('jny') };
+  const ref = (who) => ({ ref: `user_id:${users[who]}` });
+  await call('identify', { status: 200, headers: asWriter(), body: { userId: users.idle, traits: { plan: 'free' } } });
+  r = await call('listProfileJourneys', { status: 200, headers: admin, params: ref('idle'), label: 'no journey' });
+  assert.deepEqual(r.body, {});
+  r = await call('getProfile', { status: 200, headers: admin, params: ref('idle'), label: 'no journey' });
+  assert.deepEqual(r.body.journeys, {});
+
+  // Refused: 400 naming the problem, nothing kept; the request schema
+  // refuses the same bodies, except what it cannot express (a stage given
+  // twice, a rule that does not compile).
+  const stages = [
+    { name: 'viewed', rule: 'at least 1 event "Jny View"' },
+    { name: 'carted', rule: 'at least 1 event "Jny Cart"' },
+    { name: 'bought', rule: 'at least 1 event "Jny Order"' },
+  ];
+  const threeAggregations = (k) => [0, 1, 2].map((i) => `at least 1 event "Jny ${k}.${i}"`).join(' or ');
+  const schema = requestSchema('putJourney');
+  for (const [name, body, field, reason, inSchema = false] of [
+    ['jny', { preset: 'shop' }, 'journey.preset', /^must be "retail" or "business", and alone$/],
+    ['jny', { preset: 'retail', stages }, 'journey.preset', /and alone/],
+    ['jny', { preset: 1 }, 'journey.preset', /and alone/],
+    ['jny', {}, 'journey.stages', /^must be a list of 2 to 16 stages/],
+    ['jny', { stages: stages.slice(0, 1) }, 'journey.stages', /2 to 16/],
+    ['jny', { stages: Array.from({ length: 17 }, (_, k) => ({ name: `s${k}`, rule: 'true' })) }, 'journey.stages', /2 to 16/],
+    ['jny', { stages: {} }, 'journey.stages', /2 to 16/],
+    ['jny', { stages: [stages[0], { name: 'Carted', rule: 'true' }] }, 'journey.stages[1]', /1-47 characters of a-z 0-9 _/],
+    ['jny', { stages: [stages[0], { name: '', rule: 'true' }] }, 'journey.stages[1]', /1-47 characters/],
+    ['jny', { stages: [stages[0], { name: 'x'.repeat(48), rule: 'true' }] }, 'journey.stages[1]', /1-47 characters/],
+    ['jny', { stages: [stages[0], { name: 'carted' }] }, 'journey.stages[1]', /^must be \{"name": STAGE, "rule": RULE\}$/],
+    ['jny', { stages: [stages[0], { ...stages[1], extra: 1 }] }, 'journey.stages[1]', /^must be/],
+    ['jny', { stages: [stages[0], 'carted'] }, 'journey.stages[1]', /^must be/],
+    ['jny', { stages: [...stages, { ...stages[2], name: 'viewed' }] }, 'journey.stages[3]', /^stage "viewed" is given twice$/, true],
+    ['jny', { stages: [stages[0], { name: 'carted', rule: 'country =' }] }, 'journey.stages[1].rule',
+      /^stage carted: line 1, column \d+: expected a value after '='/, true],
+    ['jny', { stages: [stages[0], { name: 'carted', rule: '' }] }, 'journey.stages[1].rule', /^stage carted: line 1, column 1: /],
+    // Each rule compiles alone, stage s0's segment rule (with every later
+    // stage's) has 36 aggregations: over the 32 of one rule.
+    ['jny', { stages: Array.from({ length: 12 }, (_, k) => ({ name: `s${k}`, rule: threeAggregations(k) })) }, 'journey.stages',
+      /^stage s0: too many aggregations/, true],
+    ['jny', { stages, extra: 1 }, 'journey', /^unknown member "extra"/],
+    ['jny', '[1]', 'journey', /^must be an object/],
+    ['jny', '{', 'journey', /^not valid JSON$/],
+    ['jny', '', 'journey', /^not valid JSON$/],
+    ['Jny', { stages }, 'name', /^a journey name is 1-47 characters of a-z 0-9 _$/, true],
+    ['j'.repeat(48), { preset: 'retail' }, 'name', /1-47/, true],
+  ]) {
+    const label = `${name.slice(0, 8)} ${typeof body === 'string' ? JSON.stringify(body) : JSON.stringify(body).slice(0, 80)}`;
+    r = await call('putJourney', { status: 400, headers: admin, params: { name }, body, label });
+    assert.deepEqual([r.body.error, r.body.field], ['invalid journey', field], label);
+    assert.match(r.body.reason, reason, label);
+    const parsed = typeof body === 'string' ? (() => { try { return JSON.parse(body); } catch { return undefined; } })() : body;
+    if (parsed !== undefined)
+      assert.equal(validate(spec, schema, parsed).length === 0, inSchema, `${label}: the spec's schema ${inSchema ? 'refuses' : 'accepts'} it`);
+  }
+  await call('putJourney', { status: 413, headers: admin, params: { name: 'jny' }, body: 'x'.repeat(LIMITS.requestBytes + 1), label: 'too large' });
+  r = await call('listJourneys', { status: 200, headers: admin, label: 'nothing kept' });
+  assert.deepEqual(r.body, { journeys: [] });
+  for (const seg of ['journey.jny.viewed', 'journey.jny.s0', 'journey.Jny.viewed'])
+    await call('getSegment', { status: 404, headers: admin, params: { name: seg }, label: 'nothing kept' });
+
+  // The retail preset: every live profile in exactly one stage (new_visitor is `true`).
+  const RETAIL = ['new_visitor', 'browsing', 'considering', 'first_purchase', 'repeat', 'loyal', 'lapsing', 'lost'];
+  r = await call('putJourney', { status: 200, headers: admin, params: { name: 'retail' }, body: { preset: 'retail' }, label: 'preset retail' });
+  assert.deepEqual(r.body.stages.map((s) => [s.name, s.segment]), RETAIL.map((n) => [n, `journey.retail.${n}`]));
+  assert.equal(r.body.stages.reduce((n, s) => n + s.profiles, 0), await liveProfilesMetric());
+  r = await call('putJourney', { status: 200, headers: admin, params: { name: 'b2b' }, body: { preset: 'business' }, label: 'preset business' });
+  assert.deepEqual(r.body.stages.map((s) => s.name), ['need', 'research', 'decide', 'adopt', 'use', 'recommend']);
+  // Custom stages, defined before its events: the history starts now.
+  const tDefined = Date.now();
+  r = await call('putJourney', { status: 200, headers: admin, params: { name: 'jny' }, body: { stages }, label: 'stages' });
+  const jny = { name: 'jny', stages: stages.map((s) => ({ ...s, segment: `journey.jny.${s.name}`, profiles: 0 })) };
+  assert.deepEqual(r.body, jny);
+  r = await call('putJourney', { status: 200, headers: admin, params: { name: 'jny' }, body: { stages }, label: 'unchanged' });
+  assert.deepEqual(r.body, jny);
+  r = await call('getSegment', { status: 200, headers: admin, params: { name: 'journey.jny.viewed' }, label: 'a stage segment' });
+  assert.equal(r.body.rule, '(at least 1 event "Jny View") and not ((at least 1 event "Jny Cart") or (at least 1 event "Jny Order"))');
+  r = await call('getSegment', { status: 200, headers: admin, params: { name: 'journey.jny.bought' }, label: 'the last stage segment' });
+  assert.equal(r.body.rule, '(at least 1 event "Jny Order")');
+  r = await call('listJourneys', { status: 200, headers: admin, label: 'three' });
+  assert.deepEqual(r.body.journeys.map((j) => j.name), ['b2b', 'jny', 'retail']);
+  assert.deepEqual(r.body.journeys[1], jny);
+
+  // a: viewed -> carted -> bought; b: viewed -> carted; c: viewed;
+  // f: viewed -> bought (skipping carted); e: bought at once.
+  const track = async (who, event) => {
+    await call('track', { status: 200, headers: asWriter(), body: { userId: users[who], event } });
+  };
+  await pause(5);
+  const t0 = Date.now();
+  for (const who of ['a', 'b', 'c', 'f']) await track(who, 'Jny View');
+  await track('e', 'Jny Order');
+  await pause(5);
+  const tMid = Date.now();
+  await pause(5);
+  await track('a', 'Jny Cart');
+  await track('b', 'Jny Cart');
+  await track('a', 'Jny Order');
+  await track('f', 'Jny Order');
+  await pause(5);
+  const tEnd = Date.now();
+
+  r = await call('getJourney', { status: 200, headers: admin, params: { name: 'jny' } });
+  assert.deepEqual(r.body.stages.map((s) => s.profiles), [1, 1, 3]);
+
+  // A profile's stays, oldest first, each ending when the next begins.
+  const ms = (iso) => Date.parse(iso);
+  r = await call('listProfileJourneys', { status: 200, headers: admin, params: ref('a') });
+  assert.deepEqual(Object.keys(r.body).sort(), ['b2b', 'jny', 'retail']);
+  const a = r.body.jny;
+  assert.deepEqual(a.stays.map((s) => s.stage), ['viewed', 'carted', 'bought']);
+  assert.deepEqual([a.stage, a.since], ['bought', a.stays[2].entered_at]);
+  for (let k = 0; k < 2; k++) assert.equal(a.stays[k].left_at, a.stays[k + 1].entered_at, `stay ${k}`);
+  assert.equal(a.stays[2].left_at, null);
+  assert.ok(ms(a.stays[0].entered_at) >= t0 && ms(a.stays[0].entered_at) < tMid, JSON.stringify(a));
+  assert.ok(ms(a.stays[1].entered_at) > tMid && ms(a.stays[2].entered_at) <= tEnd, JSON.stringify(a));
+  for (const s of a.stays) assert.ok(s.days >= 0 && s.days < 0.01, JSON.stringify(s));
+  assert.deepEqual([r.body.retail.stage, r.body.b2b.stage], ['new_visitor', 'need']);
+  r = await call('listProfileJourneys', { status: 200, headers: admin, params: ref('c') });
+  assert.deepEqual(r.body.jny.stays.map((s) => [s.stage, s.left_at]), [['viewed', null]]);
+  r = await call('listProfileJourneys', { status: 200, headers: admin, params: ref('idle') });
+  assert.deepEqual(r.body.jny, { stage: null, since: null, stays: [] });
+  assert.equal(r.body.retail.stage, 'new_visitor');
+  // The retail preset was defined after idle was seen: it entered then (a backfill).
+  assert.deepEqual(r.body.retail.stays.map((s) => s.left_at), [null]);
+  assert.ok(ms(r.body.retail.since) < tDefined);
+  // The profile view: the stage in each model, and the stage segments.
+  r = await call('getProfile', { status: 200, headers: admin, params: ref('a'), label: 'in three journeys' });
+  assert.deepEqual(r.body.journeys, { b2b: 'need', jny: 'bought', retail: 'new_visitor' });
+  assert.deepEqual(r.body.segments.filter((s) => s.startsWith('journey.')),
+    ['journey.b2b.need', 'journey.jny.bought', 'journey.retail.new_visitor']);
+  r = await call('getProfile', { status: 200, headers: admin, params: ref('b'), label: 'carted' });
+  assert.equal(r.body.journeys.jny, 'carted');
+
+  // The funnel of known periods.
+  const iso = (t) => new Date(t).toISOString();
+  const funnel = async (query, label) => {
+    const res = await call('getJourneyFunnel', { status: 200, headers: admin, params: { name: 'jny' }, query, label });
+    assert.equal(res.body.journey, 'jny');
+    assert.equal(res.body.profiles, await liveProfilesMetric(), `${label}: profiles`);
+    for (const s of res.body.stages) {
+      assert.equal(s.mean_days === null, s.left === 0, `${label} ${s.name}: mean_days`);
+      if (s.mean_days !== null) assert.ok(s.mean_days < 0.01, `${label} ${s.name}: mean_days ${s.mean_days}`);
+    }
+    return Object.fromEntries(res.body.stages.map((s) => [s.name,
+      [s.at_end, s.entered, s.advanced, s.to_next, s.conversion, s.left]]));
+  };
+  //                          at_end entered advanced to_next conversion left
+  const whole = { viewed: [1, 4, 3, 2, 0.75, 3], carted: [1, 2, 1, 1, 0.5, 1], bought: [3, 3, 0, 0, 0, 0] };
+  const first = { viewed: [4, 4, 0, 0, 0, 0], carted: [0, 0, 0, 0, null, 0], bought: [1, 1, 0, 0, 0, 0] };
+  const second = { viewed: [1, 0, 0, 0, null, 3], carted: [1, 2, 1, 1, 0.5, 1], bought: [3, 2, 0, 0, 0, 0] };
+  const empty = { viewed: [0, 0, 0, 0, null, 0], carted: [0, 0, 0, 0, null, 0], bought: [0, 0, 0, 0, null, 0] };
+  assert.deepEqual(await funnel(`?from=${iso(t0)}&to=${iso(tEnd)}`, 'whole'), whole);
+  assert.deepEqual(await funnel('', 'default: the last 30 days'), whole);
+  assert.deepEqual(await funnel(`?from=${iso(tDefined)}`, 'from alone'), whole);
+  assert.deepEqual(await funnel(`?from=${iso(t0)}&to=${iso(tMid)}`, 'first part'), first);
+  assert.deepEqual(await funnel(`?to=${iso(tMid)}`, 'to alone'), first);
+  assert.deepEqual(await funnel(`?from=${iso(tMid)}&to=${iso(tEnd)}`, 'second part'), second);
+  assert.deepEqual(await funnel('?from=2020-01-01&to=2020-12-31', 'before the definition'), empty);
+  assert.deepEqual(await funnel(`?from=${iso(t0).slice(0, 10)}&to=${encodeURIComponent(iso(tEnd).replace('Z', '+00:00'))}`, 'a date, a zone'), whole);
+  r = await call('getJourneyFunnel', { status: 200, headers: admin, params: { name: 'jny' }, query: '?from=2020-01-01&to=2020-01-01', label: 'from = to' });
+  assert.deepEqual([r.body.from, r.body.to], ['2020-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z']);
+  for (const [query, field, reason] of [
+    ['?from=yesterday', 'from', /^must be an ISO 8601 time or a date YYYY-MM-DD$/],
+    ['?to=2024-13-01', 'to', /ISO 8601/],
+    ['?from=', 'from', /ISO 8601/],
+    ['?to=', 'to', /ISO 8601/],
+    ['?from=2024-1-05', 'from', /ISO 8601/],
+    ['?from=x&to=y', 'to', /ISO 8601/],
+    ['?from=2024-05-02&to=2024-05-01', 'from', /^must not be after to$/],
+    [`?to=${iso(Date.now() - 40 * 86400000)}&from=${iso(Date.now() - 20 * 86400000)}`, 'from', /not be after/],
+  ]) {
+    r = await call('getJourneyFunnel', { status: 400, headers: admin, params: { name: 'jny' }, query, label: query });
+    assert.deepEqual([r.body.error, r.body.field], ['invalid query', field], query);
+    assert.match(r.body.reason, reason, query);
+  }
+  // The token first, as everywhere; then the period, before the journey.
+  r = await call('getJourneyFunnel', { status: 400, headers: admin, params: { name: 'nope' }, query: '?from=x', label: 'unknown journey, bad date' });
+  assert.equal(r.body.field, 'from');
+  await call('getJourneyFunnel', { status: 401, params: { name: 'jny' }, query: '?to=x', label: 'no token, bad date' });
+  await call('getJourneyFunnel', { status: 404, headers: admin, params: { name: 'nope' }, query: `?from=${iso(t0)}` });
+
+  // Deleted: the model and its stage segments.
+  await call('deleteJourney', { status: 204, headers: admin, params: { name: 'jny' } });
+  await call('deleteJourney', { status: 404, headers: admin, params: { name: 'jny' } });
+  await call('getJourney', { status: 404, headers: admin, params: { name: 'jny' }, label: 'deleted' });
+  await call('getJourneyFunnel', { status: 404, headers: admin, params: { name: 'jny' }, label: 'deleted' });
+  for (const s of ['viewed', 'bought']) await call('getSegment', { status: 404, headers: admin, params: { name: `journey.jny.${s}` }, label: 'deleted' });
+  r = await call('getProfile', { status: 200, headers: admin, params: ref('a'), label: 'journey deleted' });
+  assert.deepEqual(r.body.journeys, { b2b: 'need', retail: 'new_visitor' });
+  r = await call('listProfileJourneys', { status: 200, headers: admin, params: ref('a'), label: 'journey deleted' });
+  assert.deepEqual(Object.keys(r.body).sort(), ['b2b', 'retail']);
+  await call('deleteJourney', { status: 204, headers: admin, params: { name: 'b2b' } });
+  await call('listProfileJourneys', { status: 404, headers: admin, params: { ref: 'user_id:nobody' }, label: 'unknown profile' });
+
+  for (const id of JOURNEY_OPS) {
+    const params = { name: 'retail' };
+    const body = id === 'putJourney' ? { preset: 'retail' } : undefined;
+    r = await call(id, { status: 401, params, body, label: 'no token' });
+    assert.match(r.body.error, /^missing admin token/);
+    r = await call(id, { status: 401, params, body, headers: { Authorization: bearer('pka_nope') }, label: 'unknown token' });
+    assert.equal(r.body.error, 'unknown admin token');
+    await call(id, { status: 403, params, body, headers: { Authorization: bearer(writeKey) }, label: 'write key' });
+    await call(id, { status: 403, params, body, headers: { Authorization: basic(writeKey) }, label: 'write key as Basic' });
+  }
+  await call('getJourney', { status: 200, params: { name: 'retail' }, headers: { Authorization: basic(adminToken) }, label: 'admin token as Basic' });
+  // Other methods: 405 naming the path's methods, before the token is looked at.
+  for (const [p, urlPath, allow, methods] of [
+    ['/v1/journeys', '/v1/journeys', 'GET, HEAD', ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']],
+    ['/v1/journeys/{name}', '/v1/journeys/retail', 'GET, HEAD, PUT, DELETE', ['POST', 'PATCH', 'OPTIONS']],
+    ['/v1/journeys/{name}', '/v1/journeys/nope', 'GET, HEAD, PUT, DELETE', ['POST']],
+    ['/v1/journeys/{name}/funnel', '/v1/journeys/retail/funnel', 'GET, HEAD', ['POST', 'PUT', 'DELETE', 'PATCH']],
+    ['/v1/profiles/{ref}/journeys', `/v1/profiles/user_id:${users.a}/journeys`, 'GET, HEAD', ['POST', 'PUT', 'DELETE']],
+  ]) {
+    for (const m of methods) {
+      const res = await send(m, urlPath, { body: '{}' });
+      assert.equal(res.status, 405, `${m} ${urlPath}`);
+      assert.equal(res.headers.allow, allow, `${m} ${urlPath}`);
+      checkAgainst(spec.paths[p]['x-other-methods'].response, res, `${m} ${urlPath}`);
+    }
+  }
+});
+
+// A redefinition drops the stage segment "carted" and redefines "viewed"
+// without its aggregation, whose states are then removed from every
+// profile (eng_states_drop): the other profiles' states stay whole (this
+// once left b in no stage).
+test('journeys: a redefinition dropping a stage deletes its segment and moves its members', async () => {
+  const admin = asAdmin();
+  const stages = [
+    { name: 'viewed', rule: 'at least 1 event "Drop View"' },
+    { name: 'carted', rule: 'at least 1 event "Drop Cart"' },
+    { name: 'bought', rule: 'at least 1 event "Drop Order"' },
+  ];
+  await call('putJourney', { status: 200, headers: admin, params: { name: 'drop' }, body: { stages } });
+  const users = { a: uid('drop'), b: uid('drop'), c: uid('drop') };
+  for (const [who, event] of [['a', 'Drop View'], ['b', 'Drop View'], ['c', 'Drop View'], ['a', 'Drop Cart'], ['b', 'Drop Cart'], ['a', 'Drop Order']])
+    await call('track', { status: 200, headers: asWriter(), body: { userId: users[who], event } });
+  let r = await call('getJourney', { status: 200, headers: admin, params: { name: 'drop' } });
+  assert.deepEqual(r.body.stages.map((s) => s.profiles), [1, 1, 1]);
+  const two = [stages[0], stages[2]];
+  r = await call('putJourney', { status: 200, headers: admin, params: { name: 'drop' }, body: { stages: two }, label: 'a stage dropped' });
+  await call('getSegment', { status: 404, headers: admin, params: { name: 'journey.drop.carted' }, label: 'dropped stage' });
+  r = await call('getJourney', { status: 200, headers: admin, params: { name: 'drop' }, label: 'after the drop' });
+  assert.deepEqual(r.body.stages.map((s) => s.rule), two.map((s) => s.rule));
+  const journeys = {};
+  for (const who of Object.keys(users))
+    journeys[who] = (await call('getProfile', { status: 200, headers: admin, params: { ref: `user_id:${users[who]}` }, label: 'after the drop' })).body.journeys.drop;
+  assert.deepEqual(journeys, { a: 'bought', b: 'viewed', c: 'viewed' });
+  assert.deepEqual(r.body.stages.map((s) => [s.name, s.profiles]), [['viewed', 2], ['bought', 1]]);
+  // The dropped stage's stays are gone from b's; it is in viewed again since the redefinition.
+  r = await call('listProfileJourneys', { status: 200, headers: admin, params: { ref: `user_id:${users.b}` }, label: 'after the drop' });
+  assert.deepEqual(r.body.drop.stays.map((s) => [s.stage, s.left_at === null]), [['viewed', false], ['viewed', true]]);
+  await call('deleteJourney', { status: 204, headers: admin, params: { name: 'drop' } });
+});
+
+// ---------------------------------------------------------------------------
 // Operations
 
 test('healthz and metrics', async () => {
@@ -1522,6 +2002,7 @@ test('the server serves exactly the documented paths and methods; others answer 
   for (const name of ['route', 'route_del']) {
     assert.equal((await send('PUT', `/v1/segments/${name}`, { headers, body: { rule: 'true' } })).status, 201);
     assert.equal((await send('PUT', `/v1/computed-traits/${name}`, { headers, body: { function: 'count' } })).status, 201);
+    assert.equal((await send('PUT', `/v1/journeys/${name}`, { headers, body: { preset: 'business' } })).status, 200);
   }
   const concrete = (p, m) => p.replace('{ref}', 'user_id:route').replace('{name}', m === 'DELETE' ? 'route_del' : 'route');
   const isUnserved = (res) => {
@@ -1553,7 +2034,10 @@ test('the server serves exactly the documented paths and methods; others answer 
     '/v1/segments/route/members/', '/v1/audiences', '/v1/audiences/', '/v1/audiences/count/', '/v1/computed-traits/',
     '/v1/computed-traits/route/x', '/v1/scores', '/v1/scores/', '/v1/scores/rfm/', '/v1/scores/clvx',
     '/v1/scores/rfm/refresh/', '/v1/scores/rfm/x', '/v1/scores/clv/', '/v1/scores/clv/x', '/v1/scores/clv/models/',
-    '/v1/scores/clv/models/x', '/v1/scores/clv/refresh/', '/v1/scores/CLV'];
+    '/v1/scores/clv/models/x', '/v1/scores/clv/refresh/', '/v1/scores/CLV', '/v1/scores/engagement/',
+    '/v1/scores/engagement/x', '/v1/scores/engagementx', '/v1/scores/Engagement', '/v1/journeys/', '/v1/journeysx',
+    '/v1/Journeys', '/v1/journeys/route/', '/v1/journeys/route/x', '/v1/journeys/route/funnel/', '/v1/journeys/route/funnel/x',
+    '/v1/journeys/route/Funnel', '/v1/journeys//funnel', `/v1/journeys/${'r'.repeat(49)}`, `/v1/journeys/${'r'.repeat(49)}/funnel`];
   for (const p of extras) {
     for (const m of methods) {
       const res = await send(m, p, { headers, body: m === 'GET' || m === 'HEAD' ? undefined : '{}' });
@@ -1565,7 +2049,7 @@ test('the server serves exactly the documented paths and methods; others answer 
   // sub-path is 404 to GET and HEAD, 405 (x-other-methods) to the rest.
   const profileOther = spec.paths['/v1/profiles/{ref}']['x-other-methods'];
   for (const p of ['/v1/profiles/user_id:route/foo', '/v1/profiles/user_id:route/events/', '/v1/profiles/user_id:route/',
-    '/v1/profiles/user_id:route/merges/x']) {
+    '/v1/profiles/user_id:route/merges/x', '/v1/profiles/user_id:route/journeys/', '/v1/profiles/user_id:route/journeys/x']) {
     for (const m of methods) {
       const res = await send(m, p, { headers, body: m === 'GET' || m === 'HEAD' ? undefined : '{}' });
       const expected = m === 'GET' || m === 'HEAD' ? unknown : profileOther;

@@ -38,7 +38,7 @@ static px_status define_clv(env *e, const char *json, int64_t now, px_error *err
   px_txn *txn;
   px_error_clear(err);
   PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
-  px_status s = px_clv_define(txn, e->st, json, strlen(json), now, NULL, err);
+  px_status s = px_clv_define(txn, e->st, &e->cfg, json, strlen(json), now, NULL, NULL, NULL, err);
   if (s == PX_OK) return px_store_commit(txn);
   px_store_abort(txn);
   return s;
@@ -201,6 +201,15 @@ static void test_nothing_to_fit(void **state) {
   PX_ASSERT_OK(px_clv_next_due(txn, e->st, &due));
   px_store_abort(txn);
   PX_ASSERT_INT_EQ(due, now + 6 * 3600000LL);
+  /* The purchase days it reads, deleted by hand: the refresh says so (and
+   * applying the definition again brings them back). */
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(px_ctrait_delete(txn, e->st, &e->cfg, PX_CLV_TRAIT, now));
+  PX_ASSERT_STATUS(px_clv_refresh(txn, e->st, &e->cfg, now, NULL, NULL, &m), PX_INVALID);
+  px_store_abort(txn);
+  PX_ASSERT_OK(define_clv(e, "{\"event\":\"Order Completed\",\"refresh_every\":\"6h\"}", now, &err));
+  m = refresh(e, now);
+  PX_ASSERT_UINT_EQ(m.purchases, 3);
 }
 
 /* The CDNOW purchases as events; the line's sample customer id ("0001") is

@@ -661,6 +661,30 @@ static void test_backfill_equals_incremental(void **state) {
   (void)a;
 }
 
+/* Deleting a segment drops its aggregations from every profile's states
+ * record, shortening the records in place: the other aggregations of every
+ * profile stay whole (the rewrite once used the key as LMDB's page held it,
+ * which the shorter put moved, and corrupted the next records). */
+static void test_drop_keeps_other_states(void **state) {
+  env *e = E;
+  define_ok(e, "s1", "at least 1 event \"A\"");
+  define_ok(e, "s2", "at least 1 event \"B\"");
+  for (int i = 0; i < 4; i++) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "{\"type\":\"track\",\"userId\":\"u%d\",\"event\":\"A\"}", i);
+    env_ingest(e, msg);
+    snprintf(msg, sizeof msg, "{\"type\":\"track\",\"userId\":\"u%d\",\"event\":\"B\"}", i);
+    env_ingest(e, msg);
+  }
+  px_txn *txn;
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(px_segment_delete(txn, e->st, &e->cfg, "s2", e->clock));
+  PX_ASSERT_OK(px_store_commit(txn));
+  define_ok(e, "s3", "at least 1 event \"A\"");
+  PX_ASSERT_UINT_EQ(count_of(e, "s1"), 4);
+  PX_ASSERT_UINT_EQ(count_of(e, "s3"), 4);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_membership_changes_with_events, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_time_passing_flips_membership, env_setup, env_teardown),
@@ -673,6 +697,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_computed_trait_in_rule, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_dropped_aggregations_leave_no_states, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_states_record, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_drop_keeps_other_states, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_live_profiles_set, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_cache_follows_other_writers_and_aborts, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_backfill_equals_incremental, env_setup, env_teardown),
