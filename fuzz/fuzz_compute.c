@@ -1,6 +1,7 @@
 /* Fuzz target: aggregation states (src/compute) as stored bytes.
  *
- * Input: byte 0 picks the function (mod 9), byte 1 the shape (bit 0
+ * Input: byte 0 picks the function (mod 11: the nine of rules, decay with
+ * two terms "e" and "*", daily), byte 1 the shape (bit 0
  * windowed, bit 1 no property, bits 2-3 a base time), byte 2 the length L
  * of state A; then L bytes of A and the rest as state B. Decodes both,
  * reads values, expires, observes an event made from the input and merges
@@ -37,9 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 3) return 0;
   px_rule_agg a;
   memset(&a, 0, sizeof a);
-  a.fn = (px_agg_fn)(data[0] % 9);
+  a.fn = (px_agg_fn)(data[0] % 11);
   strcpy(a.property, (data[1] & 2) ? "" : "v");
   a.window_ms = (data[1] & 1) ? 86400000LL : 0;
+  static const px_decay_spec spec = {2, {{"e", 10, 86400000LL}, {"*", 0.5, 3600000LL}}};
+  if (a.fn == PX_AGG_DECAY) a.decay = &spec, a.property[0] = 0, a.window_ms = 0;
+  if (a.fn == PX_AGG_DAILY) strcpy(a.property, "v"), a.window_ms = 0;
   int64_t now = 1700000000000LL + (int64_t)((data[1] >> 2) & 3) * 3600000LL;
   size_t la = data[2] < size - 3 ? data[2] : size - 3;
   char *sa = fuzz_copy(data + 3, la, 0), *sb = fuzz_copy(data + 3 + la, size - 3 - la, 0);

@@ -8,6 +8,7 @@
  * ascending by day. At most PX_AGG_MAX_ENTRIES days: an event on a further
  * new day is not kept (flagged: byte 1 of the header's count's high bit).
  * See docs/internals/compute.md. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -74,6 +75,15 @@ px_status px_agg_daily_day(const void *state, size_t n, size_t i, px_agg_day *ou
   return PX_OK;
 }
 
+/* Sums that stay finite (as the state must), and counts that stay put at
+ * their top. */
+static double finite_sum(double a, double b) {
+  double r = a + b;
+  return isinf(r) ? copysign(DBL_MAX, r) : r;
+}
+
+static uint32_t uadd(uint32_t a, uint32_t b) { return a > UINT32_MAX - b ? UINT32_MAX : a + b; }
+
 /* Adds (events, without, sum) to day d of the state in place or as a new
  * entry; *added says a new day. */
 static px_status add(px_buf *state, int32_t d, uint32_t events, uint32_t without, double sum, int *added) {
@@ -92,9 +102,9 @@ static px_status add(px_buf *state, int32_t d, uint32_t events, uint32_t without
   }
   if (lo < n && (int32_t)get32(b + HDR + lo * ENT) == d) {
     uint8_t *e = b + HDR + lo * ENT;
-    put32(e + 4, get32(e + 4) + events);
-    put32(e + 8, get32(e + 8) + without);
-    putf(e + 12, getf(e + 12) + sum);
+    put32(e + 4, uadd(get32(e + 4), events));
+    put32(e + 8, uadd(get32(e + 8), without));
+    putf(e + 12, finite_sum(getf(e + 12), sum));
     return PX_OK;
   }
   if (n == PX_AGG_MAX_ENTRIES) {

@@ -7,6 +7,7 @@
  * terms of S (f64), t (i64), h (i64), little-endian. Events dated after
  * now count from now (a decayed score does not look ahead). See
  * docs/internals/compute.md. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -56,6 +57,12 @@ static double at(const term *x, int64_t t) {
   return x->s * exp2(-((double)t - (double)x->t) / (double)x->h);
 }
 
+/* A sum that stays finite, as the state must. */
+static double finite_sum(double a, double b) {
+  double r = a + b;
+  return isinf(r) ? DBL_MAX : r;
+}
+
 static int valid(const void *p, size_t n) {
   const uint8_t *b = p;
   if (n == 0) return 1;
@@ -72,7 +79,7 @@ double cmp_decay_at(const void *state, int64_t t_ms) {
   double v = 0;
   for (int k = 0; k < b[1]; k++) {
     term x = get_term(b, k);
-    v += at(&x, t_ms);
+    v = finite_sum(v, at(&x, t_ms));
   }
   return v;
 }
@@ -124,10 +131,10 @@ px_status cmp_decay_observe(const px_rule_agg *a, px_buf *state, const char *eve
   term x = get_term((const uint8_t *)state->data, k);
   double w = d->t[k].weight;
   if (x.t == INT64_MIN || ts >= x.t) {
-    x.s = at(&x, ts) + w; /* x.s is 0 while the term is empty */
+    x.s = finite_sum(at(&x, ts), w); /* x.s is 0 while the term is empty */
     x.t = ts;
   } else {
-    x.s += w * exp2(-((double)x.t - (double)ts) / (double)x.h);
+    x.s = finite_sum(x.s, w * exp2(-((double)x.t - (double)ts) / (double)x.h));
   }
   put_term((uint8_t *)state->data, k, &x);
   if (changed) *changed = PX_AGG_TAKEN | PX_AGG_REWRITTEN;
@@ -135,7 +142,7 @@ px_status cmp_decay_observe(const px_rule_agg *a, px_buf *state, const char *eve
 }
 
 px_status cmp_decay_merge(const px_rule_agg *a, px_buf *into, const void *other, size_t n) {
-  if (n == 0) return valid(into->data, into->len) ? PX_OK : PX_STORE;
+  if (n == 0) return into->len == 0 || fits(a->decay, into->data, into->len) ? PX_OK : PX_STORE;
   if (!fits(a->decay, other, n)) return PX_STORE;
   if (into->len == 0) {
     px_buf_reset(into);
@@ -149,7 +156,7 @@ px_status cmp_decay_merge(const px_rule_agg *a, px_buf *into, const void *other,
       x = y;
     } else {
       int64_t t = x.t > y.t ? x.t : y.t;
-      x.s = at(&x, t) + at(&y, t);
+      x.s = finite_sum(at(&x, t), at(&y, t));
       x.t = t;
     }
     put_term((uint8_t *)into->data, k, &x);
