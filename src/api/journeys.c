@@ -23,16 +23,6 @@ static void not_found(px_http_resp *resp, const char *name) {
   px_api_fail(resp, 404, "journey not found", "name", "no journey named \"%.64s\"", name);
 }
 
-/* An ISO time or a date (its midnight UTC). */
-static int parse_time(const char *s, int64_t *out) {
-  char buf[40];
-  if (strlen(s) == 10) {
-    snprintf(buf, sizeof buf, "%sT00:00:00Z", s);
-    s = buf;
-  }
-  return px_time_parse_iso(s, out) == PX_OK;
-}
-
 static void funnel(px_api *api, const px_http_req *req, const char *name, px_http_resp *resp) {
   px_txn *txn = px_api_admin_begin(api, req, PX_TXN_READ, resp); /* the token first, as everywhere */
   if (!txn) return;
@@ -40,9 +30,10 @@ static void funnel(px_api *api, const px_http_req *req, const char *name, px_htt
   const char *qf = px_http_query(req, "from"), *qt = px_http_query(req, "to");
   px_error err;
   px_error_clear(&err);
-  if (qt && !parse_time(qt, &to)) px_error_set(&err, PX_INVALID, "to", "must be an ISO 8601 time or a date YYYY-MM-DD");
+  if (qt && px_time_parse_date_or_iso(qt, &to) != PX_OK)
+    px_error_set(&err, PX_INVALID, "to", "must be an ISO 8601 time or a date YYYY-MM-DD");
   from = to - 30 * DAY_MS;
-  if (!*err.field && qf && !parse_time(qf, &from))
+  if (!*err.field && qf && px_time_parse_date_or_iso(qf, &from) != PX_OK)
     px_error_set(&err, PX_INVALID, "from", "must be an ISO 8601 time or a date YYYY-MM-DD");
   if (!*err.field && from > to) px_error_set(&err, PX_INVALID, "from", "must not be after to");
   if (*err.field) {

@@ -37,14 +37,6 @@ static void progress(void *arg, uint64_t done, uint64_t total) {
   if (done == total) fputc('\n', stderr);
 }
 
-static int parse_time(const char *s, int64_t *out) {
-  char buf[40];
-  if (strlen(s) == 10) {
-    snprintf(buf, sizeof buf, "%sT00:00:00Z", s);
-    s = buf;
-  }
-  return px_time_parse_iso(s, out) == PX_OK;
-}
 
 static void print_model(const cJSON *m) {
   printf("journey %s:\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "name")));
@@ -191,13 +183,15 @@ int px_cmd_journey(int argc, char **argv) {
   if (strcmp(cmd, "define") && strcmp(cmd, "list") && strcmp(cmd, "show") && strcmp(cmd, "delete") &&
       strcmp(cmd, "funnel") && strcmp(cmd, "of"))
     return fputs(help, stderr), px_cli_fail(PX_EXIT_USAGE, "journey: unknown command %s", cmd);
-  if (needs_arg != (nwords == 2)) return px_cli_fail(PX_EXIT_USAGE, "journey %s: %s", cmd, needs_arg ? "NAME or REF is required" : "takes no argument");
+  if (needs_arg != (nwords == 2))
+    return px_cli_fail(PX_EXIT_USAGE, "journey %s: %s", cmd, needs_arg ? "NAME or REF is required" : "takes no argument");
   if (!strcmp(cmd, "define") && !preset == !file)
     return px_cli_fail(PX_EXIT_USAGE, "journey define: give --preset retail|business or --file FILE.json");
   int64_t to = px_time_now_ms(), from;
-  if (to_s && !parse_time(to_s, &to)) return px_cli_fail(PX_EXIT_USAGE, "journey funnel: --to: not a date: %s", to_s);
+  if (to_s && px_time_parse_date_or_iso(to_s, &to) != PX_OK)
+    return px_cli_fail(PX_EXIT_USAGE, "journey funnel: --to: not a date: %s", to_s);
   from = to - 30 * DAY_MS;
-  if (from_s && !parse_time(from_s, &from))
+  if (from_s && px_time_parse_date_or_iso(from_s, &from) != PX_OK)
     return px_cli_fail(PX_EXIT_USAGE, "journey funnel: --from: not a date: %s", from_s);
   if (from > to) return px_cli_fail(PX_EXIT_USAGE, "journey funnel: --from is after --to");
   px_store *st = px_cli_open(data);
