@@ -83,7 +83,7 @@ static void refresh_clv(px_api *api, const px_http_req *req, px_http_resp *resp)
       return;
     }
     const px_config *cfg = px_api_config_acquire(api, txn);
-    s = px_clv_apply(txn, api->st, cfg, run, &m);
+    s = px_clv_apply(txn, api->st, cfg, run, px_time_now_ms(), &m);
     px_api_config_release(api);
     if (s == PX_OK) s = px_clv_status(txn, api->st, &resp->body); /* what this refresh wrote */
     if (s == PX_OK) s = px_store_commit(txn);
@@ -94,7 +94,7 @@ static void refresh_clv(px_api *api, const px_http_req *req, px_http_resp *resp)
     clv_not_configured(resp);
   } else if (s == PX_INVALID) {
     px_api_fail(resp, 409, "clv cannot be refreshed", "clv",
-                "the computed trait " PX_CLV_TRAIT " it reads was deleted: apply the clv definition again");
+                "the computed trait " PX_CLV_TRAIT " it reads was deleted or changed: apply the clv definition again");
   } else if (s != PX_OK) {
     px_api_error(resp, 500, px_status_str(s), NULL);
   } else if (!m.fitted) {

@@ -1,7 +1,7 @@
-/* pickaxe clv refresh|show|models: CLV fitted on the stored purchase events
- * and scored on every customer, on demand in one write transaction (a
- * running server sees all of it or none), and the models kept
- * (segment/clv_refresh.h). */
+/* pickaxe clv refresh|show|models: CLV fitted on the stored purchases and
+ * scored on every customer, on demand (read and fit in a read transaction,
+ * then the writes in one write transaction: a running server sees all of
+ * them or none), and the models kept (segment/clv_refresh.h). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,7 +93,7 @@ static int run(px_store *st, const char *cmd, int json) {
     px_config cfg;
     if (s == PX_OK && (s = px_store_begin(st, PX_TXN_WRITE, &txn)) == PX_OK) {
       if ((s = px_config_load(txn, st, &cfg, NULL)) == PX_OK) {
-        s = px_clv_apply(txn, st, &cfg, run, &m);
+        s = px_clv_apply(txn, st, &cfg, run, px_time_now_ms(), &m);
         px_config_free(&cfg);
       }
       s = s == PX_OK ? px_store_commit(txn) : (px_store_abort(txn), s);
@@ -102,7 +102,7 @@ static int run(px_store *st, const char *cmd, int json) {
   }
   if (s == PX_OK) s = px_store_begin(st, PX_TXN_READ, &txn);
   if (s == PX_INVALID)
-    return px_cli_fail(PX_EXIT_FAIL, "clv refresh: the computed trait %s it reads was deleted: apply the clv "
+    return px_cli_fail(PX_EXIT_FAIL, "clv refresh: the computed trait %s it reads was deleted or changed: apply the clv "
                                      "definition again", PX_CLV_TRAIT);
   if (s != PX_OK && s != PX_NOT_FOUND) return px_cli_fail(PX_EXIT_FAIL, "clv: %s", px_status_str(s));
   px_buf out;

@@ -69,15 +69,17 @@ static void print_funnel(const cJSON *f) {
 }
 
 static int define(px_store *st, const char *name, const char *preset, const char *file) {
-  char *text = NULL;
+  char *text = NULL, *body = NULL;
   size_t n = 0;
-  char body[64];
-  if (preset) {
-    snprintf(body, sizeof body, "{\"preset\":\"%.40s\"}", preset);
+  if (preset) { /* {"preset": NAME}, escaped as JSON */
+    cJSON *j = cJSON_CreateObject();
+    if (j && cJSON_AddStringToObject(j, "preset", preset)) body = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!body) return px_cli_fail(PX_EXIT_FAIL, "journey define: out of memory");
   } else if (!(text = px_cli_read_file(file, 1 << 20, &n))) {
     return PX_EXIT_FAIL;
   }
-  px_txn *txn;
+  px_txn *txn = NULL;
   px_config cfg;
   px_error err;
   px_error_clear(&err);
@@ -93,6 +95,7 @@ static int define(px_store *st, const char *name, const char *preset, const char
   else if (txn) px_store_abort(txn);
   if (have_cfg) px_config_free(&cfg);
   free(text);
+  cJSON_free(body);
   int rc = PX_EXIT_OK;
   if (s == PX_INVALID) rc = px_cli_fail(PX_EXIT_USAGE, "journey define: %s: %s", err.field, err.reason);
   else if (s != PX_OK) rc = px_cli_fail(PX_EXIT_FAIL, "journey define: %s", px_status_str(s));
@@ -106,7 +109,7 @@ static int define(px_store *st, const char *name, const char *preset, const char
 }
 
 static int del(px_store *st, const char *name) {
-  px_txn *txn;
+  px_txn *txn = NULL;
   px_config cfg;
   px_status s = px_store_begin(st, PX_TXN_WRITE, &txn);
   int have_cfg = s == PX_OK && (s = px_config_load(txn, st, &cfg, NULL)) == PX_OK;

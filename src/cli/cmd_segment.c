@@ -491,7 +491,7 @@ int px_cmd_apply(int argc, char **argv) {
     char *def = cJSON_PrintUnformatted(clv_in);
     px_error err;
     px_error_clear(&err);
-    s = def ? px_clv_define(txn, st, &cfg, def, strlen(def), now, progress, "clv", NULL, &err) : PX_NOMEM;
+    s = def ? px_clv_define(txn, st, &cfg, def, strlen(def), now, progress, "clv", &err) : PX_NOMEM;
     cJSON_free(def);
     if (s == PX_INVALID) rc = px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", file, err.field, err.reason);
     else if (s != PX_OK) rc = px_cli_fail(PX_EXIT_FAIL, "apply: clv: %s", px_status_str(s));

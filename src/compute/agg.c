@@ -55,10 +55,6 @@ static int as_number(const cJSON *v, double *x) {
   return isfinite(*x);
 }
 
-int px_agg_property_number(const cJSON *properties, const char *path, double *out) {
-  return as_number(lookup(properties, path), out);
-}
-
 /* The value's stored key in out (PX_AGG_VALUE_MAX bytes); its length, or 0
  * when the value is not kept (absent, null, object, array, too long). */
 static uint32_t value_key(const cJSON *v, uint8_t *out) {
@@ -254,21 +250,14 @@ px_status px_agg_observe(const px_rule_agg *a, px_buf *state, const char *event_
   if (!event_name) event_name = "";
   if (a->event[0] && strcmp(a->event, event_name) != 0) return PX_OK;
   if (a->fn == PX_AGG_DECAY) return cmp_decay_observe(a, state, event_name, ts_ms, now_ms, changed);
-  if (a->fn == PX_AGG_DAILY) {
-    if (a->where) {
-      int ok = 0;
-      px_status st = px_rule_eval_event(a->where, event_name, properties, &ok);
-      if (st != PX_OK || !ok) return st;
-    }
-    double amount = 0;
-    int have = as_number(lookup(properties, a->property), &amount);
-    return cmp_daily_observe(state, ts_ms, have, amount, changed);
-  }
   if (ts_ms < px_agg_oldest(a, now_ms)) return PX_OK; /* can never count again */
 
   cmp_entry e = {ts_ms, seq, 0, {NULL, 0}};
   uint8_t key[PX_AGG_VALUE_MAX + 64];
-  if (a->fn == PX_AGG_COUNT) {
+  int have = 0; /* daily: the property is a number (an event without one still counts) */
+  if (a->fn == PX_AGG_DAILY) {
+    have = as_number(lookup(properties, a->property), &e.num);
+  } else if (a->fn == PX_AGG_COUNT) {
     if (a->property[0]) {
       const cJSON *v = lookup(properties, a->property);
       if (!v || cJSON_IsNull(v)) return PX_OK;
@@ -285,6 +274,7 @@ px_status px_agg_observe(const px_rule_agg *a, px_buf *state, const char *event_
     if (st != PX_OK) return st;
     if (!ok) return PX_OK;
   }
+  if (a->fn == PX_AGG_DAILY) return cmp_daily_observe(state, ts_ms, have, have ? e.num : 0, changed);
 
   if (cmp_fast_kind(a)) return cmp_fast_observe(a, state, &e, now_ms, changed);
   cmp_state s;

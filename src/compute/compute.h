@@ -74,11 +74,6 @@ px_status px_agg_expire(const px_rule_agg *a, px_buf *state, int64_t now_ms, int
 /* Whether the state's bytes are a valid state of a (PX_OK / PX_STORE). */
 px_status px_agg_check(const px_rule_agg *a, const void *state, size_t n);
 
-/* The number at a dotted path of an event's properties ("revenue",
- * "order.total") as aggregations read it: a JSON number, or a string
- * holding exactly one. 0 when absent or not a finite number. */
-int px_agg_property_number(const cJSON *properties, const char *path, double *out);
-
 /* One day of a "daily" aggregation's state (function daily: per UTC day,
  * the matching events, those without a numeric property, and the
  * property's sum), for readers of the raw state (the CLV refresh). */

@@ -220,9 +220,9 @@ px_status px_ctrait_print(const px_ctrait *t, px_buf *out) {
       px_agg_window_format(d->t[k].half_life_ms, h);
       snprintf(w, sizeof w, "%.15g", d->t[k].weight);
       if (strtod(w, NULL) != d->t[k].weight) snprintf(w, sizeof w, "%.17g", d->t[k].weight);
-      if (k) px_buf_putc(out, ',');
-      px_buf_json_str(out, d->t[k].event, strlen(d->t[k].event));
-      st = px_buf_printf(out, ":{\"weight\":%s,\"half_life\":\"%s\"}", w, h);
+      if (k) st = px_buf_putc(out, ',');
+      if (st == PX_OK) st = px_buf_json_str(out, d->t[k].event, strlen(d->t[k].event));
+      if (st == PX_OK) st = px_buf_printf(out, ":{\"weight\":%s,\"half_life\":\"%s\"}", w, h);
     }
     if (st == PX_OK) st = px_buf_puts(out, "}}");
     return st;

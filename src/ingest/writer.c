@@ -39,7 +39,15 @@ struct px_writer {
   px_config cfg;
   int have_cfg;
   int64_t rfm_retry_ms; /* after a failed RFM refresh, not again before this */
-  int64_t clv_retry_ms; /* ... CLV */
+  /* The scheduled CLV refresh: prepared (read, fit, scored) on a thread of
+   * its own, applied by this one. Under mu. */
+  pthread_t clv_thread;
+  int clv_started;
+  pthread_cond_t clv_wake;
+  int clv_busy;          /* a refresh is being prepared or waits to be applied */
+  px_clv_run *clv_run;   /* prepared, to apply */
+  px_clv_summary_out clv_m;
+  int64_t clv_retry_ms;  /* after a failed CLV refresh, not again before this */
 };
 
 static px_status load_config(px_writer *w, px_txn *txn) {
@@ -129,13 +137,14 @@ static int64_t oldest_queued(const px_writer *w) {
   return oldest;
 }
 
-/* The scheduled RFM and CLV refreshes (segment/rfm_refresh.h,
- * clv_refresh.h), each in a state-only transaction when the writer is
- * idle: checked at most once a second (one read of the definition and of
- * the last summary), run when due. A failure (a computed trait RFM names
- * was deleted, the store) is logged and retried a minute later. A CLV
- * refresh whose data cannot support a fit yet is not a failure: its
- * summary says so, and the next try is refresh_every later. */
+/* The scheduled RFM refresh (segment/rfm_refresh.h), in a state-only
+ * transaction when the writer is idle: checked at most once a second (one
+ * read of the definition and of the last summary), run when due. A failure
+ * (a computed trait RFM names was deleted, the store) is logged and
+ * retried a minute later. The CLV refresh (clv_refresh.h) is prepared on
+ * its own thread and applied here when idle, on the same terms; one whose
+ * data cannot support a fit yet is not a failure: its summary says so, and
+ * the next try is refresh_every later. */
 static void refresh_rfm(px_writer *w, int64_t now) {
   px_txn *txn;
   int64_t due = INT64_MAX;
@@ -160,36 +169,79 @@ static void refresh_rfm(px_writer *w, int64_t now) {
   }
 }
 
-/* CLV reads and fits in a read transaction of its own (seconds for a
- * million customers) and takes the state's write lock only for the writes. */
-static void refresh_clv(px_writer *w, int64_t now) {
+/* The CLV preparer: once a second, when a refresh is due and none is under
+ * way, reads, fits and scores in a read transaction of its own (seconds at
+ * a million customers) and hands the run to the writer, which applies it
+ * when idle (apply_clv): events keep being stored meanwhile. */
+static void *prepare_clv(void *arg) {
+  px_writer *w = arg;
+  pthread_setname_np(pthread_self(), "px-clv");
+  pthread_mutex_lock(&w->mu);
+  while (w->running) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    pthread_cond_timedwait(&w->clv_wake, &w->mu, &until);
+    int64_t now = px_time_now_ms();
+    if (!w->running || w->clv_busy || now < w->clv_retry_ms) continue;
+    w->clv_busy = 1;
+    pthread_mutex_unlock(&w->mu);
+    px_txn *txn;
+    int64_t due = INT64_MAX;
+    px_clv_run *run = NULL;
+    px_clv_summary_out m;
+    px_status s = px_store_begin(w->st, PX_TXN_READ, &txn);
+    if (s == PX_OK) {
+      if ((s = px_clv_next_due(txn, w->st, &due)) == PX_OK && due <= now)
+        s = px_clv_prepare(txn, w->st, now, NULL, NULL, &run, &m);
+      px_store_abort(txn);
+    }
+    pthread_mutex_lock(&w->mu);
+    if (run) {
+      w->clv_run = run, w->clv_m = m; /* clv_busy stays until it is applied */
+    } else {
+      w->clv_busy = 0;
+      if (s != PX_OK) {
+        w->clv_retry_ms = now + 60000;
+        px_log(PX_LOG_WARN, "msg=\"clv refresh failed\" status=\"%s\"", px_status_str(s));
+      }
+    }
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+/* Applies a prepared CLV refresh, if there is one, in a state transaction. */
+static void apply_clv(px_writer *w) {
+  pthread_mutex_lock(&w->mu);
+  px_clv_run *run = w->clv_run;
+  px_clv_summary_out m = w->clv_m;
+  w->clv_run = NULL;
+  pthread_mutex_unlock(&w->mu);
+  if (!run) return;
   px_txn *txn;
-  int64_t due = INT64_MAX;
-  if (now < w->clv_retry_ms || px_store_begin(w->st, PX_TXN_READ, &txn) != PX_OK) return;
-  px_clv_next_due(txn, w->st, &due);
-  px_clv_run *run = NULL;
-  px_clv_summary_out m;
-  px_status s = due <= now ? px_clv_prepare(txn, w->st, now, NULL, NULL, &run, &m) : PX_NOT_FOUND;
-  px_store_abort(txn);
-  if (s == PX_OK && (s = px_store_begin(w->st, PX_TXN_STATE, &txn)) == PX_OK) {
+  px_status s = px_store_begin(w->st, PX_TXN_STATE, &txn);
+  if (s == PX_OK) {
     s = load_config(w, txn);
-    if (s == PX_OK) s = px_clv_apply(txn, w->st, &w->cfg, run, &m);
+    if (s == PX_OK) s = px_clv_apply(txn, w->st, &w->cfg, run, px_time_now_ms(), &m);
     if (s == PX_OK) s = px_store_commit(txn);
     else px_store_abort(txn);
   }
   px_clv_run_free(run);
-  if (s == PX_OK) {
+  pthread_mutex_lock(&w->mu);
+  w->clv_busy = 0;
+  if (s != PX_OK) w->clv_retry_ms = px_time_now_ms() + 60000;
+  pthread_mutex_unlock(&w->mu);
+  if (s == PX_OK)
     px_log(PX_LOG_INFO, "msg=\"clv refreshed\" fitted=%d model=%u customers=%llu changed=%llu removed=%llu", m.fitted,
            m.model, (unsigned long long)m.customers, (unsigned long long)m.changed, (unsigned long long)m.removed);
-  } else if (s != PX_NOT_FOUND) {
-    w->clv_retry_ms = now + 60000;
+  else
     px_log(PX_LOG_WARN, "msg=\"clv refresh failed\" status=\"%s\"", px_status_str(s));
-  }
 }
 
 static void refresh_scores(px_writer *w) {
   refresh_rfm(w, px_time_now_ms());
-  refresh_clv(w, px_time_now_ms());
+  apply_clv(w);
 }
 
 /* Segments' time passing runs between transactions of events: checked once
@@ -287,11 +339,14 @@ px_status px_writer_start(px_store *st, px_metrics *m, const px_writer_opts *opt
   pthread_cond_init(&w->work, NULL);
   pthread_cond_init(&w->done, NULL);
   pthread_cond_init(&w->space, NULL);
+  pthread_cond_init(&w->clv_wake, NULL);
   w->running = 1;
   if (pthread_create(&w->thread, NULL, run, w) != 0) {
     free(w);
     return PX_NOMEM;
   }
+  w->clv_started = pthread_create(&w->clv_thread, NULL, prepare_clv, w) == 0;
+  if (!w->clv_started) px_log(PX_LOG_WARN, "msg=\"no thread for the scheduled clv refresh\"");
   *out = w;
   return PX_OK;
 }
@@ -302,8 +357,12 @@ void px_writer_stop(px_writer *w) {
   w->running = 0;
   pthread_cond_broadcast(&w->work);
   pthread_cond_broadcast(&w->space);
+  pthread_cond_broadcast(&w->clv_wake);
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->thread, NULL);
+  if (w->clv_started) pthread_join(w->clv_thread, NULL);
+  px_clv_run_free(w->clv_run); /* prepared, never applied */
+  pthread_cond_destroy(&w->clv_wake);
   if (w->have_cfg) px_config_free(&w->cfg);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->work);

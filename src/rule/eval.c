@@ -325,8 +325,8 @@ static int64_t decay_reaches(const val *a, double bound, int strict, int64_t now
 /* A comparison of a decaying value with a fixed bound can only change
  * where the value reaches the bound and where it passes below it. */
 static void decay_flip(ectx *c, const val *a, double bound) {
-  if (a->n > bound) lower(c, decay_reaches(a, bound, 0, c->now));
-  if (a->n >= bound) lower(c, decay_reaches(a, bound, 1, c->now));
+  if (a->n > bound) lower(c, decay_reaches(a, bound, 0, c->now)); /* it passes below no earlier */
+  else if (a->n == bound) lower(c, decay_reaches(a, bound, 1, c->now));
 }
 
 static int eval_cmp(ectx *c, const rnode *x) {

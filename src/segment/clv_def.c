@@ -94,8 +94,7 @@ px_status px_clv_def_print(const px_clv_def *d, px_buf *out) {
 }
 
 px_status px_clv_define(px_txn *txn, const px_store *st, const px_config *cfg, const char *json, size_t n,
-                        int64_t now_ms, px_segment_progress_fn progress, void *arg, int *changed, px_error *err) {
-  if (changed) *changed = 0;
+                        int64_t now_ms, px_segment_progress_fn progress, void *arg, px_error *err) {
   cJSON *j = cJSON_ParseWithLength(json, n);
   px_clv_def d;
   px_status s = j ? px_clv_def_parse(j, &d, err) : px_error_set(err, PX_INVALID, "clv", "not valid JSON");
@@ -110,24 +109,15 @@ px_status px_clv_define(px_txn *txn, const px_store *st, const px_config *cfg, c
   cJSON_Delete(t);
   if (!text) return PX_NOMEM;
   px_error terr;
+  px_error_clear(&terr);
   s = px_ctrait_define(txn, st, cfg, text, strlen(text), now_ms, progress, arg, &terr);
   cJSON_free(text);
   if (s == PX_INVALID) return px_error_set(err, PX_INVALID, "clv.revenue", "%s: %s", terr.field, terr.reason);
   if (s != PX_OK) return s;
   px_buf body;
   px_buf_init(&body, PX_DEF_BODY_MAX);
-  px_def old, stored;
-  uint64_t old_version = 0;
-  if ((s = px_def_get(txn, st, PX_DEF_CLV, PX_CLV_DEF_NAME, &old)) == PX_OK) {
-    old_version = old.version;
-    px_def_free(&old);
-  }
-  if (s == PX_NOT_FOUND) s = PX_OK;
-  if (s == PX_OK && (s = px_clv_def_print(&d, &body)) == PX_OK &&
-      (s = px_def_put(txn, st, PX_DEF_CLV, PX_CLV_DEF_NAME, body.data, body.len, now_ms, &stored, NULL)) == PX_OK) {
-    if (changed) *changed = stored.version != old_version;
-    px_def_free(&stored);
-  }
+  if ((s = px_clv_def_print(&d, &body)) == PX_OK)
+    s = px_def_put(txn, st, PX_DEF_CLV, PX_CLV_DEF_NAME, body.data, body.len, now_ms, NULL, NULL);
   px_buf_free(&body);
   return s;
 }

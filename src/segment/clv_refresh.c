@@ -429,7 +429,7 @@ px_status px_clv_prepare(px_txn *txn, const px_store *st, int64_t now_ms, px_seg
   return s;
 }
 
-px_status px_clv_apply(px_txn *txn, const px_store *st, const px_config *cfg, const px_clv_run *run,
+px_status px_clv_apply(px_txn *txn, const px_store *st, const px_config *cfg, const px_clv_run *run, int64_t now_ms,
                        px_clv_summary_out *out) {
   uint64_t t0 = px_time_mono_ns();
   double totals[2] = {NAN, NAN};
@@ -443,15 +443,21 @@ px_status px_clv_apply(px_txn *txn, const px_store *st, const px_config *cfg, co
     for (size_t i = 0; i < run->nc && s == PX_OK; i++) {
       const double *v = run->v[i];
       int changed = 0;
+      px_profile_rec rec;
+      /* Merged away since the read: no scores (the survivor gets them next time). */
+      if ((s = px_profile_get(txn, st, run->customers.v[i], &rec)) != PX_OK || rec.merged_into) {
+        if (s == PX_NOT_FOUND) s = PX_OK;
+        continue;
+      }
       if (isfinite(v[3])) totals[0] += v[3];
       if (isfinite(v[1])) totals[1] += v[1];
       if ((s = put_scores(txn, st, run->customers.v[i], v, out->model, run->now, &changed)) != PX_OK) break;
       if (changed) {
         out->changed++;
-        if (reads) s = px_segment_reevaluate(txn, st, cfg, run->customers.v[i], run->now);
+        if (reads) s = px_segment_reevaluate(txn, st, cfg, run->customers.v[i], now_ms);
       }
     }
-    if (s == PX_OK) s = remove_stale(txn, st, cfg, &run->customers, reads, run->now, out);
+    if (s == PX_OK) s = remove_stale(txn, st, cfg, &run->customers, reads, now_ms, out);
   }
   out->score_ms += ms_since(t0);
   px_buf b;
@@ -467,7 +473,7 @@ px_status px_clv_refresh(px_txn *txn, const px_store *st, const px_config *cfg, 
                          px_segment_progress_fn progress, void *arg, px_clv_summary_out *out) {
   px_clv_run *run;
   px_status s = px_clv_prepare(txn, st, now_ms, progress, arg, &run, out);
-  if (s == PX_OK) s = px_clv_apply(txn, st, cfg, run, out);
+  if (s == PX_OK) s = px_clv_apply(txn, st, cfg, run, now_ms, out);
   px_clv_run_free(run);
   return s;
 }
@@ -530,7 +536,7 @@ px_status px_clv_status(px_txn *txn, const px_store *st, px_buf *out) {
   model_name(vs.last, name);
   if (vs.last && (s = px_score_read(txn, st, PX_SCORE_GLOBAL, name, &sc)) == PX_OK) px_buf_append(out, sc.s, sc.len);
   else if (!vs.last) px_buf_puts(out, "null");
-  else return s;
+  else return s == PX_NOT_FOUND ? PX_STORE : s; /* listed a moment ago: not "not configured" */
   px_buf_puts(out, ",\"last_refresh\":");
   s = px_score_read(txn, st, PX_SCORE_GLOBAL, PX_CLV_SUMMARY, &sc);
   if (s == PX_OK) px_buf_append(out, sc.s, sc.len);

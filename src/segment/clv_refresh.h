@@ -65,10 +65,9 @@ px_status px_clv_def_print(const px_clv_def *d, px_buf *out);
  * defines the computed trait PX_CLV_TRAIT it reads: function daily over the
  * purchase event's amount (per UTC day: purchases, those without an
  * amount, the amounts' sum), kept current as events arrive and backfilled
- * when new or changed. PX_INVALID with err->field "clv.MEMBER". *changed
- * (may be NULL) says the stored body changed. */
+ * when new or changed. PX_INVALID with err->field "clv.MEMBER". */
 px_status px_clv_define(px_txn *txn, const px_store *st, const px_config *cfg, const char *json, size_t n,
-                        int64_t now_ms, px_segment_progress_fn progress, void *arg, int *changed, px_error *err);
+                        int64_t now_ms, px_segment_progress_fn progress, void *arg, px_error *err);
 
 /* The stored definition and when it last changed; PX_NOT_FOUND when CLV is
  * not configured. */
@@ -94,17 +93,19 @@ typedef struct px_clv_summary_out {
   double read_ms, fit_ms, score_ms; /* the three phases' wall time */
 } px_clv_summary_out;
 
-/* The refresh in two phases, so that a server's writer is held only for
- * the writes: px_clv_prepare reads every profile's purchases, fits and
+/* The refresh in two phases, so that the write lock is held only for the
+ * writes: px_clv_prepare reads every profile's purchases, fits and
  * computes every customer's numbers in txn (a read transaction will do);
- * px_clv_apply then stores the model, the scores, the removals and the
- * summary in a write transaction, as of prepare's now (a profile merged
- * away in between keeps its scores until the next refresh). *run is set
- * only on PX_OK; free it with px_clv_run_free. */
+ * px_clv_apply then stores the model, the scores (as of prepare's now),
+ * the removals and the summary in a write transaction, re-evaluating
+ * segments at now_ms (the time of the write: not before anything the
+ * store holds). A profile merged away in between gets no scores; its
+ * survivor is scored on both at the next refresh. *run is set only on
+ * PX_OK; free it with px_clv_run_free. */
 typedef struct px_clv_run px_clv_run;
 px_status px_clv_prepare(px_txn *txn, const px_store *st, int64_t now_ms, px_segment_progress_fn progress, void *arg,
                          px_clv_run **run, px_clv_summary_out *out);
-px_status px_clv_apply(px_txn *txn, const px_store *st, const px_config *cfg, const px_clv_run *run,
+px_status px_clv_apply(px_txn *txn, const px_store *st, const px_config *cfg, const px_clv_run *run, int64_t now_ms,
                        px_clv_summary_out *out);
 void px_clv_run_free(px_clv_run *run);
 

@@ -102,8 +102,8 @@ px_status px_engagement_define(px_txn *txn, const px_store *st, const px_config 
   if (s == PX_OK && !text) s = PX_NOMEM;
   if (s == PX_OK) s = px_ctrait_define(txn, st, cfg, text, strlen(text), now_ms, progress, arg, err);
   /* The tiers: one segment each, a profile in exactly one. */
-  char b[3][40];
-  for (int k = 0; k < 3; k++) number(min[k], b[k]);
+  char b[3][40] = {"", "", ""};
+  for (int k = 0; k < 3 && s == PX_OK; k++) number(min[k], b[k]);
   for (int k = 0; k < PX_ENGAGEMENT_TIERS && s == PX_OK; k++) {
     char rule[256];
     if (k == 0) snprintf(rule, sizeof rule, "computed.%s >= %s", PX_ENGAGEMENT_TRAIT, b[0]);

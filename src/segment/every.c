@@ -16,9 +16,12 @@ int px_every_parse(const char *s, int64_t *out) {
   char *end;
   if (*s < '1' || *s > '9') return 0;
   long long n = strtoll(s, &end, 10);
-  if (end[0] == 0 || end[1] != 0 || n > 36500LL * 86400) return 0;
+  if (end[0] == 0 || end[1] != 0) return 0;
   for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-    if (units[i].unit == end[0]) return *out = n * units[i].ms, 1;
+    if (units[i].unit == end[0]) {
+      if (n > 36525LL * 86400000 / units[i].ms) return 0; /* at most 100 years */
+      return *out = n * units[i].ms, 1;
+    }
   return 0;
 }
 

@@ -115,12 +115,12 @@ static px_status stage_rule(const model *m, int k, px_buf *out) {
 /* The stored model of name (its rules pointing into *root, to free). */
 static px_status load(px_txn *txn, const px_store *st, const char *name, model *m, cJSON **root) {
   *root = NULL;
+  memset(m, 0, sizeof *m);
   px_def d;
   px_status s = px_def_get(txn, st, PX_DEF_JOURNEY, name, &d);
   if (s != PX_OK) return s;
   *root = cJSON_Parse(d.body);
   px_def_free(&d);
-  memset(m, 0, sizeof *m);
   snprintf(m->name, sizeof m->name, "%s", name);
   if (!*root || parse_stages(*root, m, NULL) != PX_OK) return PX_STORE;
   for (int k = 0; k < m->n && s == PX_OK; k++) {

@@ -38,7 +38,7 @@ static px_status define_clv(env *e, const char *json, int64_t now, px_error *err
   px_txn *txn;
   px_error_clear(err);
   PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
-  px_status s = px_clv_define(txn, e->st, &e->cfg, json, strlen(json), now, NULL, NULL, NULL, err);
+  px_status s = px_clv_define(txn, e->st, &e->cfg, json, strlen(json), now, NULL, NULL, err);
   if (s == PX_OK) return px_store_commit(txn);
   px_store_abort(txn);
   return s;
@@ -437,11 +437,56 @@ static void test_versions_merges_segments(void **state) {
   cJSON_Delete(j);
 }
 
+/* Prepared, then a merge, then applied: the merged-away profile gets no
+ * scores and no segment (it had left them all at the merge), and segments
+ * are re-evaluated at the time of the writes. */
+static void test_merge_between_prepare_and_apply(void **state) {
+  env *e = E;
+  px_error err;
+  int64_t now = e->clock + 400 * DAY;
+  static char *msgs[20000];
+  size_t n = simulate(now, 400, msgs, sizeof msgs / sizeof *msgs);
+  ingest_all(e, msgs, n);
+  for (size_t i = 0; i < n; i++) free(msgs[i]);
+  purchase(e, "a-anon", now - 20 * DAY, 50);
+  purchase(e, "a-anon", now - 10 * DAY, 60);
+  PX_ASSERT_OK(define_clv(e, "{\"event\":\"Order Completed\",\"unit\":\"day\"}", now, &err));
+  px_txn *txn;
+  px_rule_error rerr = {0};
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(px_segment_define(txn, e->st, &e->cfg, "scored", "score.clv_model >= 1", now, NULL, NULL, &rerr));
+  PX_ASSERT_OK(px_store_commit(txn));
+  uint64_t anon = env_pid(e, "anonymous_id", "a-anon"), u1 = env_pid(e, "user_id", "u1");
+  px_clv_run *run;
+  px_clv_summary_out m;
+  PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+  PX_ASSERT_OK(px_clv_prepare(txn, e->st, now, NULL, NULL, &run, &m));
+  px_store_abort(txn);
+  env_ingest(e, "{\"type\":\"identify\",\"userId\":\"u1\",\"anonymousId\":\"a-anon\"}");
+  uint64_t survivor = env_pid(e, "user_id", "u1"), loser = survivor == u1 ? anon : u1;
+  PX_ASSERT_OK(px_store_begin(e->st, 1, &txn));
+  PX_ASSERT_OK(px_clv_apply(txn, e->st, &e->cfg, run, e->clock, &m));
+  PX_ASSERT_OK(px_store_commit(txn));
+  px_clv_run_free(run);
+  PX_ASSERT_TRUE(isnan(score_num(e, loser, "clv_model")));
+  px_def d;
+  int in = 1;
+  PX_ASSERT_OK(px_store_begin(e->st, 0, &txn));
+  PX_ASSERT_OK(px_def_get(txn, e->st, PX_DEF_SEGMENT, "scored", &d));
+  PX_ASSERT_OK(px_members_has(txn, e->st, d.id, loser, &in));
+  PX_ASSERT_INT_EQ(in, 0);
+  PX_ASSERT_OK(px_members_has(txn, e->st, d.id, survivor, &in));
+  px_store_abort(txn);
+  px_def_free(&d);
+  PX_ASSERT_INT_EQ(in, 1);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_definition, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_nothing_to_fit, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_cdnow_from_events, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_versions_merges_segments, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_merge_between_prepare_and_apply, env_setup, env_teardown),
 };
 
 PX_TEST_MAIN(tests)
