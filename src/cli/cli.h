@@ -32,6 +32,7 @@ int px_cmd_clv_store(int argc, char **argv); /* clv refresh|show|models (argv[1]
 int px_cmd_journey(int argc, char **argv);
 int px_cmd_discover(int argc, char **argv);
 int px_cmd_mapping(int argc, char **argv);
+int px_cmd_recommend(int argc, char **argv);
 
 /* The mapping --mapping ref names, read and checked: the mapping file at
  * ref when there is one, else the mapping named ref that pickaxe apply

@@ -30,6 +30,7 @@ static const char usage[] =
     "  clv refresh|show|models   the same fitted on the stored purchases, scored on every customer\n"
     "  journey ...      journey stage models: define (presets retail, business), funnel, of REF\n"
     "  discover         find groups of similar customers (k-means); save one as a segment\n"
+    "  recommend eval|train|similar|user  item-to-item recommendations on an interactions file\n"
     "  profile get REF  print a profile with its segments and computed traits (REF: id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
     "  rebuild          rebuild all profiles by replaying the event log\n"
@@ -145,7 +146,8 @@ int main(int argc, char **argv) {
               {"mapping", px_cmd_mapping},
               {"rfm", px_cmd_rfm},
               {"clv", px_cmd_clv},
-              {"journey", px_cmd_journey}};
+              {"journey", px_cmd_journey},
+              {"recommend", px_cmd_recommend}};
   if (argc < 2 || px_cli_is_help(argv[1])) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;
