@@ -30,10 +30,10 @@ static void funnel(px_api *api, const px_http_req *req, const char *name, px_htt
   const char *qf = px_http_query(req, "from"), *qt = px_http_query(req, "to");
   px_error err;
   px_error_clear(&err);
-  if (qt && px_time_parse_date_or_iso(qt, &to) != PX_OK)
+  if (qt && px_time_parse_iso(qt, &to) != PX_OK)
     px_error_set(&err, PX_INVALID, "to", "must be an ISO 8601 time or a date YYYY-MM-DD");
   from = to - 30 * DAY_MS;
-  if (!*err.field && qf && px_time_parse_date_or_iso(qf, &from) != PX_OK)
+  if (!*err.field && qf && px_time_parse_iso(qf, &from) != PX_OK)
     px_error_set(&err, PX_INVALID, "from", "must be an ISO 8601 time or a date YYYY-MM-DD");
   if (!*err.field && from > to) px_error_set(&err, PX_INVALID, "from", "must not be after to");
   if (*err.field) {

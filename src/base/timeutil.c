@@ -151,12 +151,3 @@ void px_time_format_iso(int64_t ms, char out[32]) {
   *p++ = 'Z';
   *p = 0;
 }
-
-px_status px_time_parse_date_or_iso(const char *s, int64_t *out_ms) {
-  char buf[40];
-  if (strlen(s) == 10) {
-    snprintf(buf, sizeof buf, "%sT00:00:00Z", s);
-    s = buf;
-  }
-  return px_time_parse_iso(s, out_ms);
-}

@@ -21,10 +21,6 @@ uint64_t px_time_mono_ns(void);
  * fractional seconds, "+02:00"/"+0200" offsets, space instead of T.
  * A date-time without a zone is taken as UTC. */
 px_status px_time_parse_iso(const char *s, int64_t *out_ms);
-/* An ISO 8601 time as px_time_parse_iso reads it, or a date YYYY-MM-DD
- * (its midnight UTC): what report periods take (--from, ?from=). */
-px_status px_time_parse_date_or_iso(const char *s, int64_t *out_ms);
-
 /* Writes "2024-05-01T10:00:00.123Z" (24 chars + NUL); out must hold 32. */
 void px_time_format_iso(int64_t ms, char out[32]);
 

@@ -191,10 +191,10 @@ int px_cmd_journey(int argc, char **argv) {
   if (!strcmp(cmd, "define") && !preset == !file)
     return px_cli_fail(PX_EXIT_USAGE, "journey define: give --preset retail|business or --file FILE.json");
   int64_t to = px_time_now_ms(), from;
-  if (to_s && px_time_parse_date_or_iso(to_s, &to) != PX_OK)
+  if (to_s && px_time_parse_iso(to_s, &to) != PX_OK)
     return px_cli_fail(PX_EXIT_USAGE, "journey funnel: --to: not a date: %s", to_s);
   from = to - 30 * DAY_MS;
-  if (from_s && px_time_parse_date_or_iso(from_s, &from) != PX_OK)
+  if (from_s && px_time_parse_iso(from_s, &from) != PX_OK)
     return px_cli_fail(PX_EXIT_USAGE, "journey funnel: --from: not a date: %s", from_s);
   if (from > to) return px_cli_fail(PX_EXIT_USAGE, "journey funnel: --from is after --to");
   px_store *st = px_cli_open(data);

@@ -36,7 +36,7 @@ px_status px_reco_parse_time(const char *s, size_t n, int64_t *ms) {
   } else {
     return PX_INVALID;
   }
-  return px_time_parse_date_or_iso(buf, ms) == PX_OK ? PX_OK : PX_INVALID;
+  return px_time_parse_iso(buf, ms) == PX_OK ? PX_OK : PX_INVALID;
 }
 
 /* The column a name or number stands for (-1: none). */
