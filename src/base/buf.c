@@ -1,5 +1,6 @@
 #include "base/buf.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,4 +138,16 @@ px_status px_buf_json_str(px_buf *b, const char *s, size_t n) {
   *o = 0;
   b->len = (size_t)(o - b->data);
   return PX_OK;
+}
+
+void px_num_shortest(double d, char out[40]) {
+  snprintf(out, 40, "%.15g", d);
+  if (strtod(out, NULL) != d) snprintf(out, 40, "%.17g", d);
+}
+
+px_status px_buf_num(px_buf *b, double d) {
+  char t[40];
+  if (!isfinite(d)) return px_buf_puts(b, "null");
+  px_num_shortest(d, t);
+  return px_buf_puts(b, t);
 }

@@ -37,6 +37,10 @@ px_status px_buf_reserve(px_buf *b, size_t extra);
 static inline px_status px_buf_putc(px_buf *b, char c) { return px_buf_append(b, &c, 1); }
 px_status px_buf_puts(px_buf *b, const char *s);
 px_status px_buf_printf(px_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The shortest text of d that reads back as d (%.15g, else %.17g). */
+void px_num_shortest(double d, char out[40]);
+/* Appends that text, or null when d is not finite (as JSON has it). */
+px_status px_buf_num(px_buf *b, double d);
 /* Appends s as a JSON string literal (with quotes), escaping as needed. */
 px_status px_buf_json_str(px_buf *b, const char *s, size_t n);
 

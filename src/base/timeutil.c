@@ -151,3 +151,8 @@ void px_time_format_iso(int64_t ms, char out[32]) {
   *p++ = 'Z';
   *p = 0;
 }
+
+int64_t px_time_day(int64_t ms) {
+  const int64_t day = 86400000LL;
+  return ms >= 0 ? ms / day : -((-ms + day - 1) / day);
+}

@@ -21,6 +21,8 @@ uint64_t px_time_mono_ns(void);
  * fractional seconds, "+02:00"/"+0200" offsets, space instead of T.
  * A date-time without a zone is taken as UTC. */
 px_status px_time_parse_iso(const char *s, int64_t *out_ms);
+/* The UTC day of a time: days since 1970-01-01, rounded down. */
+int64_t px_time_day(int64_t ms);
 /* Writes "2024-05-01T10:00:00.123Z" (24 chars + NUL); out must hold 32. */
 void px_time_format_iso(int64_t ms, char out[32]);
 

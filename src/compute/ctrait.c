@@ -218,8 +218,7 @@ px_status px_ctrait_print(const px_ctrait *t, px_buf *out) {
     for (int k = 0; k < d->n && st == PX_OK; k++) {
       char h[32], w[40];
       px_agg_window_format(d->t[k].half_life_ms, h);
-      snprintf(w, sizeof w, "%.15g", d->t[k].weight);
-      if (strtod(w, NULL) != d->t[k].weight) snprintf(w, sizeof w, "%.17g", d->t[k].weight);
+      px_num_shortest(d->t[k].weight, w);
       if (k) st = px_buf_putc(out, ',');
       if (st == PX_OK) st = px_buf_json_str(out, d->t[k].event, strlen(d->t[k].event));
       if (st == PX_OK) st = px_buf_printf(out, ":{\"weight\":%s,\"half_life\":\"%s\"}", w, h);

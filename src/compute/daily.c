@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/timeutil.h"
 #include "compute/compute_int.h"
 
 #define TAG 'Y'
@@ -41,8 +42,6 @@ static void putf(uint8_t *p, double d) {
   memcpy(&b, &d, sizeof b);
   for (int i = 0; i < 8; i++) p[i] = (uint8_t)(b >> (8 * i));
 }
-
-static int64_t day_of(int64_t ms) { return ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS); }
 
 static size_t count_of(const uint8_t *b) { return get32(b + 1) & ~FULL; }
 
@@ -129,7 +128,7 @@ static px_status add(px_buf *state, int32_t d, uint32_t events, uint32_t without
 px_status cmp_daily_observe(px_buf *state, int64_t ts, int have, double amount, int *changed) {
   if (!valid(state->data, state->len)) return PX_STORE;
   int added;
-  px_status st = add(state, (int32_t)day_of(ts), 1, have ? 0 : 1, have ? amount : 0, &added);
+  px_status st = add(state, (int32_t)px_time_day(ts), 1, have ? 0 : 1, have ? amount : 0, &added);
   if (st == PX_OK && changed) *changed = PX_AGG_TAKEN | PX_AGG_REWRITTEN;
   return st;
 }
@@ -151,7 +150,7 @@ px_status cmp_daily_merge(px_buf *into, const void *other, size_t n) {
  * future-dated day comes due. */
 px_status cmp_daily_value(const void *state, size_t n, int64_t now, px_rule_value *out, int64_t *until) {
   if (!valid(state, n)) return PX_STORE;
-  int64_t today = day_of(now), next = INT64_MAX;
+  int64_t today = px_time_day(now), next = INT64_MAX;
   size_t k = 0;
   for (size_t i = 0; n && i < count_of(state); i++) {
     int32_t d = (int32_t)get32((const uint8_t *)state + HDR + i * ENT);

@@ -123,8 +123,20 @@ px_status px_score_each(px_txn *txn, const px_store *st, uint64_t pid, px_score_
   return s;
 }
 
-px_status px_score_holders(px_txn *txn, const px_store *st, px_score_match_fn match, void *arg, uint64_t **pids,
-                           size_t *n) {
+/* Whether id is among the n ascending ids. */
+static int has(const uint64_t *ids, size_t n, uint64_t id) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (ids[mid] == id) return 1;
+    if (ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return 0;
+}
+
+px_status px_score_holders(px_txn *txn, const px_store *st, px_score_match_fn match, void *arg, const uint64_t *except,
+                           size_t nexcept, uint64_t **pids, size_t *n) {
   *pids = NULL;
   *n = 0;
   MDB_cursor *cur;
@@ -137,7 +149,7 @@ px_status px_score_holders(px_txn *txn, const px_store *st, px_score_match_fn ma
     if (k.mv_size <= 8) continue;
     uint64_t pid = px_get_u64(k.mv_data);
     if (pid == PX_SCORE_GLOBAL || (*n && (*pids)[*n - 1] == pid) ||
-        !match(arg, (const char *)k.mv_data + 8, k.mv_size - 8))
+        !match(arg, (const char *)k.mv_data + 8, k.mv_size - 8) || has(except, nexcept, pid))
       continue;
     if (*n == cap) {
       size_t nc = cap ? cap * 2 : 64;

@@ -55,12 +55,13 @@ typedef int (*px_score_fn)(void *arg, const char *name, const px_score *v);
 px_status px_score_each(px_txn *txn, const px_store *st, uint64_t pid, px_score_fn fn, void *arg);
 
 /* The profiles (PX_SCORE_GLOBAL left out) holding a score whose name
- * (len bytes, not NUL-terminated) match(arg, name, len) accepts, ascending,
- * each once: *pids is malloc'd (NULL when *n is 0), the caller frees it.
- * One pass over every score. */
+ * (len bytes, not NUL-terminated) match(arg, name, len) accepts, other
+ * than the nexcept ones in except (ascending; a refresh's scored
+ * customers), ascending, each once: *pids is malloc'd (NULL when *n is 0),
+ * the caller frees it. One pass over every score: what a refresh removes. */
 typedef int (*px_score_match_fn)(void *arg, const char *name, size_t len);
-px_status px_score_holders(px_txn *txn, const px_store *st, px_score_match_fn match, void *arg, uint64_t **pids,
-                           size_t *n);
+px_status px_score_holders(px_txn *txn, const px_store *st, px_score_match_fn match, void *arg, const uint64_t *except,
+                           size_t nexcept, uint64_t **pids, size_t *n);
 
 /* The score as a rule value (score.NAME): a number, or a string copied
  * into scratch (valid until scratch changes) or, with scratch NULL,

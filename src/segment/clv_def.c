@@ -87,8 +87,7 @@ px_status px_clv_def_print(const px_clv_def *d, px_buf *out) {
   px_buf_puts(out, ",\"revenue\":");
   px_buf_json_str(out, d->revenue, strlen(d->revenue));
   char rate[40];
-  snprintf(rate, sizeof rate, "%.15g", d->discount); /* the shortest form that reads back the same */
-  if (strtod(rate, NULL) != d->discount) snprintf(rate, sizeof rate, "%.17g", d->discount);
+  px_num_shortest(d->discount, rate);
   return px_buf_printf(out, ",\"unit\":\"%s\",\"horizon\":\"%s\",\"discount_rate\":%s,\"refresh_every\":\"%s\"}",
                        d->unit_days == 1 ? "day" : "week", horizon, rate, every);
 }

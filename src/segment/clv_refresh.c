@@ -30,8 +30,6 @@ static const char *const score_names[NSCORES] = {"p_alive", "expected_purchases_
 
 static double ms_since(uint64_t t0) { return (double)(px_time_mono_ns() - t0) / 1e6; }
 
-static int64_t day_of(int64_t ms) { return ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS); }
-
 /* ---- reading the purchases ---- */
 
 /* The customers read: their profile ids (ascending) and summaries. */
@@ -82,7 +80,7 @@ static px_status read_purchases(px_txn *txn, const px_store *st, int64_t now, do
   MDB_cursor *cur;
   int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_PROFILES), px_store_dbi(st, PX_DB_PROFILES), &cur);
   if (rc) return px_store_status(rc);
-  int64_t today = day_of(now);
+  int64_t today = px_time_day(now);
   px_clv_purchase *days = NULL;
   size_t cap = 0;
   MDB_val k, v;
@@ -125,13 +123,6 @@ static px_status read_purchases(px_txn *txn, const px_store *st, int64_t now, do
 
 /* ---- models ---- */
 
-static void num(px_buf *b, double v) {
-  char t[40];
-  snprintf(t, sizeof t, "%.15g", v);
-  if (strtod(t, NULL) != v) snprintf(t, sizeof t, "%.17g", v);
-  px_buf_puts(b, isfinite(v) ? t : "null");
-}
-
 typedef struct versions {
   uint32_t last;  /* the newest model's version (0: none) */
   uint32_t old[PX_CLV_MODELS_KEPT + 1]; /* the oldest ones, ascending */
@@ -172,7 +163,7 @@ static px_status model_json(const px_clv_def *d, const fitted *f, uint32_t versi
                             const px_clv_summary_out *o, px_buf *b) {
   char at[32], end[32], horizon[32];
   px_time_format_iso(now, at);
-  px_time_format_iso(day_of(now) * DAY_MS, end);
+  px_time_format_iso(px_time_day(now) * DAY_MS, end);
   end[10] = 0;
   px_agg_window_format(d->horizon_ms, horizon);
   px_buf_printf(b, "{\"version\":%u,\"fitted_at\":\"%s\",\"calibration_end\":\"%s\",\"unit\":\"%s\",\"event\":",
@@ -182,31 +173,31 @@ static px_status model_json(const px_clv_def *d, const fitted *f, uint32_t versi
   px_buf_json_str(b, d->revenue, strlen(d->revenue));
   px_buf_printf(b, ",\"customers\":%llu,\"repeat_customers\":%llu,\"bgnbd\":{\"r\":", (unsigned long long)o->customers,
                 (unsigned long long)o->repeat_customers);
-  num(b, f->m.r);
+  px_buf_num(b, f->m.r);
   px_buf_puts(b, ",\"alpha\":");
-  num(b, f->m.alpha);
+  px_buf_num(b, f->m.alpha);
   px_buf_puts(b, ",\"a\":");
-  num(b, f->m.a);
+  px_buf_num(b, f->m.a);
   px_buf_puts(b, ",\"b\":");
-  num(b, f->m.b);
+  px_buf_num(b, f->m.b);
   px_buf_puts(b, ",\"loglik\":");
-  num(b, f->m.loglik);
+  px_buf_num(b, f->m.loglik);
   px_buf_puts(b, "},\"gamma_gamma\":");
   if (f->have_gg) {
     px_buf_puts(b, "{\"p\":");
-    num(b, f->g.p);
+    px_buf_num(b, f->g.p);
     px_buf_puts(b, ",\"q\":");
-    num(b, f->g.q);
+    px_buf_num(b, f->g.q);
     px_buf_puts(b, ",\"gamma\":");
-    num(b, f->g.gamma);
+    px_buf_num(b, f->g.gamma);
     px_buf_puts(b, ",\"loglik\":");
-    num(b, f->g.loglik);
+    px_buf_num(b, f->g.loglik);
     px_buf_putc(b, '}');
   } else {
     px_buf_puts(b, "null");
   }
   px_buf_printf(b, ",\"horizon\":\"%s\",\"discount_rate\":", horizon);
-  num(b, d->discount);
+  px_buf_num(b, d->discount);
   return px_buf_putc(b, '}');
 }
 
@@ -303,25 +294,13 @@ static int is_clv_score(void *arg, const char *name, size_t len) {
   return 0;
 }
 
-static int has(const uint64_t *ids, size_t n, uint64_t id) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (ids[mid] == id) return 1;
-    if (ids[mid] < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return 0;
-}
-
 /* Profiles holding CLV scores that were not scored now lose them. */
 static px_status remove_stale(px_txn *txn, const px_store *st, const px_config *cfg, const pid_list *scored,
                               int reevaluate, int64_t now, px_clv_summary_out *o) {
   uint64_t *holders;
   size_t n;
-  px_status s = px_score_holders(txn, st, is_clv_score, NULL, &holders, &n);
+  px_status s = px_score_holders(txn, st, is_clv_score, NULL, scored->v, scored->n, &holders, &n);
   for (size_t i = 0; i < n && s == PX_OK; i++) {
-    if (has(scored->v, scored->n, holders[i])) continue;
     for (int k = 0; k < NSCORES && s == PX_OK; k++)
       if ((s = px_score_del(txn, st, holders[i], score_names[k])) == PX_NOT_FOUND) s = PX_OK;
     o->removed++;
@@ -356,9 +335,9 @@ static px_status summary_json(const px_clv_summary_out *o, const double totals[2
                 (unsigned long long)o->profiles, (unsigned long long)o->customers,
                 (unsigned long long)o->repeat_customers, (unsigned long long)o->purchases,
                 (unsigned long long)o->no_amount, (unsigned long long)o->changed, (unsigned long long)o->removed);
-  num(b, totals[0]);
+  px_buf_num(b, totals[0]);
   px_buf_puts(b, ",\"expected_purchases_90d\":");
-  num(b, totals[1]);
+  px_buf_num(b, totals[1]);
   return px_buf_printf(b, "},\"timings_ms\":{\"read\":%.1f,\"fit\":%.1f,\"score\":%.1f}}", o->read_ms, o->fit_ms,
                        o->score_ms);
 }

@@ -20,12 +20,6 @@ const char *px_engagement_tier_segment(int i) {
   return i >= 0 && i < PX_ENGAGEMENT_TIERS ? tier_segments[i] : NULL;
 }
 
-/* The shortest text of x that reads back the same. */
-static void number(double x, char out[40]) {
-  snprintf(out, 40, "%.15g", x);
-  if (strtod(out, NULL) != x) snprintf(out, 40, "%.17g", x);
-}
-
 /* Checks the definition; min[0..2] get the high, medium and low bounds and
  * *trait the computed trait's definition (a cJSON object to free). */
 static px_status parse(const cJSON *j, double min[3], cJSON **trait, px_error *err) {
@@ -103,7 +97,7 @@ px_status px_engagement_define(px_txn *txn, const px_store *st, const px_config 
   if (s == PX_OK) s = px_ctrait_define(txn, st, cfg, text, strlen(text), now_ms, progress, arg, err);
   /* The tiers: one segment each, a profile in exactly one. */
   char b[3][40] = {"", "", ""};
-  for (int k = 0; k < 3 && s == PX_OK; k++) number(min[k], b[k]);
+  for (int k = 0; k < 3 && s == PX_OK; k++) px_num_shortest(min[k], b[k]);
   for (int k = 0; k < PX_ENGAGEMENT_TIERS && s == PX_OK; k++) {
     char rule[256];
     if (k == 0) snprintf(rule, sizeof rule, "computed.%s >= %s", PX_ENGAGEMENT_TRAIT, b[0]);

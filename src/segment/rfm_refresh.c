@@ -100,17 +100,6 @@ static px_status add(customers *c, uint64_t pid, const px_rfm_input *x) {
   return PX_OK;
 }
 
-static int has(const uint64_t *ids, size_t n, uint64_t id) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (ids[mid] == id) return 1;
-    if (ids[mid] < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return 0;
-}
-
 /* Reads the inputs of every live profile; the scored ones go to out. */
 static px_status gather(px_txn *txn, const px_store *st, const input in[3], int64_t now, customers *out,
                         uint64_t *profiles, px_segment_progress_fn progress, void *arg) {
@@ -173,12 +162,7 @@ static int is_rfm(void *arg, const char *name, size_t len) {
 /* Profiles holding rfm_* scores that are not in the scored set (each once,
  * ascending): *out malloc'd. */
 static px_status find_stale(px_txn *txn, const px_store *st, const customers *c, uint64_t **out, size_t *n) {
-  px_status s = px_score_holders(txn, st, is_rfm, NULL, out, n);
-  size_t kept = 0;
-  for (size_t i = 0; s == PX_OK && i < *n; i++)
-    if (!has(c->pids, c->n, (*out)[i])) (*out)[kept++] = (*out)[i];
-  if (s == PX_OK) *n = kept;
-  return s;
+  return px_score_holders(txn, st, is_rfm, NULL, c->pids, c->n, out, n);
 }
 
 typedef struct names {
@@ -205,17 +189,10 @@ static px_status remove_scores(px_txn *txn, const px_store *st, uint64_t pid) {
   return s;
 }
 
-static void num(px_buf *b, double v) {
-  char t[40];
-  snprintf(t, sizeof t, "%.15g", v);
-  if (strtod(t, NULL) != v) snprintf(t, sizeof t, "%.17g", v);
-  px_buf_puts(b, t);
-}
-
 static void cuts_json(px_buf *b, const double c[4], int negate) {
   for (int k = 0; k < 4; k++) {
     px_buf_putc(b, k ? ',' : '[');
-    num(b, negate ? -c[k] : c[k]);
+    px_buf_num(b, negate ? -c[k] : c[k]);
   }
   px_buf_putc(b, ']');
 }
