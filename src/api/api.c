@@ -30,6 +30,8 @@ void px_api_backfill_progress(void *arg, uint64_t done, uint64_t total) {
 
 void px_api_destroy(px_api *api) {
   if (!api) return;
+  px_recs_service_stop(api->recs);
+  api->recs = NULL;
   px_config_free(&api->cfg);
   pthread_rwlock_destroy(&api->cfg_lock);
 }
@@ -200,6 +202,12 @@ void px_api_handle(void *app, const px_http_req *req, px_http_resp *resp) {
     px_api_scores(api, req, p + 10, resp);
   } else if (strncmp(p, "/v1/journeys", 12) == 0 && (p[12] == 0 || p[12] == '/')) {
     px_api_journeys(api, req, p + 12, resp);
+  } else if (strncmp(p, "/v1/products", 12) == 0 && (p[12] == 0 || p[12] == '/')) {
+    px_api_products(api, req, p + 12, resp);
+  } else if (strncmp(p, "/v1/recommendations", 19) == 0 && (p[19] == 0 || p[19] == '/')) {
+    px_api_recs(api, req, p + 19, resp);
+  } else if (strncmp(p, "/v1/items/", 10) == 0) {
+    px_api_items(api, req, p + 9, resp);
   } else if (is(p, "/v1/audiences/count") || is(p, "/v1/audiences/members")) {
     if (post) px_api_audiences(api, req, p + 14, resp);
     else px_api_not_allowed(resp, "POST");

@@ -9,12 +9,14 @@
 #include "http/server.h"
 #include "ingest/writer.h"
 #include "metrics/metrics.h"
+#include "recs/recs.h"
 #include "store/store.h"
 
 typedef struct px_api {
   px_store *st;
   px_writer *writer;
   px_metrics *metrics;
+  px_recs_service *recs; /* the recommendation model (NULL: not served); px_api_destroy stops it */
   pthread_rwlock_t cfg_lock; /* guards cfg, reloaded when its stored version changes */
   px_config cfg;
 } px_api;

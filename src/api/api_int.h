@@ -3,6 +3,7 @@
 #define PX_API_API_INT_H
 
 #include "api/api.h"
+#include "catalog/catalog.h"
 #include "source/source.h"
 
 /* A definition's backfill progress (px_segment_progress_fn, arg: the
@@ -31,6 +32,19 @@ void px_api_config_release(px_api *api);
  * never waits for the write lock. NULL when resp was filled (401/403/500). */
 px_txn *px_api_admin_begin(px_api *api, const px_http_req *req, int mode, px_http_resp *resp);
 
+/* Copies the first segment of a path (rest) into ref (n bytes, cut to fit),
+ * decoding the %2F and %25 the HTTP layer kept encoded (%00 stays as text:
+ * an identifier holds no NUL). Returns what follows its '/', NULL when it
+ * is the last segment. */
+const char *px_api_path_segment(const char *rest, char *ref, size_t n);
+
+/* A product id from a path segment or a query value (s: sn bytes): the HTTP
+ * layer decoded all but %2F, %25 and %00, decoded here (%00 is a NUL, which
+ * no id holds) into id (*n bytes, NUL-terminated). 0 after a 400 naming
+ * field (products.c). */
+int px_api_product_id(const char *s, size_t sn, char id[PX_PRODUCT_ID_MAX + 1], size_t *n, const char *field,
+                      px_http_resp *resp);
+
 /* A query's limit, strictly: absent gives def, digits in [1, max] their
  * value, anything else 0. */
 int px_api_parse_limit(const char *s, int def, int max);
@@ -53,6 +67,12 @@ void px_api_ctraits(px_api *api, const px_http_req *req, const char *rest, px_ht
 void px_api_scores(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
 /* /v1/journeys and /v1/journeys/{name}[/funnel] (rest: after "/v1/journeys"; journeys.c). */
 void px_api_journeys(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
+/* /v1/products[/batch|/{id}] (rest: after "/v1/products"; products.c). */
+void px_api_products(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
+/* /v1/recommendations[/{ref}|/refresh] (rest: after "/v1/recommendations") and
+ * /v1/items/{id}/similar (rest: after "/v1/items"; recs.c). */
+void px_api_recs(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
+void px_api_items(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp);
 
 
 #endif

@@ -364,9 +364,7 @@ out:
   return s;
 }
 
-/* Copies the first path segment into ref, decoding the %2F and %25 the HTTP
- * layer kept encoded (%00 stays as text: an identifier holds no NUL). */
-static const char *split_ref(const char *rest, char *ref, size_t n) {
+const char *px_api_path_segment(const char *rest, char *ref, size_t n) {
   size_t rn = strcspn(rest, "/"), w = 0;
   for (size_t i = 0; i < rn && w + 1 < n; i++) {
     if (rest[i] == '%' && i + 2 < rn && rest[i + 1] == '2' && (rest[i + 2] == 'F' || rest[i + 2] == '5')) {
@@ -394,7 +392,7 @@ void px_api_profiles(px_api *api, const px_http_req *req, const char *rest, px_h
     return;
   }
   char ref[600];
-  const char *sub = split_ref(rest, ref, sizeof ref);
+  const char *sub = px_api_path_segment(rest, ref, sizeof ref);
   const px_config *cfg = px_api_config_acquire(api, txn);
   uint64_t pid = 0;
   px_error err;

@@ -33,6 +33,8 @@ int px_cmd_journey(int argc, char **argv);
 int px_cmd_discover(int argc, char **argv);
 int px_cmd_mapping(int argc, char **argv);
 int px_cmd_recommend(int argc, char **argv);
+int px_cmd_recommend_store(int argc, char **argv); /* recommend user|similar|model without --csv (argv[1]) */
+int px_cmd_product(int argc, char **argv);
 
 /* The mapping --mapping ref names, read and checked: the mapping file at
  * ref when there is one, else the mapping named ref that pickaxe apply

@@ -1,5 +1,6 @@
 /* pickaxe import FILE: Segment-shaped JSON lines through the same pipeline
- * as HTTP (validation, deduplication, identity, durability). */
+ * as HTTP (validation, deduplication, identity, durability); with a
+ * product mapping, rows into the catalog instead. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "base/timeutil.h"
 #include "base/utf8.h"
+#include "catalog/catalog.h"
 #include "cli/cli.h"
 #include "event/arena.h"
 #include "ingest/bulk.h"
@@ -18,10 +20,12 @@
 #include "source/source.h"
 
 #define MAX_LISTED_ERRORS 100
+#define PRODUCT_TXN_ROWS 1000 /* products written per transaction (each commit is fsynced) */
 
 static const char help[] =
     "usage: pickaxe import FILE --source NAME [--mapping MAP] [--rejects FILE]\n"
     "                          [--data DIR] [--json]\n"
+    "       pickaxe import FILE --mapping PRODUCT_MAP [--rejects FILE] [--data DIR] [--json]\n"
     "\n"
     "Loads FILE (\"-\" for stdin). Without --mapping: one Segment message per\n"
     "line, each with its \"type\" (identify, track, page, screen, group, alias).\n"
@@ -36,7 +40,26 @@ static const char help[] =
     "CSV (line, field, reason); every valid one lands. Shows progress on a\n"
     "terminal; prints a summary (--json: {\"accepted\",\"rejected\",\"duplicates\",\n"
     "\"errors\":[{line,field,reason}]}). Exit status 0 when everything landed, 4\n"
-    "when some were rejected.\n";
+    "when some were rejected.\n"
+    "\n"
+    "With a product mapping (\"type\": \"product\"), each row is a product of the\n"
+    "catalog (docs/internals/catalog.md), created or replaced by its id; --source\n"
+    "is not needed (and ignored). A row equal to the stored product is counted as\n"
+    "unchanged and not written. Products are committed 1,000 at a time; the summary\n"
+    "(--json) is {\"accepted\",\"created\",\"replaced\",\"unchanged\",\"rejected\",\n"
+    "\"seconds\",\"errors\"}, rejected rows name the column.\n";
+
+/* Where the rows of a product mapping go: the catalog, PRODUCT_TXN_ROWS a
+ * transaction (the log's lock only: the catalog is in the log). */
+typedef struct product_sink {
+  px_store *st;
+  const px_mapping *m;
+  px_txn *txn;
+  size_t in_txn;
+  uint64_t created, replaced, unchanged;
+  px_status failed; /* what stopped the import, or PX_OK */
+  px_product p;
+} product_sink;
 
 typedef struct import_state {
   px_config cfg;
@@ -50,6 +73,7 @@ typedef struct import_state {
   px_json_span spans[64];    /* a message's top-level members (more: written, not copied) */
   const char *rejects_path;  /* where rejected lines are written (CSV), or NULL */
   FILE *rejects;             /* opened at the first one */
+  product_sink *products;    /* a product mapping's rows go here, not to bulk */
 } import_state;
 
 static void csv_cell(FILE *f, const char *s) {
@@ -170,6 +194,52 @@ static int add_message(import_state *s, const char *text, size_t len, long linen
   return px_bulk_add(s->bulk) == PX_OK ? 1 : -1;
 }
 
+static px_status products_commit(product_sink *ps) {
+  px_status s = ps->txn ? px_store_commit(ps->txn) : PX_OK;
+  ps->txn = NULL;
+  ps->in_txn = 0;
+  return s;
+}
+
+/* One product row's JSON (from the mapping) into the catalog: 1 stored (or
+ * unchanged), 0 rejected (and reported, naming the column), -1 the import
+ * stops (ps->failed says why). */
+static int add_product(import_state *s, const char *text, size_t len, long lineno) {
+  product_sink *ps = s->products;
+  px_error err;
+  px_error_clear(&err);
+  px_status st = px_product_parse(text, len, NULL, 0, &ps->p, &err);
+  if (st != PX_OK) {
+    reject(s, lineno, px_mapping_product_column(ps->m, err.field), err.reason);
+    return 0;
+  }
+  px_catalog_outcome o = PX_CATALOG_UNCHANGED;
+  if (!ps->txn) st = px_store_begin(ps->st, PX_TXN_LOG, &ps->txn);
+  if (st == PX_OK) st = px_catalog_write(ps->txn, ps->st, &ps->p, px_time_now_ms(), &o);
+  if (st == PX_OK && ++ps->in_txn == PRODUCT_TXN_ROWS) st = products_commit(ps);
+  if (st != PX_OK) {
+    ps->failed = st;
+    return -1;
+  }
+  if (o == PX_CATALOG_CREATED) ps->created++;
+  else if (o == PX_CATALOG_REPLACED) ps->replaced++;
+  else ps->unchanged++;
+  return 1;
+}
+
+/* A mapped row's JSON to where it goes: the catalog or the bulk loader. */
+static int add_row(import_state *s, const char *text, size_t len, long lineno) {
+  return s->products ? add_product(s, text, len, lineno) : add_message(s, text, len, lineno);
+}
+
+/* Rows stored so far: events (with duplicates) or products. */
+static uint64_t stored_count(const import_state *s) {
+  if (s->products) return s->products->created + s->products->replaced + s->products->unchanged;
+  uint64_t accepted, duplicates;
+  px_bulk_counts(s->bulk, &accepted, &duplicates);
+  return accepted + duplicates;
+}
+
 static void show_progress(long bytes, long total, uint64_t events, uint64_t t0) {
   double secs = (double)(px_time_mono_ns() - t0) / 1e9;
   int pct = total > 0 ? (int)(100.0 * (double)bytes / (double)total) : 0;
@@ -217,7 +287,7 @@ static px_status import_csv(import_state *s, lines *in, px_mapping *m, int tty, 
     fprintf(stderr, "pickaxe: import: mapping %s%s%s\n", err.field, *err.field ? ": " : "", err.reason);
   const px_csv_field *f;
   size_t nf;
-  uint64_t rows = 0, accepted, duplicates;
+  uint64_t rows = 0;
   while (st == PX_OK) {
     px_status r = px_csv_next(csv, &f, &nf, lineno, &err);
     if (r == PX_NOT_FOUND) break;
@@ -233,11 +303,8 @@ static px_status import_csv(import_state *s, lines *in, px_mapping *m, int tty, 
       st = r;
       break;
     }
-    if (add_message(s, msg.data, msg.len, *lineno) < 0) break;
-    if (tty && ++rows % 8192 == 0) {
-      px_bulk_counts(s->bulk, &accepted, &duplicates);
-      show_progress((long)px_csv_offset(csv), total, accepted + duplicates, t0);
-    }
+    if (add_row(s, msg.data, msg.len, *lineno) < 0) break;
+    if (tty && ++rows % 8192 == 0) show_progress((long)px_csv_offset(csv), total, stored_count(s), t0);
   }
   px_csv_close(csv);
   px_buf_free(&copy);
@@ -257,7 +324,7 @@ static px_status import_jsonl(import_state *s, lines *in, px_mapping *m, int tty
   px_status st = fields ? PX_OK : PX_NOMEM;
   const char *line;
   ssize_t len;
-  uint64_t rows = 0, accepted, duplicates;
+  uint64_t rows = 0;
   while (st == PX_OK && (len = lines_next(in, &line)) >= 0) {
     ++*lineno;
     if (len == 0) continue;
@@ -276,11 +343,8 @@ static px_status import_jsonl(import_state *s, lines *in, px_mapping *m, int tty
       continue;
     }
     if ((st = r) != PX_OK) break;
-    if (add_message(s, msg.data, msg.len, *lineno) < 0) break;
-    if (tty && ++rows % 8192 == 0) {
-      px_bulk_counts(s->bulk, &accepted, &duplicates);
-      show_progress(lines_pos(in), total, accepted + duplicates, t0);
-    }
+    if (add_row(s, msg.data, msg.len, *lineno) < 0) break;
+    if (tty && ++rows % 8192 == 0) show_progress(lines_pos(in), total, stored_count(s), t0);
   }
   free(fields);
   px_buf_free(&text);
@@ -298,6 +362,47 @@ static void sweep_after_import(px_store *st, const px_config *cfg) {
             px_status_str(s));
 }
 
+/* A product mapping's rows into the catalog (s: rejects and errors set up). */
+static int import_products(import_state *s, px_store *st, const char *file, FILE *in, long total, px_mapping *m) {
+  product_sink ps = {.st = st, .m = m};
+  px_product_init(&ps.p);
+  s->products = &ps;
+  int tty = isatty(2) && !s->json;
+  uint64_t t0 = px_time_mono_ns();
+  lines input;
+  lines_open(&input, in, total);
+  long lineno = 0;
+  px_status setup = m->jsonl ? import_jsonl(s, &input, m, tty, total, t0, &lineno)
+                             : import_csv(s, &input, m, tty, total, t0, &lineno);
+  lines_close(&input);
+  px_status ps_end = ps.failed;
+  if (ps_end == PX_OK) ps_end = products_commit(&ps);
+  else px_store_abort(ps.txn);
+  px_product_free(&ps.p);
+  s->products = NULL;
+  if (tty) {
+    show_progress(total, total, ps.created + ps.replaced + ps.unchanged, t0);
+    fputc('\n', stderr);
+  }
+  if (setup == PX_INVALID) return PX_EXIT_USAGE; /* said why already */
+  if (ps_end == PX_OK) ps_end = setup;
+  if (ps_end != PX_OK)
+    return px_cli_fail(PX_EXIT_FAIL, "import stopped at line %ld: %s (products committed before it are stored)",
+                       lineno, px_status_str(ps_end));
+  double secs = (double)(px_time_mono_ns() - t0) / 1e9;
+  unsigned long long accepted = ps.created + ps.replaced + ps.unchanged;
+  if (s->json)
+    printf("{\"accepted\":%llu,\"created\":%llu,\"replaced\":%llu,\"unchanged\":%llu,\"rejected\":%llu,"
+           "\"seconds\":%.3f,\"errors\":[%s]}\n",
+           accepted, (unsigned long long)ps.created, (unsigned long long)ps.replaced, (unsigned long long)ps.unchanged,
+           (unsigned long long)s->rejected, secs, s->errors.data ? s->errors.data : "");
+  else
+    printf("imported %s: %llu products (%llu created, %llu replaced, %llu unchanged), %llu rejected in %.2f s\n", file,
+           accepted, (unsigned long long)ps.created, (unsigned long long)ps.replaced, (unsigned long long)ps.unchanged,
+           (unsigned long long)s->rejected, secs);
+  return s->rejected ? 4 : PX_EXIT_OK;
+}
+
 int px_cmd_import(int argc, char **argv) {
   const char *data = PX_DEFAULT_DATA, *file = NULL, *source = NULL, *mapping_path = NULL, *rejects = NULL;
   int json = 0;
@@ -312,7 +417,9 @@ int px_cmd_import(int argc, char **argv) {
     else return px_cli_fail(PX_EXIT_USAGE, "import: unexpected argument %s", argv[i]);
   }
   if (!file) return fputs(help, stderr), px_cli_fail(PX_EXIT_USAGE, "import: FILE is required");
-  if (!source) return px_cli_fail(PX_EXIT_USAGE, "import: --source NAME is required (see pickaxe source list)");
+  /* A product mapping needs no source: checked once the mapping is read. */
+  if (!source && !mapping_path)
+    return px_cli_fail(PX_EXIT_USAGE, "import: --source NAME is required (see pickaxe source list)");
   FILE *in = strcmp(file, "-") ? fopen(file, "r") : stdin;
   if (!in) return px_cli_fail(PX_EXIT_FAIL, "import: cannot open %s", file);
   struct stat sb;
@@ -320,8 +427,11 @@ int px_cmd_import(int argc, char **argv) {
   px_store *st = px_cli_open(data);
   /* --mapping: a mapping file, else a mapping stored by pickaxe apply. */
   px_mapping *mapping = st && mapping_path ? px_cli_load_mapping("import", mapping_path, data, st) : NULL;
-  if (!st || (mapping_path && !mapping)) {
+  int usage = mapping && !source && !mapping->product; /* no --source: only a product mapping */
+  if (!st || (mapping_path && !mapping) || usage) {
+    if (usage) px_cli_fail(PX_EXIT_USAGE, "import: --source NAME is required (see pickaxe source list)");
     if (in != stdin) fclose(in);
+    free(mapping);
     px_store_close(st);
     return st ? PX_EXIT_USAGE : PX_EXIT_FAIL;
   }
@@ -335,6 +445,10 @@ int px_cmd_import(int argc, char **argv) {
   s->json = json;
   s->rejects_path = rejects;
   int rc = PX_EXIT_FAIL;
+  if (mapping && mapping->product) {
+    rc = import_products(s, st, file, in, total, mapping);
+    goto out;
+  }
   px_txn *txn;
   px_source src;
   px_status ps = px_store_begin(st, 0, &txn);

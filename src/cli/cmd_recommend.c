@@ -64,7 +64,10 @@ static const char *help =
     "pickaxe recommend user USER ... [--n 10] [--repurchase-days D] [--exclude ITEM,...] [--json]\n"
     "  USER's recommendations as of the file's last interaction, each with the user's items that\n"
     "  led to it; an item USER had comes back only when bought more than D days before; an unknown\n"
-    "  USER gets the most popular items.\n";
+    "  USER gets the most popular items.\n"
+    "\n"
+    "pickaxe recommend user|similar ID [--data DIR] (no --csv), pickaxe recommend model [--data DIR]\n"
+    "  The same queries on the customers of a data directory (see pickaxe recommend model --help).\n";
 
 typedef struct args {
   const char *cmd; /* "recommend eval", for messages */
@@ -617,6 +620,11 @@ out:
 int px_cmd_recommend(int argc, char **argv) {
   if (argc < 2 || px_cli_is_help(argv[1]))
     return fputs(help, argc < 2 ? stderr : stdout), argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;
+  /* Without --csv, user and similar ask the data directory's model. */
+  int csv = 0;
+  for (int i = 2; i < argc && !csv; i++) csv = !strcmp(argv[i], "--csv");
+  if (!strcmp(argv[1], "model") || (!csv && (!strcmp(argv[1], "user") || !strcmp(argv[1], "similar"))))
+    return px_cmd_recommend_store(argc, argv);
   if (!strcmp(argv[1], "eval")) return eval(argc, argv);
   if (!strcmp(argv[1], "train")) return train(argc, argv);
   if (!strcmp(argv[1], "similar")) return query(argc, argv, 0);

@@ -16,6 +16,7 @@
 #include "identity/identity.h"
 #include "mapping/mapping.h"
 #include "segment/def.h"
+#include "recs/recs.h"
 #include "segment/engagement.h"
 #include "segment/journey.h"
 #include "segment/engine.h"
@@ -56,7 +57,8 @@ static const char apply_help[] =
     "transaction: computed traits, then RFM (its three computed traits must exist or\n"
     "be in the file), then engagement (the computed trait engagement and the segments\n"
     "engagement_high ... engagement_dormant), then CLV, then journeys ({\"NAME\": {\"stages\"\n"
-    "or \"preset\"}}: their stage segments), then segments in file order (backfilled),\n"
+    "or \"preset\"}}: their stage segments), then recommendations ({\"interactions\": [...]}:\n"
+    "their computed traits _reco_N; docs/internals/recs.md), then segments in file order (backfilled),\n"
     "then mappings. Unchanged definitions change nothing, so applying a file twice is\n"
     "harmless. Definitions not in the file are kept. RFM and CLV scores are computed by\n"
     "pickaxe rfm refresh and pickaxe clv refresh, or by a running server.\n";
@@ -361,10 +363,10 @@ static int check_file(const cJSON *root, const char *path) {
   cJSON_ArrayForEach(c, root) {
     if (strcmp(c->string, "computed_traits") && strcmp(c->string, "segments") && strcmp(c->string, "mappings") &&
         strcmp(c->string, "rfm") && strcmp(c->string, "clv") && strcmp(c->string, "engagement") &&
-        strcmp(c->string, "journeys"))
+        strcmp(c->string, "journeys") && strcmp(c->string, "recommendations"))
       return px_cli_fail(PX_EXIT_USAGE,
                          "apply: %s: unknown member \"%s\" (computed_traits, segments, mappings, rfm, clv, engagement, "
-                         "journeys)",
+                         "journeys, recommendations)",
                          path, c->string);
   }
   const cJSON *rfm = cJSON_GetObjectItemCaseSensitive(root, "rfm");
@@ -380,6 +382,11 @@ static int check_file(const cJSON *root, const char *path) {
   const cJSON *eng = cJSON_GetObjectItemCaseSensitive(root, "engagement");
   if (eng && px_engagement_check(eng, &rerr) != PX_OK)
     return px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", path, rerr.field, rerr.reason);
+  const cJSON *recs = cJSON_GetObjectItemCaseSensitive(root, "recommendations");
+  px_recs_def red;
+  if (recs && px_recs_def_parse(recs, &red, &rerr) != PX_OK)
+    return px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", path, rerr.field, rerr.reason);
+  if (recs) px_recs_def_free(&red);
   const cJSON *journeys = cJSON_GetObjectItemCaseSensitive(root, "journeys");
   if (journeys && !cJSON_IsObject(journeys))
     return px_cli_fail(PX_EXIT_USAGE, "apply: %s: journeys: must be an object {\"NAME\": {\"stages\" or \"preset\"}}",
@@ -443,7 +450,7 @@ int px_cmd_apply(int argc, char **argv) {
   if (rc == PX_EXIT_OK && !st) rc = PX_EXIT_FAIL;
   px_txn *txn = NULL;
   px_config cfg;
-  int have_cfg = 0, traits = 0, segments = 0, mappings = 0, rfm = 0, clv = 0, engagement = 0, journeys = 0;
+  int have_cfg = 0, traits = 0, segments = 0, mappings = 0, rfm = 0, clv = 0, engagement = 0, journeys = 0, recs = 0;
   px_status s = PX_OK;
   if (rc == PX_EXIT_OK && (s = px_store_begin(st, 1, &txn)) == PX_OK && (s = px_config_load(txn, st, &cfg, NULL)) == PX_OK)
     have_cfg = 1;
@@ -514,6 +521,17 @@ int px_cmd_apply(int argc, char **argv) {
     }
     journeys++;
   }
+  const cJSON *recs_in = rc == PX_EXIT_OK && have_cfg ? cJSON_GetObjectItemCaseSensitive(root, "recommendations") : NULL;
+  if (recs_in) {
+    char *def = cJSON_PrintUnformatted(recs_in);
+    px_error err;
+    px_error_clear(&err);
+    s = def ? px_recs_define(txn, st, &cfg, def, strlen(def), now, progress, "recommendations", &err) : PX_NOMEM;
+    cJSON_free(def);
+    if (s == PX_INVALID) rc = px_cli_fail(PX_EXIT_USAGE, "apply: %s: %s: %s", file, err.field, err.reason);
+    else if (s != PX_OK) rc = px_cli_fail(PX_EXIT_FAIL, "apply: recommendations: %s", px_status_str(s));
+    else recs = 1;
+  }
   i = 0;
   const cJSON *segments_in = rc == PX_EXIT_OK && have_cfg ? cJSON_GetObjectItemCaseSensitive(root, "segments") : NULL;
   cJSON_ArrayForEach(c, segments_in) {
@@ -544,14 +562,15 @@ int px_cmd_apply(int argc, char **argv) {
   if (rc == PX_EXIT_OK) {
     if (json)
       printf("{\"computed_traits\":%d,\"segments\":%d,\"mappings\":%d,\"rfm\":%s,\"clv\":%s,\"engagement\":%s,"
-             "\"journeys\":%d}\n",
+             "\"journeys\":%d,\"recommendations\":%s}\n",
              traits, segments, mappings, rfm ? "true" : "false", clv ? "true" : "false", engagement ? "true" : "false",
-             journeys);
+             journeys, recs ? "true" : "false");
     else
       printf("applied %s: %d computed traits, %d segments, %d mappings%s%s%s\n", file, traits, segments, mappings,
              rfm ? ", rfm (scores: pickaxe rfm refresh)" : "", clv ? ", clv (scores: pickaxe clv refresh)" : "",
              engagement ? ", engagement (computed.engagement, segments engagement_high ... engagement_dormant)" : "");
     if (!json && journeys) printf("  %d journeys (pickaxe journey list)\n", journeys);
+    if (!json && recs) printf("  recommendations (pickaxe recommend model --data DIR; GET /v1/recommendations)\n");
   }
   if (st) px_store_close(st);
   cJSON_Delete(root);

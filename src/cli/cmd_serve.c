@@ -88,6 +88,12 @@ int px_cmd_serve(int argc, char **argv) {
     goto out;
   }
   px_api_init(&api, st, w, &metrics);
+  if (px_recs_service_start(st, &api.recs) != PX_OK) {
+    px_cli_fail(PX_EXIT_FAIL, "cannot start the recommendations' trainer");
+    px_writer_stop(w);
+    px_api_destroy(&api);
+    goto out;
+  }
   px_status s = px_http_start(listen, PX_MAX_REQUEST_BYTES, px_api_handle, &api, &http, &port, &err);
   if (s != PX_OK) {
     px_cli_fail(s == PX_USAGE ? PX_EXIT_USAGE : PX_EXIT_FAIL, "%s", err.reason);

@@ -8,6 +8,7 @@
 #include "event/arena.h"
 #include "ingest/pipeline.h"
 
+
 static const char usage[] =
     "pickaxe: customer data platform\n"
     "\n"
@@ -31,6 +32,7 @@ static const char usage[] =
     "  journey ...      journey stage models: define (presets retail, business), funnel, of REF\n"
     "  discover         find groups of similar customers (k-means); save one as a segment\n"
     "  recommend eval|train|similar|user  item-to-item recommendations on an interactions file\n"
+    "  product ...      the product catalog: get, put (JSON or JSON lines), set-stock, delete, list\n"
     "  profile get REF  print a profile with its segments and computed traits (REF: id or kind:value)\n"
     "  export profiles  print every live profile as JSON lines\n"
     "  rebuild          rebuild all profiles by replaying the event log\n"
@@ -147,7 +149,8 @@ int main(int argc, char **argv) {
               {"rfm", px_cmd_rfm},
               {"clv", px_cmd_clv},
               {"journey", px_cmd_journey},
-              {"recommend", px_cmd_recommend}};
+              {"recommend", px_cmd_recommend},
+              {"product", px_cmd_product}};
   if (argc < 2 || px_cli_is_help(argv[1])) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? PX_EXIT_USAGE : PX_EXIT_OK;

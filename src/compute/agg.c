@@ -9,15 +9,13 @@
 
 /* ---- reading an event ---- */
 
-/* The member at a dotted path ("product.category"); NULL if absent or if
- * the path crosses a non-object. */
-static const cJSON *lookup(const cJSON *props, const char *path) {
+const cJSON *cmp_lookup(const cJSON *props, const char *path, size_t len) {
   const cJSON *node = props;
-  const char *p = path;
+  const char *p = path, *end = path + len;
   while (node) {
     if (!cJSON_IsObject(node)) return NULL;
-    const char *dot = strchr(p, '.');
-    size_t n = dot ? (size_t)(dot - p) : strlen(p);
+    const char *dot = memchr(p, '.', (size_t)(end - p));
+    size_t n = dot ? (size_t)(dot - p) : (size_t)(end - p);
     const cJSON *c = node->child;
     while (c && !(c->string && strncmp(c->string, p, n) == 0 && c->string[n] == 0)) c = c->next;
     node = c;
@@ -26,6 +24,8 @@ static const cJSON *lookup(const cJSON *props, const char *path) {
   }
   return NULL;
 }
+
+static const cJSON *lookup(const cJSON *props, const char *path) { return cmp_lookup(props, path, strlen(path)); }
 
 /* A string holding exactly a JSON number ("19.99", "-3", "1e3"). */
 static int numeric_string(const char *s) {
@@ -104,7 +104,8 @@ static size_t upper_bound(const cmp_state *s, int64_t t) {
 static px_status fold(cmp_state *s, const cmp_entry *e) {
   switch ((px_agg_fn)s->fn) {
     case PX_AGG_DECAY: /* decay.c */
-    case PX_AGG_DAILY: break; /* daily.c */
+    case PX_AGG_DAILY: /* daily.c */
+    case PX_AGG_ITEMS: break; /* items.c */
     case PX_AGG_COUNT: s->n++; break;
     case PX_AGG_SUM:
     case PX_AGG_AVG:
@@ -250,6 +251,7 @@ px_status px_agg_observe(const px_rule_agg *a, px_buf *state, const char *event_
   if (!event_name) event_name = "";
   if (a->event[0] && strcmp(a->event, event_name) != 0) return PX_OK;
   if (a->fn == PX_AGG_DECAY) return cmp_decay_observe(a, state, event_name, ts_ms, now_ms, changed);
+  if (a->fn == PX_AGG_ITEMS) return cmp_items_observe(a, state, event_name, ts_ms, properties, changed);
   if (ts_ms < px_agg_oldest(a, now_ms)) return PX_OK; /* can never count again */
 
   cmp_entry e = {ts_ms, seq, 0, {NULL, 0}};
@@ -299,6 +301,7 @@ px_status px_agg_expire(const px_rule_agg *a, px_buf *state, int64_t now_ms, int
   if (changed) *changed = 0;
   if (a->fn == PX_AGG_DECAY) return cmp_decay_check(a, state->data, state->len); /* nothing leaves */
   if (a->fn == PX_AGG_DAILY) return cmp_daily_check(state->data, state->len);
+  if (a->fn == PX_AGG_ITEMS) return cmp_items_check(state->data, state->len); /* nothing leaves */
   if (cmp_fast_kind(a)) return cmp_fast_expire(a, state, now_ms, changed);
   cmp_state s;
   int rewritten = 0;
@@ -315,6 +318,7 @@ px_status px_agg_expire(const px_rule_agg *a, px_buf *state, int64_t now_ms, int
 px_status px_agg_check(const px_rule_agg *a, const void *state, size_t n) {
   if (a->fn == PX_AGG_DECAY) return cmp_decay_check(a, state, n);
   if (a->fn == PX_AGG_DAILY) return cmp_daily_check(state, n);
+  if (a->fn == PX_AGG_ITEMS) return cmp_items_check(state, n);
   if (cmp_fast_kind(a)) return cmp_fast_check(a, state, n);
   cmp_state s;
   px_status st = cmp_decode(a, state, n, &s);
@@ -397,6 +401,7 @@ static px_status merge_entries(cmp_state *A, const cmp_state *B) {
 px_status px_agg_merge(const px_rule_agg *a, px_buf *into, const void *other, size_t n) {
   if (a->fn == PX_AGG_DECAY) return cmp_decay_merge(a, into, other, n);
   if (a->fn == PX_AGG_DAILY) return cmp_daily_merge(into, other, n);
+  if (a->fn == PX_AGG_ITEMS) return cmp_items_merge(into, other, n);
   if (cmp_fast_kind(a)) return cmp_fast_merge(a, into, other, n);
   cmp_state A, B;
   px_status st = cmp_decode(a, into->data, into->len, &A);
@@ -471,6 +476,7 @@ px_status px_agg_value(const px_rule_agg *a, const void *state, size_t n, int64_
   out->type = PX_RV_NULL;
   if (a->fn == PX_AGG_DECAY) return cmp_decay_value(state, n, now_ms, out, valid_until_ms);
   if (a->fn == PX_AGG_DAILY) return cmp_daily_value(state, n, now_ms, out, valid_until_ms);
+  if (a->fn == PX_AGG_ITEMS) return cmp_items_value(state, n, out, valid_until_ms);
   if (cmp_fast_kind(a)) return cmp_fast_value(a, state, n, now_ms, out, valid_until_ms);
   cmp_state s;
   px_status st = cmp_decode(a, state, n, &s);
@@ -489,7 +495,8 @@ px_status px_agg_value(const px_rule_agg *a, const void *state, size_t n, int64_
   if (valid_until_ms) *valid_until_ms = until;
   switch (a->fn) {
     case PX_AGG_DECAY: /* decay.c */
-    case PX_AGG_DAILY: break; /* daily.c */
+    case PX_AGG_DAILY: /* daily.c */
+    case PX_AGG_ITEMS: break; /* items.c */
     case PX_AGG_COUNT:
     case PX_AGG_SUM:
       out->type = PX_RV_NUM;

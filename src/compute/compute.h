@@ -88,8 +88,32 @@ typedef struct px_agg_day {
 px_status px_agg_daily_count(const void *state, size_t n, size_t *days, int *capped);
 px_status px_agg_daily_day(const void *state, size_t n, size_t i, px_agg_day *out);
 
+/* One item of an "items" aggregation's state (function items: per item id
+ * read from the property, the latest matching event's time and how many
+ * matching events named it), for readers of the raw state (the
+ * recommendation trainer). */
+typedef struct px_agg_item {
+  const char *id; /* points into the state (valid while its bytes are); NOT NUL-terminated */
+  size_t n;       /* its bytes (1 to PX_AGG_VALUE_MAX) */
+  int64_t last_ms;
+  uint32_t count; /* at least 1; stays at UINT32_MAX once there */
+} px_agg_item;
+/* The number of items in an items state (n bytes; 0 for an empty one), and
+ * whether the cap was hit (PX_AGG_MAX_ENTRIES items or
+ * PX_AGG_MAX_ENTRY_BYTES bytes: the oldest items made way; capped may be
+ * NULL). Checks the whole state: PX_STORE for one that is not one. */
+px_status px_agg_items_count(const void *state, size_t n, size_t *items, int *capped);
+/* Iteration without quadratic cost and without allocation: *pos starts at
+ * 0; each call gives the next item in id order (bytewise, a prefix first)
+ * and advances *pos; PX_NOT_FOUND at the end. Each call checks what it
+ * reads against the item before, so a whole pass checks as much as
+ * px_agg_items_count: PX_STORE for a malformed state, at the latest when
+ * the end is reached. */
+px_status px_agg_items_next(const void *state, size_t n, size_t *pos, px_agg_item *out);
+
 /* Function names as in definitions ("count", "sum", "avg", "min", "max",
- * "first", "last", "distinct", "most_frequent"); NULL if unknown. */
+ * "first", "last", "distinct", "most_frequent", "decay", "daily",
+ * "items"); NULL if unknown. */
 const char *px_agg_fn_name(px_agg_fn fn);
 px_status px_agg_fn_parse(const char *name, px_agg_fn *out);
 
@@ -107,8 +131,10 @@ typedef struct px_ctrait {
 
 /* Parses {"name", "function", "event", "property", "where", "window"}:
  * name and function required; event absent or "" = any track event;
- * property required except for count, first and last; where an event rule
- * (src/rule); window a string as above, or null/absent for all time.
+ * property required except for count, first and last (for items it may
+ * hold one array step: "products[].product_id"); where an event rule
+ * (src/rule); window a string as above, or null/absent for all time (not
+ * allowed for daily and items); decay takes "events" instead.
  * Unknown members are errors. On error err names the member. On success
  * free *out with px_ctrait_free. */
 px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err);

@@ -108,4 +108,17 @@ px_status cmp_daily_merge(px_buf *into, const void *other, size_t n);
 px_status cmp_daily_value(const void *state, size_t n, int64_t now, px_rule_value *out, int64_t *until);
 px_status cmp_daily_check(const void *state, size_t n);
 
+/* Items (items.c), dispatched to by agg.c for PX_AGG_ITEMS: observe reads
+ * the item ids itself (a path with one [] array step yields several) and
+ * applies where. */
+px_status cmp_items_observe(const px_rule_agg *a, px_buf *state, const char *event, int64_t ts,
+                            const cJSON *properties, int *changed);
+px_status cmp_items_merge(px_buf *into, const void *other, size_t n);
+px_status cmp_items_value(const void *state, size_t n, px_rule_value *out, int64_t *until);
+px_status cmp_items_check(const void *state, size_t n);
+
+/* The member at a dotted path of len bytes ("product.category"); NULL if
+ * absent or if the path crosses a non-object (agg.c). */
+const cJSON *cmp_lookup(const cJSON *props, const char *path, size_t len);
+
 #endif

@@ -9,7 +9,7 @@ static const char *const fn_names[] = {
     [PX_AGG_COUNT] = "count", [PX_AGG_SUM] = "sum",       [PX_AGG_AVG] = "avg",
     [PX_AGG_MIN] = "min",     [PX_AGG_MAX] = "max",       [PX_AGG_FIRST] = "first",
     [PX_AGG_LAST] = "last",   [PX_AGG_DISTINCT] = "distinct", [PX_AGG_MOST_FREQUENT] = "most_frequent",
-    [PX_AGG_DECAY] = "decay",         [PX_AGG_DAILY] = "daily",
+    [PX_AGG_DECAY] = "decay", [PX_AGG_DAILY] = "daily",   [PX_AGG_ITEMS] = "items",
 };
 
 const char *px_agg_fn_name(px_agg_fn fn) {
@@ -69,11 +69,18 @@ static int valid_name(const char *s) {
   return 1;
 }
 
-/* A property path: dot-separated non-empty segments. */
-static int valid_path(const char *s) {
+/* A property path: dot-separated non-empty segments. With array set (function
+ * items), at most one segment other than the last may end in the array step
+ * "[]" after a name of its own ("products[].product_id"), and there is no
+ * other [ or ]; without it, no "[]" at all. */
+static int valid_path(const char *s, int array) {
   size_t n = strlen(s);
   if (!n || n >= PX_RULE_NAME_MAX || s[0] == '.' || s[n - 1] == '.' || strstr(s, "..")) return 0;
-  return 1;
+  const char *step = strstr(s, "[]");
+  if (!array) return step == NULL;
+  if (!step) return strpbrk(s, "[]") == NULL;
+  if (step == s || step[-1] == '.' || step[2] != '.') return 0; /* a name before it, a member after */
+  return strpbrk(s, "[]") == step && strpbrk(step + 2, "[]") == NULL;
 }
 
 static const char *const members[] = {"name", "function", "event", "property", "where", "window", "events"};
@@ -140,7 +147,7 @@ px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err) {
   if (!cJSON_IsString(fn) || px_agg_fn_parse(fn->valuestring, &out->agg.fn) != PX_OK)
     return px_error_set(err, PX_INVALID, "function",
                         "must be one of count, sum, avg, min, max, first, last, distinct, most_frequent, decay, "
-                        "daily");
+                        "daily, items");
   const cJSON *events = cJSON_GetObjectItemCaseSensitive(def, "events");
   if (out->agg.fn == PX_AGG_DECAY) { /* a decayed score: its terms say which events count */
     static const char *const not_with[] = {"event", "property", "where", "window"};
@@ -158,10 +165,16 @@ px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err) {
       return px_error_set(err, PX_INVALID, "event", "must be an event name (a string of at most 255 bytes)");
     snprintf(out->agg.event, sizeof out->agg.event, "%s", event->valuestring);
   }
+  int items = out->agg.fn == PX_AGG_ITEMS;
   if (prop && !cJSON_IsNull(prop)) {
-    if (!cJSON_IsString(prop) || (prop->valuestring[0] && !valid_path(prop->valuestring)))
+    if (!cJSON_IsString(prop) || (prop->valuestring[0] && !valid_path(prop->valuestring, items))) {
+      if (!items && cJSON_IsString(prop) && strstr(prop->valuestring, "[]"))
+        return px_error_set(err, PX_INVALID, "property", "an array step [] goes only with function items");
       return px_error_set(err, PX_INVALID, "property",
-                          "must be a property path such as \"price\" or \"product.category\"");
+                          items ? "must be a property path such as \"stock_code\" or, with one array step followed "
+                                  "by a member, \"products[].product_id\""
+                                : "must be a property path such as \"price\" or \"product.category\"");
+    }
     snprintf(out->agg.property, sizeof out->agg.property, "%s", prop->valuestring);
   }
   if (!out->agg.property[0] && out->agg.fn != PX_AGG_COUNT && out->agg.fn != PX_AGG_FIRST &&
@@ -169,6 +182,8 @@ px_status px_ctrait_parse(const cJSON *def, px_ctrait *out, px_error *err) {
     return px_error_set(err, PX_INVALID, "property", "is required for function %s", px_agg_fn_name(out->agg.fn));
   if (out->agg.fn == PX_AGG_DAILY && window && !cJSON_IsNull(window))
     return px_error_set(err, PX_INVALID, "window", "does not go with function daily (it keeps every day)");
+  if (items && window && !cJSON_IsNull(window))
+    return px_error_set(err, PX_INVALID, "window", "does not go with function items (it keeps every item)");
   if (window && !cJSON_IsNull(window)) {
     if (!cJSON_IsString(window) || px_agg_window_parse(window->valuestring, &out->agg.window_ms) != PX_OK)
       return px_error_set(err, PX_INVALID, "window",

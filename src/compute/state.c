@@ -131,7 +131,8 @@ static px_status decode_alltime(const px_rule_agg *a, rd *r, cmp_state *s) {
   uint64_t k;
   switch (a->fn) {
     case PX_AGG_DECAY:
-    case PX_AGG_DAILY: return PX_STORE; /* not this codec's (decay.c, daily.c) */
+    case PX_AGG_DAILY:
+    case PX_AGG_ITEMS: return PX_STORE; /* not this codec's (decay.c, daily.c, items.c) */
     case PX_AGG_COUNT:
       if (!get_varint(r, &s->n)) return PX_STORE;
       return PX_OK;
@@ -255,7 +256,8 @@ size_t cmp_encode(const cmp_state *s, uint8_t *out) {
   if (!(s->flags & CMP_WINDOWED)) {
     switch ((px_agg_fn)s->fn) {
       case PX_AGG_DECAY:
-      case PX_AGG_DAILY: break; /* not this codec's (decay.c, daily.c) */
+      case PX_AGG_DAILY:
+      case PX_AGG_ITEMS: break; /* not this codec's (decay.c, daily.c, items.c) */
       case PX_AGG_COUNT: o = put_varint(o, s->n); break;
       case PX_AGG_SUM:
       case PX_AGG_AVG: o = put_f64(put_varint(o, s->n), s->x); break;

@@ -28,6 +28,27 @@ static px_status copy_name(char *dst, const char *src, const char *path, px_erro
   return PX_OK;
 }
 
+/* The members a product mapping may name, in the order a row writes them. */
+static const char *const product_members[] = {"id", "name", "category", "price", "currency", "stock", "quantity", NULL};
+
+/* A product member's type and std: price and quantity are numbers, stock
+ * a state name or a boolean, the others text; trimmed unless a std is given. */
+static px_status product_field(px_map_field *f, const cJSON *spec, const char *path, px_error *err) {
+  const cJSON *type = cJSON_IsObject(spec) ? cJSON_GetObjectItemCaseSensitive(spec, "type") : NULL;
+  const cJSON *std = cJSON_IsObject(spec) ? cJSON_GetObjectItemCaseSensitive(spec, "std") : NULL;
+  int number = !strcmp(f->name, "price") || !strcmp(f->name, "quantity");
+  if (number) {
+    if (type && f->type != PX_MAP_NUMBER) return px_error_set(err, PX_INVALID, path, "is a number (type number)");
+    f->type = PX_MAP_NUMBER;
+  } else if (f->type == PX_MAP_NUMBER || (f->type == PX_MAP_BOOLEAN && strcmp(f->name, "stock"))) {
+    return px_error_set(err, PX_INVALID, path,
+                        strcmp(f->name, "stock") ? "is text (type string)" : "is a state name (string) or a boolean");
+  }
+  if (!std) f->std = PX_MAP_STD_TRIM;
+  if (!strcmp(f->name, "id")) f->required = 1;
+  return PX_OK;
+}
+
 /* A field spec: {"column": ..., "type": ..., "std": ..., "required": ...}, or
  * just the column's name. */
 static px_status read_field(px_mapping *m, const cJSON *spec, px_map_target target, const char *name,
@@ -43,6 +64,7 @@ static px_status read_field(px_mapping *m, const cJSON *spec, px_map_target targ
   if (target == PX_MAP_TIMESTAMP) f->std = PX_MAP_STD_ISO;
   if (cJSON_IsString(spec)) {
     if ((s = copy_name(f->column, spec->valuestring, path, err)) != PX_OK) return s;
+    if (target == PX_MAP_PRODUCT && (s = product_field(f, spec, path, err)) != PX_OK) return s;
     m->nfields++;
     return PX_OK;
   }
@@ -64,14 +86,32 @@ static px_status read_field(px_mapping *m, const cJSON *spec, px_map_target targ
     } else if (strcmp(c->string, "required") == 0) {
       if (!cJSON_IsBool(c)) return px_error_set(err, PX_INVALID, sub, "must be true or false");
       f->required = cJSON_IsTrue(c);
+    } else if (strcmp(c->string, "value") == 0) {
+      if (target != PX_MAP_PRODUCT && target != PX_MAP_ATTRIBUTE)
+        return px_error_set(err, PX_INVALID, sub, "only the fields of a product mapping may be constant values");
+      if (!cJSON_IsString(c)) return px_error_set(err, PX_INVALID, sub, "must be a string (the value for every row)");
+      if ((s = copy_name(f->value, c->valuestring, sub, err)) != PX_OK) return s;
+    } else if (strcmp(c->string, "separator") == 0) {
+      if (target != PX_MAP_PRODUCT || strcmp(f->name, "category"))
+        return px_error_set(err, PX_INVALID, sub, "only product.category takes a separator");
+      const char *sep = cJSON_GetStringValue(c);
+      if (!sep || !*sep || strlen(sep) >= PX_MAPPING_SEPARATOR_MAX)
+        return px_error_set(err, PX_INVALID, sub, "must be 1-%d bytes, e.g. \" > \"", PX_MAPPING_SEPARATOR_MAX - 1);
+      memcpy(f->separator, sep, strlen(sep) + 1);
     } else {
-      return px_error_set(err, PX_INVALID, sub, "unknown (column, type, std, required)");
+      return px_error_set(err, PX_INVALID, sub,
+                          target == PX_MAP_PRODUCT || target == PX_MAP_ATTRIBUTE
+                              ? "unknown (column, value, type, std, required, separator)"
+                              : "unknown (column, type, std, required)");
     }
   }
-  if (!f->column[0]) {
+  if (f->value[0] && f->column[0])
+    return px_error_set(err, PX_INVALID, path, "a column or a value, not both");
+  if (!f->column[0] && !f->value[0]) {
     snprintf(sub, sizeof sub, "%s.column", path);
     return px_error_set(err, PX_INVALID, sub, "is required");
   }
+  if (target == PX_MAP_PRODUCT && (s = product_field(f, spec, path, err)) != PX_OK) return s;
   if (f->type != PX_MAP_STRING && f->std != PX_MAP_STD_NONE && f->std != PX_MAP_STD_TRIM)
     return px_error_set(err, PX_INVALID, path, "a number or boolean takes no std but trim");
   m->nfields++;
@@ -83,6 +123,13 @@ static px_status read_group(px_mapping *m, const cJSON *obj, px_map_target targe
   char path[256];
   for (const cJSON *c = obj->child; c; c = c->next) {
     snprintf(path, sizeof path, "%s.%s", key, c->string);
+    if (target == PX_MAP_PRODUCT || target == PX_MAP_ATTRIBUTE) {
+      if (target == PX_MAP_PRODUCT && lookup(c->string, product_members) < 0)
+        return px_error_set(err, PX_INVALID, path, "unknown (id, name, category, price, currency, stock, quantity)");
+      for (int i = 0; i < m->nfields; i++)
+        if (m->fields[i].target == target && !strcmp(m->fields[i].name, c->string))
+          return px_error_set(err, PX_INVALID, path, "appears twice");
+    }
     px_status s = read_field(m, c, target, c->string, path, err);
     if (s != PX_OK) return s;
   }
@@ -108,6 +155,34 @@ static px_status read_csv_opts(px_mapping *m, const cJSON *obj, px_error *err) {
   return PX_OK;
 }
 
+/* What a product mapping may not have, and a check of its constants. */
+static px_status check_product_mapping(const px_mapping *m, const cJSON *event, px_error *err) {
+  if (event) return px_error_set(err, PX_INVALID, "event", "a product mapping has no event");
+  static const char *const groups[] = {"traits", "properties", "identifiers", "event", "timestamp", "message_id"};
+  int id = 0;
+  px_buf v;
+  px_buf_init(&v, 0);
+  px_status s = PX_OK;
+  for (int i = 0; i < m->nfields && s == PX_OK; i++) {
+    const px_map_field *f = &m->fields[i];
+    if (f->target != PX_MAP_PRODUCT && f->target != PX_MAP_ATTRIBUTE) {
+      s = px_error_set(err, PX_INVALID, groups[f->target], "a product mapping has only product and attributes");
+      break;
+    }
+    id |= f->target == PX_MAP_PRODUCT && !strcmp(f->name, "id");
+    if (f->value[0]) { /* a constant: converted once here, so a bad one fails the mapping, not every row */
+      char path[PX_MAPPING_NAME_MAX + 24];
+      snprintf(path, sizeof path, "%s.%s.value", f->target == PX_MAP_PRODUCT ? "product" : "attributes", f->name);
+      px_csv_field raw = {f->value, strlen(f->value)};
+      s = px_mapping_value(m, f, &raw, &v, err);
+      if (s == PX_INVALID && err) snprintf(err->field, sizeof err->field, "%.120s", path);
+    }
+  }
+  px_buf_free(&v);
+  if (s == PX_OK && !id) s = px_error_set(err, PX_INVALID, "product.id", "is required: the column of the product id");
+  return s;
+}
+
 static px_status read_mapping(const cJSON *root, px_mapping *m, px_error *err) {
   if (!cJSON_IsObject(root)) return px_error_set(err, PX_INVALID, "", "a mapping is a JSON object");
   px_status s = PX_OK;
@@ -116,9 +191,10 @@ static px_status read_mapping(const cJSON *root, px_mapping *m, px_error *err) {
     const char *k = c->string;
     if (strcmp(k, "type") == 0) {
       const char *t = cJSON_GetStringValue(c);
-      if (!t || (strcmp(t, "identify") && strcmp(t, "track")))
-        return px_error_set(err, PX_INVALID, "type", "must be identify or track");
+      if (!t || (strcmp(t, "identify") && strcmp(t, "track") && strcmp(t, "product")))
+        return px_error_set(err, PX_INVALID, "type", "must be identify, track or product");
       m->track = strcmp(t, "track") == 0;
+      m->product = strcmp(t, "product") == 0;
     } else if (strcmp(k, "event") == 0) {
       event = c;
     } else if (strcmp(k, "timestamp") == 0) {
@@ -131,6 +207,10 @@ static px_status read_mapping(const cJSON *root, px_mapping *m, px_error *err) {
       s = read_group(m, c, PX_MAP_TRAIT, "traits", err);
     } else if (strcmp(k, "properties") == 0) {
       s = read_group(m, c, PX_MAP_PROPERTY, "properties", err);
+    } else if (strcmp(k, "product") == 0) {
+      s = read_group(m, c, PX_MAP_PRODUCT, "product", err);
+    } else if (strcmp(k, "attributes") == 0) {
+      s = read_group(m, c, PX_MAP_ATTRIBUTE, "attributes", err);
     } else if (strcmp(k, "csv") == 0) {
       s = read_csv_opts(m, c, err);
     } else if (strcmp(k, "country_code") == 0) {
@@ -151,10 +231,11 @@ static px_status read_mapping(const cJSON *root, px_mapping *m, px_error *err) {
       m->date_order = strcmp(o, "MDY") == 0 ? PX_DATE_MDY : PX_DATE_DMY;
     } else {
       return px_error_set(err, PX_INVALID, k, "unknown (type, format, event, timestamp, message_id, identifiers, "
-                                              "traits, properties, csv, date_order, country_code)");
+                                              "traits, properties, product, attributes, csv, date_order, country_code)");
     }
   }
   if (s != PX_OK) return s;
+  if (m->product) return check_product_mapping(m, event, err);
   if (event) {
     if (!m->track) return px_error_set(err, PX_INVALID, "event", "only a track mapping has an event");
     if (cJSON_IsString(event)) {
@@ -170,6 +251,9 @@ static px_status read_mapping(const cJSON *root, px_mapping *m, px_error *err) {
     ids += m->fields[i].target == PX_MAP_IDENTIFIER;
     if (m->fields[i].target == PX_MAP_PROPERTY && !m->track)
       return px_error_set(err, PX_INVALID, "properties", "only a track mapping has properties");
+    if (m->fields[i].target == PX_MAP_PRODUCT || m->fields[i].target == PX_MAP_ATTRIBUTE)
+      return px_error_set(err, PX_INVALID, m->fields[i].target == PX_MAP_PRODUCT ? "product" : "attributes",
+                          "only a product mapping (\"type\": \"product\") has products");
   }
   if (!ids) return px_error_set(err, PX_INVALID, "identifiers", "name at least one identifier column");
   return PX_OK;
@@ -188,6 +272,7 @@ px_status px_mapping_bind(px_mapping *m, const px_csv_field *columns, size_t nco
   for (int i = 0; i < m->nfields; i++) {
     px_map_field *f = &m->fields[i];
     f->index = -1;
+    if (f->value[0]) continue; /* a constant */
     for (size_t c = 0; c < ncolumns && f->index < 0; c++)
       if (columns[c].n == strlen(f->column) && memcmp(columns[c].s, f->column, columns[c].n) == 0) f->index = (int)c;
     if (f->index < 0) return px_error_set(err, PX_INVALID, f->name[0] ? f->name : "", "no column named %.100s", f->column);
@@ -225,7 +310,7 @@ px_status px_mapping_json_record(px_mapping *m, const cJSON *obj, px_csv_field *
   px_buf_reset(text);
   for (int i = 0; i < m->nfields; i++) {
     px_map_field *f = &m->fields[i];
-    const cJSON *v = member_at(obj, f->column);
+    const cJSON *v = f->value[0] ? NULL : member_at(obj, f->column); /* a constant reads no member */
     f->index = i;
     at[i] = text->len;
     px_status st = PX_OK;
@@ -293,18 +378,6 @@ static int boolean_word(const char *s, int *value) {
   return 0;
 }
 
-px_status px_mapping_value(const px_mapping *m, const px_map_field *f, const px_csv_field *raw, px_buf *v,
-                           px_error *err) {
-  px_status s = value_of(m, f, raw, v, err);
-  if (s != PX_OK || !v->len) return s;
-  int b;
-  char *end;
-  if (f->type == PX_MAP_NUMBER && (!isfinite(strtod(v->data, &end)) || *end || end == v->data))
-    return px_error_set(err, PX_INVALID, f->column, "not a number: %.60s", v->data);
-  if (f->type == PX_MAP_BOOLEAN && !boolean_word(v->data, &b))
-    return px_error_set(err, PX_INVALID, f->column, "not true or false: %.60s", v->data);
-  return PX_OK;
-}
 
 /* Writes "name":value for a field whose (non-empty) text is v. */
 static px_status put_member(px_buf *out, const char *name, const px_map_field *f, const px_buf *v, int *first,
@@ -328,6 +401,185 @@ static px_status put_member(px_buf *out, const char *name, const px_map_field *f
     return px_buf_puts(out, b ? "true" : "false");
   }
   return px_buf_json_str(out, v->data, v->len);
+}
+
+/* ---- products ---- */
+
+static const char *const stock_states[] = {"in_stock", "out_of_stock", "preorder", "backorder", "discontinued", NULL};
+
+/* The field's name for errors: its column, or for a constant its key. */
+static const char *field_label(const px_map_field *f) { return f->column[0] ? f->column : f->name; }
+
+/* The next level of a category value (from *p, up to sep or the end),
+ * trimmed of spaces; *p moves past it and its separator (NULL after the
+ * last). */
+static void next_level(const char **p, const char *end, const char *sep, const char **b, size_t *n) {
+  size_t sl = strlen(sep);
+  const char *at = NULL;
+  for (const char *q = *p; sl && q + sl <= end; q++)
+    if (memcmp(q, sep, sl) == 0) {
+      at = q;
+      break;
+    }
+  const char *e = at ? at : end, *s = *p;
+  while (s < e && isspace((unsigned char)*s)) s++;
+  while (e > s && isspace((unsigned char)e[-1])) e--;
+  *b = s;
+  *n = (size_t)(e - s);
+  *p = at ? at + sl : NULL;
+}
+
+/* A product member's (non-empty) value checked and, in place, converted:
+ * a stock state's name ("In Stock", "out-of-stock", or a boolean: in_stock
+ * or out_of_stock), a currency upper-cased, a price or quantity of 0 or
+ * more (a quantity whole), a category without empty levels. */
+static px_status product_value(const px_map_field *f, px_buf *v, px_error *err) {
+  const char *col = field_label(f);
+  if (!strcmp(f->name, "stock")) {
+    int b;
+    const char *state = NULL;
+    if (f->type == PX_MAP_BOOLEAN && boolean_word(v->data, &b)) {
+      state = b ? "in_stock" : "out_of_stock";
+    } else {
+      char norm[24];
+      size_t n = v->len < sizeof norm ? v->len : sizeof norm - 1;
+      for (size_t i = 0; i < n; i++) {
+        char c = (char)tolower((unsigned char)v->data[i]);
+        norm[i] = c == ' ' || c == '-' ? '_' : c;
+      }
+      norm[n] = 0;
+      int k = v->len < sizeof norm ? lookup(norm, stock_states) : -1;
+      if (k < 0)
+        return px_error_set(err, PX_INVALID, col,
+                            "not a stock state (in_stock, out_of_stock, preorder, backorder, discontinued): %.60s",
+                            v->data);
+      state = stock_states[k];
+    }
+    px_buf_reset(v);
+    return px_buf_puts(v, state);
+  }
+  if (!strcmp(f->name, "currency")) {
+    for (size_t i = 0; i < v->len; i++) v->data[i] = (char)toupper((unsigned char)v->data[i]);
+    if (v->len != 3 || strspn(v->data, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+      return px_error_set(err, PX_INVALID, col, "not a 3-letter currency code (ISO 4217): %.60s", v->data);
+    return PX_OK;
+  }
+  if (!strcmp(f->name, "price") || !strcmp(f->name, "quantity")) {
+    double d = strtod(v->data, NULL); /* a number: px_mapping_value checked */
+    if (d < 0) return px_error_set(err, PX_INVALID, col, "must not be negative: %.60s", v->data);
+    if (f->name[0] == 'q' && (d != floor(d) || d > 9007199254740991.0))
+      return px_error_set(err, PX_INVALID, col, "not a whole number: %.60s", v->data);
+    return PX_OK;
+  }
+  if (!strcmp(f->name, "category") && f->separator[0]) {
+    const char *p = v->data, *b;
+    size_t n;
+    while (p) {
+      next_level(&p, v->data + v->len, f->separator, &b, &n);
+      if (!n) return px_error_set(err, PX_INVALID, col, "an empty level in the category path: %.60s", v->data);
+    }
+  }
+  return PX_OK;
+}
+
+/* A product member as "name":value into out (v: its value, converted,
+ * non-empty): numbers as JSON writes them, the category as an array of
+ * levels. */
+static px_status put_product_member(px_buf *out, const px_map_field *f, const px_buf *v, int *first) {
+  px_status s = *first ? PX_OK : px_buf_putc(out, ',');
+  *first = 0;
+  if (s == PX_OK) s = px_buf_json_str(out, f->name, strlen(f->name));
+  if (s == PX_OK) s = px_buf_putc(out, ':');
+  if (s != PX_OK) return s;
+  if (f->type == PX_MAP_NUMBER) {
+    char num[32];
+    return px_buf_puts(out, number_text(strtod(v->data, NULL), num));
+  }
+  if (strcmp(f->name, "category")) return px_buf_json_str(out, v->data, v->len);
+  const char *p = v->data, *b = v->data;
+  size_t n = v->len;
+  s = px_buf_putc(out, '[');
+  for (int i = 0; p && s == PX_OK; i++) {
+    if (f->separator[0]) next_level(&p, v->data + v->len, f->separator, &b, &n);
+    else p = NULL; /* one level */
+    if (i) s = px_buf_putc(out, ',');
+    if (s == PX_OK) s = px_buf_json_str(out, b, n);
+  }
+  return s == PX_OK ? px_buf_putc(out, ']') : s;
+}
+
+/* One field of a product row: its value (a constant's, or the bound
+ * column's) converted into v; empty when there is none (PX_INVALID when
+ * it is required). */
+static px_status product_field_value(const px_mapping *m, const px_map_field *f, const px_csv_field *fields,
+                                     size_t nfields, px_buf *v, px_error *err) {
+  px_csv_field raw = {f->value, strlen(f->value)};
+  if (!f->value[0]) {
+    if (f->index < 0 || (size_t)f->index >= nfields)
+      return px_error_set(err, PX_INVALID, f->column, "the mapping is not bound to this file");
+    raw = fields[f->index];
+  }
+  px_status s = px_mapping_value(m, f, &raw, v, err);
+  if (s == PX_OK && !v->len && f->required) s = px_error_set(err, PX_INVALID, field_label(f), "is empty but required");
+  return s;
+}
+
+static px_status product_row(const px_mapping *m, const px_csv_field *fields, size_t nfields, px_buf *out,
+                             px_error *err) {
+  px_buf v;
+  px_buf_init(&v, PX_CSV_MAX_FIELD_BYTES * 2);
+  px_status s = px_buf_putc(out, '{');
+  int first = 1;
+  /* The members in the catalog's order, then the attributes in the mapping's. */
+  for (int k = 0; product_members[k] && s == PX_OK; k++) {
+    for (int i = 0; i < m->nfields && s == PX_OK; i++) {
+      const px_map_field *f = &m->fields[i];
+      if (f->target != PX_MAP_PRODUCT || strcmp(f->name, product_members[k])) continue;
+      if ((s = product_field_value(m, f, fields, nfields, &v, err)) == PX_OK && v.len)
+        s = put_product_member(out, f, &v, &first);
+    }
+  }
+  size_t mark = out->len;
+  int none = 1;
+  if (s == PX_OK) s = px_buf_puts(out, first ? "\"attributes\":{" : ",\"attributes\":{");
+  for (int i = 0; i < m->nfields && s == PX_OK; i++) {
+    const px_map_field *f = &m->fields[i];
+    if (f->target != PX_MAP_ATTRIBUTE) continue;
+    if ((s = product_field_value(m, f, fields, nfields, &v, err)) == PX_OK && v.len)
+      s = put_member(out, f->name, f, &v, &none, err);
+  }
+  if (s == PX_OK && none) out->len = mark, out->data[mark] = 0;
+  else if (s == PX_OK) s = px_buf_putc(out, '}');
+  if (s == PX_OK) s = px_buf_putc(out, '}');
+  px_buf_free(&v);
+  return s;
+}
+
+const char *px_mapping_product_column(const px_mapping *m, const char *member) {
+  size_t n = strcspn(member, ".[");
+  int attr = n == 10 && !strncmp(member, "attributes", 10) && member[n] == '.';
+  const char *name = attr ? member + 11 : member;
+  size_t nn = attr ? strcspn(name, "[") : n;
+  for (int i = 0; i < m->nfields; i++) {
+    const px_map_field *f = &m->fields[i];
+    if (f->target == (attr ? PX_MAP_ATTRIBUTE : PX_MAP_PRODUCT) && strlen(f->name) == nn &&
+        !strncmp(f->name, name, nn))
+      return field_label(f);
+  }
+  return member;
+}
+
+px_status px_mapping_value(const px_mapping *m, const px_map_field *f, const px_csv_field *raw, px_buf *v,
+                           px_error *err) {
+  px_status s = value_of(m, f, raw, v, err);
+  if (s != PX_OK || !v->len) return s;
+  int b;
+  char *end;
+  if (f->type == PX_MAP_NUMBER && (!isfinite(strtod(v->data, &end)) || *end || end == v->data))
+    return px_error_set(err, PX_INVALID, f->column, "not a number: %.60s", v->data);
+  if (f->type == PX_MAP_BOOLEAN && !boolean_word(v->data, &b))
+    return px_error_set(err, PX_INVALID, f->column, "not true or false: %.60s", v->data);
+  return f->target == PX_MAP_PRODUCT ? product_value(f, v, err) : PX_OK;
 }
 
 /* One object member ("traits", "properties", "context":{"traits"}) holding
@@ -356,6 +608,7 @@ static px_status put_group(const px_mapping *m, const px_csv_field *fields, px_m
 
 px_status px_mapping_row(const px_mapping *m, const px_csv_field *fields, size_t nfields, px_buf *out,
                          px_error *err) {
+  if (m->product) return product_row(m, fields, nfields, out, err);
   px_buf v;
   px_buf_init(&v, PX_CSV_MAX_FIELD_BYTES * 2);
   px_status s = px_buf_puts(out, m->track ? "{\"type\":\"track\"" : "{\"type\":\"identify\"");

@@ -93,7 +93,7 @@ static px_status start(px_reco_query *q, const px_reco_request *r) {
   /* The customer's items, unless the repurchase window lets them back. */
   for (size_t k = 0; k < r->n_items; k++) {
     const px_reco_item *it = &r->items[k];
-    if (it->item >= q->n) continue;
+    if (it->item >= q->n || (r->owned && !r->owned[k])) continue;
     int back = r->repurchase_ms > 0 && it->last_ms != PX_RECO_NO_TIME && r->now_ms != PX_RECO_NO_TIME &&
                it->last_ms < r->now_ms && r->now_ms - it->last_ms > r->repurchase_ms;
     if (!back) q->s[it->item].owned = q->epoch;

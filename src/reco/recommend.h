@@ -42,6 +42,10 @@ typedef struct px_reco_request {
    * now_ms (consumables: they may come back). */
   int64_t now_ms;
   int64_t repurchase_ms;
+  /* Which of the items the customer owns (bought), one flag per item of
+   * items; NULL: all of them. Items not owned (viewed, added to a cart)
+   * only score, and may be recommended. */
+  const uint8_t *owned;
   /* > 0: each of the customer's items weighs w 2^-(age / half-life), age
    * from its last_ms to now_ms (recent items count most). */
   double half_life_days;

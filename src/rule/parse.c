@@ -29,6 +29,7 @@ const char *px_rule_agg_fn_name(px_agg_fn fn) {
   return (unsigned)fn <= PX_AGG_MOST_FREQUENT ? fn_names[fn]
          : fn == PX_AGG_DECAY                ? "decay"
          : fn == PX_AGG_DAILY                ? "daily"
+         : fn == PX_AGG_ITEMS                ? "items"
                                              : "?";
 }
 

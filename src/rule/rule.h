@@ -82,6 +82,7 @@ typedef enum px_agg_fn {
   PX_AGG_MOST_FREQUENT, /* the property's most frequent value (ties: the latest seen) */
   PX_AGG_DECAY,         /* a decayed score over event types (computed traits only; px_decay_spec) */
   PX_AGG_DAILY,         /* per-day counts and sums of the property (computed traits only; compute.h) */
+  PX_AGG_ITEMS,         /* per item (product id): latest event time and event count (computed traits only; compute.h) */
 } px_agg_fn;
 
 /* The terms of a decayed score: each event named event ("*": any track

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "base/timeutil.h"
 #include "clv/btyd.h"
@@ -61,9 +60,7 @@ static px_status trait_key(px_txn *txn, const px_store *st, uint64_t *key) {
   px_status s = px_ctrait_get(txn, st, PX_CLV_TRAIT, &t);
   if (s == PX_NOT_FOUND) return PX_INVALID; /* deleted by hand: applying the definition again brings it back */
   if (s != PX_OK) return s;
-  char text[PX_RULE_MAX_BYTES];
-  s = t.agg.fn == PX_AGG_DAILY ? px_rule_agg_print(&t.agg, text, sizeof text) : PX_INVALID;
-  if (s == PX_OK) *key = XXH64(text, strlen(text), 0);
+  s = t.agg.fn == PX_AGG_DAILY ? px_ctrait_state_key(&t, key) : PX_INVALID;
   px_ctrait_free(&t);
   return s;
 }

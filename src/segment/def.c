@@ -38,6 +38,7 @@ static const char *counter_of(px_def_kind kind) {
     case PX_DEF_CLV: return "def.clv";
     case PX_DEF_ENGAGEMENT: return "def.engagement";
     case PX_DEF_JOURNEY: return "def.journey";
+    case PX_DEF_RECS: return "def.recs";
   }
   return "def.other";
 }

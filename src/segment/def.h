@@ -26,6 +26,7 @@ typedef enum px_def_kind {
   PX_DEF_CLV = 5, /* one, named "clv": the purchases CLV is fitted on (segment/clv_refresh.h) */
   PX_DEF_ENGAGEMENT = 6, /* one, named "engagement": its events and tiers (segment/engagement.h) */
   PX_DEF_JOURNEY = 7, /* journey stage models by name: their stages (segment/journey.h) */
+  PX_DEF_RECS = 8, /* one, named "recommendations": interactions and model options (recs/recs.h) */
 } px_def_kind;
 
 typedef struct px_def {

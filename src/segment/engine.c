@@ -773,12 +773,33 @@ px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const c
 px_status px_ctrait_value_of(px_txn *txn, const px_store *st, uint64_t pid, const px_ctrait *t, int64_t now_ms,
                              px_buf *scratch, px_rule_value *out) {
   memset(out, 0, sizeof *out);
-  char text[PX_RULE_MAX_BYTES];
-  px_status s = px_rule_agg_print(&t->agg, text, sizeof text);
+  uint64_t key;
+  px_status s = px_ctrait_state_key(t, &key);
   if (s != PX_OK) return s;
   MDB_val v;
-  s = eng_state_get(txn, st, pid, XXH64(text, strlen(text), 0), &v);
+  s = eng_state_get(txn, st, pid, key, &v);
   return s == PX_OK ? px_agg_value(&t->agg, v.mv_data, v.mv_size, now_ms, out, NULL, scratch) : s;
+}
+
+px_status px_ctrait_state_key(const px_ctrait *t, uint64_t *key) {
+  char text[PX_RULE_MAX_BYTES];
+  px_status s = px_rule_agg_print(&t->agg, text, sizeof text);
+  if (s == PX_OK) *key = XXH64(text, strlen(text), 0);
+  return s;
+}
+
+px_status px_ctrait_states(px_txn *txn, const px_store *st, uint64_t pid, const uint64_t *keys, size_t n,
+                           MDB_val *out) {
+  for (size_t i = 0; i < n; i++) out[i].mv_size = 0, out[i].mv_data = NULL;
+  MDB_val rec;
+  px_status s = eng_states_get(txn, st, pid, &rec);
+  const unsigned char *p = rec.mv_data, *end = p + rec.mv_size;
+  uint64_t k;
+  MDB_val v;
+  while (s == PX_OK && rec.mv_size && eng_states_next(&p, end, &k, &v))
+    for (size_t i = 0; i < n; i++)
+      if (keys[i] == k) out[i] = v;
+  return s;
 }
 
 /* ---- re-evaluation when a score changed ---- */

@@ -117,6 +117,16 @@ px_status px_ctrait_get(px_txn *txn, const px_store *st, const char *name, px_ct
 px_status px_ctrait_value_of(px_txn *txn, const px_store *st, uint64_t pid, const px_ctrait *t, int64_t now_ms,
                              px_buf *scratch, px_rule_value *out);
 
+/* The key under which profiles keep t's aggregation state, for readers of
+ * the raw states of many profiles (the CLV refresh, recommendations). */
+px_status px_ctrait_state_key(const px_ctrait *t, uint64_t *key);
+
+/* The raw states of the aggregations keys[0..n) on profile pid into
+ * out[0..n) (empty when the profile has none), with one read of its
+ * states record; valid until the transaction ends or the next write. */
+px_status px_ctrait_states(px_txn *txn, const px_store *st, uint64_t pid, const uint64_t *keys, size_t n,
+                           MDB_val *out);
+
 /* A computed trait's value on profile pid at now_ms. Strings point into
  * scratch (valid until it changes). PX_NOT_FOUND for an unknown trait. */
 px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const char *name, int64_t now_ms,

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "base/timeutil.h"
 #include "compute/compute.h"
@@ -44,9 +43,7 @@ static px_status load_input(px_txn *txn, const px_store *st, int i, const char *
   px_def_free(&d);
   if (s != PX_OK) return s;
   in->have = 1;
-  char text[PX_RULE_MAX_BYTES];
-  if ((s = px_rule_agg_print(&in->t.agg, text, sizeof text)) == PX_OK) in->key = XXH64(text, strlen(text), 0);
-  return s;
+  return px_ctrait_state_key(&in->t, &in->key);
 }
 
 /* The input's value on pid at now (strings point into the store). */

@@ -30,7 +30,8 @@ px_status eng_states_get(px_txn *txn, const px_store *st, uint64_t pid, MDB_val 
   px_key k;
   pid_key(&k, pid);
   px_status s = px_store_get(txn, st, PX_DB_AGGS, k.b, k.n, rec);
-  if (s == PX_NOT_FOUND) rec->mv_size = 0, rec->mv_data = NULL, s = PX_OK;
+  if (s != PX_OK) rec->mv_size = 0, rec->mv_data = (void *)""; /* not NULL: callers add 0 to it */
+  if (s == PX_NOT_FOUND) s = PX_OK;
   return s;
 }
 
@@ -77,7 +78,7 @@ px_status eng_states_write(px_txn *txn, const px_store *st, uint64_t pid, eng_st
   int existed = rc == 0;
   /* Merge the stored entries with the new ones, both in key order. */
   px_buf_reset(scratch);
-  const unsigned char *p = existed ? old.mv_data : NULL, *end = p + (existed ? old.mv_size : 0);
+  const unsigned char *p = existed ? old.mv_data : (const void *)"", *end = p + (existed ? old.mv_size : 0);
   uint64_t ok;
   MDB_val ov;
   int have = existed && eng_states_next(&p, end, &ok, &ov);

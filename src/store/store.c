@@ -72,13 +72,13 @@ static int state_writer(const px_txn *t) { return t->mode == PX_TXN_WRITE || t->
 static const char *db_names[PX_DB__COUNT] = {
     "meta",    "events",  "ident",    "profiles", "pidents", "traits",  "timeline", "counts",
     "merges",  "pmerges", "accounts", "links",    "sources", "keys",    "config",   "meta",
-    "defs",    "members", "aggs",     "due",      "seghist", "psegs",   "scores",
+    "defs",    "members", "aggs",     "due",      "seghist", "psegs",   "scores",  "products",
 };
 
 static const int db_env[PX_DB__COUNT] = {
     ENV_LOG,   ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
     ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_LOG,   ENV_LOG,   ENV_LOG,   ENV_STATE,
-    ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE,
+    ENV_LOG,   ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_STATE, ENV_LOG,
 };
 
 /* Before the dedup table became a file, the state held it in this LMDB
@@ -718,6 +718,11 @@ uint64_t px_store_free_bytes(const px_store *st) {
   struct statvfs v;
   if (statvfs(st->path, &v) != 0) return UINT64_MAX; /* unknown: do not block writes */
   return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
+uint64_t px_store_log_version(const px_store *st) {
+  MDB_envinfo info;
+  return mdb_env_info(st->env[ENV_LOG], &info) == 0 ? (uint64_t)info.me_last_txnid : 0;
 }
 
 px_status px_store_count(px_txn *txn, const px_store *st, px_db db, uint64_t *out) {

@@ -154,7 +154,8 @@ describe('journeys', { timeout: 240000 }, () => {
     let r = await apply('defs.json', file, '--json');
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout),
-      { computed_traits: 0, segments: 0, mappings: 0, rfm: false, clv: false, engagement: false, journeys: 2 });
+      { computed_traits: 0, segments: 0, mappings: 0, rfm: false, clv: false, engagement: false, journeys: 2,
+        recommendations: false });
     r = await apply('defs.json', file);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^ {2}2 journeys \(pickaxe journey list\)$/m);

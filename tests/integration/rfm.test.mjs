@@ -112,7 +112,8 @@ describe('RFM scores', { timeout: 120000 }, () => {
     const a = await runCli(['apply', writeFile('defs.json', { computed_traits: TRAITS, rfm: { ...RFM, refresh_every: 'never' } }),
       '--data', px.dir, '--json']);
     assert.equal(a.code, 0, a.stderr);
-    assert.deepEqual(JSON.parse(a.stdout), { computed_traits: 3, segments: 0, mappings: 0, rfm: true, clv: false, engagement: false, journeys: 0 });
+    assert.deepEqual(JSON.parse(a.stdout), { computed_traits: 3, segments: 0, mappings: 0, rfm: true, clv: false, engagement: false, journeys: 0,
+      recommendations: false });
     let r = await admin('GET', '/v1/scores/rfm');
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json, { definition: { ...RFM, refresh_every: 'never' }, last_refresh: null, next_refresh_at: null });

@@ -403,7 +403,8 @@ static px_rule_value reference(const px_rule_agg *a, const ref_ev *ev, size_t n,
       break;
     case PX_AGG_DISTINCT: v.type = PX_RV_NUM, v.n = (double)nk; break;
     case PX_AGG_DECAY: /* its own tests: test_decay.c */
-    case PX_AGG_DAILY: break; /* test_clv_refresh.c */
+    case PX_AGG_DAILY: /* test_clv_refresh.c */
+    case PX_AGG_ITEMS: break; /* test_items.c */
     case PX_AGG_MOST_FREQUENT: {
       size_t best = nk;
       for (size_t j = 0; j < nk; j++)
