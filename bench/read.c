@@ -1,7 +1,9 @@
 /* px-read: profile read driver. GET /v1/profiles/{ref} at a fixed request
  * rate (open loop): request k is due at t0 + k/rate whatever happened to
  * the earlier ones, and its latency is measured from that due time, so a
- * slow server's queueing shows in the figures instead of slowing the load. */
+ * slow server's queueing shows in the figures instead of slowing the load.
+ * --path and --suffix aim it at other per-ref endpoints: GET
+ * {path}{ref}{suffix}, e.g. --path /v1/recommendations/ --suffix '?n=10'. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -40,7 +42,7 @@ typedef struct worker {
 static void usage(void) {
   fputs("usage: px-read --refs FILE --url http://127.0.0.1:PORT --token TOKEN\n"
         "               [--rate R] [--connections C] [--duration S] [--warmup S]\n"
-        "               [--path /v1/profiles/] [--timeout S] [--seed N] [--json]\n",
+        "               [--path /v1/profiles/] [--suffix STR] [--timeout S] [--seed N] [--json]\n",
         stderr);
   exit(2);
 }
@@ -99,7 +101,7 @@ static void *worker_main(void *arg) {
 }
 
 static void parse_args(int argc, char **argv, read_cfg *cfg) {
-  const char *refs = NULL, *url = NULL, *token = NULL, *path = "/v1/profiles/";
+  const char *refs = NULL, *url = NULL, *token = NULL, *path = "/v1/profiles/", *after = "";
   long long seed = 1;
   cfg->rate = 1000;
   cfg->duration_s = 10;
@@ -111,6 +113,7 @@ static void parse_args(int argc, char **argv, read_cfg *cfg) {
     else if (!strcmp(a, "--url")) url = px_arg_value(argc, argv, &i);
     else if (!strcmp(a, "--token")) token = px_arg_value(argc, argv, &i);
     else if (!strcmp(a, "--path")) path = px_arg_value(argc, argv, &i);
+    else if (!strcmp(a, "--suffix")) after = px_arg_value(argc, argv, &i);
     else if (!strcmp(a, "--rate")) cfg->rate = px_arg_double(a, px_arg_value(argc, argv, &i), 0.001, 1e7);
     else if (!strcmp(a, "--connections")) cfg->connections = (int)px_arg_ll(a, px_arg_value(argc, argv, &i), 1, 1024);
     else if (!strcmp(a, "--duration")) cfg->duration_s = px_arg_double(a, px_arg_value(argc, argv, &i), 0.001, 86400);
@@ -124,7 +127,8 @@ static void parse_args(int argc, char **argv, read_cfg *cfg) {
   if (!refs || !url || !token) usage();
   char err[512];
   if (px_url_parse(url, &cfg->url, err, sizeof err) != 0) px_bench_die("%s", err);
-  if (strlen(token) > 512 || strlen(path) > 256) px_bench_die("--token or --path too long");
+  if (strlen(token) > 512 || strlen(path) > 256 || strlen(after) > 256)
+    px_bench_die("--token, --path or --suffix too long");
   cfg->seed_mix = px_mix64((uint64_t)seed);
 
   px_lines lines;
@@ -141,9 +145,9 @@ static void parse_args(int argc, char **argv, read_cfg *cfg) {
 
   cfg->prefix_len = (size_t)snprintf(cfg->prefix, sizeof cfg->prefix, "GET %s%s", cfg->url.base_path, path);
   cfg->suffix_len = (size_t)snprintf(cfg->suffix, sizeof cfg->suffix,
-                                     " HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                                     "%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
                                      "Accept: application/json\r\nUser-Agent: px-read\r\n\r\n",
-                                     cfg->url.host_header, token);
+                                     after, cfg->url.host_header, token);
 }
 
 int main(int argc, char **argv) {

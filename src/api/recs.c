@@ -25,9 +25,11 @@ static void not_configured(px_http_resp *resp) {
 static void no_model(px_http_resp *resp, px_status why) {
   if (why == PX_NOT_FOUND) {
     not_configured(resp);
-  } else if (why == PX_OK || why == PX_NOMEM) {
+  } else if (why == PX_OK) {
     px_api_fail(resp, 503, "recommendations not ready", "", "the model is being trained; try again shortly");
     resp->retry_after = 1;
+  } else if (why == PX_NOMEM) {
+    px_api_error(resp, 500, px_status_str(why), NULL);
   } else {
     px_api_fail(resp, 409, "recommendations cannot be trained", "recommendations",
                 "%s (if an interaction's computed trait _reco_N was deleted, PUT the definition again)",
@@ -84,6 +86,7 @@ static void put_def(px_api *api, const px_http_req *req, px_http_resp *resp) {
   }
   if (s == PX_OK) s = px_store_commit(txn);
   else px_store_abort(txn);
+  if (s == PX_OK && api->recs) px_recs_service_poke(api->recs); /* retrain now, not at the next check */
   if (s == PX_OK) resp->status = 200;
   else if (s == PX_INVALID) px_buf_reset(&resp->body), px_api_error(resp, 400, "invalid recommendations", &err);
   else px_api_error(resp, 500, px_status_str(s), NULL);
@@ -143,10 +146,22 @@ static int query_opts(const px_http_req *req, px_recs_opts *o, const char **ids,
   return 1;
 }
 
-/* A query on the current model: for a profile (item NULL) or an item. */
-static void query(px_api *api, const px_http_req *req, const char *ref, const char *item, px_http_resp *resp) {
+/* A query on the current model: for a profile (ref) or an item (item: its
+ * path segment, item_n bytes, still encoded). */
+static void query(px_api *api, const px_http_req *req, const char *ref, const char *item_seg, size_t item_n,
+                  px_http_resp *resp) {
   px_txn *txn = px_api_admin_begin(api, req, PX_TXN_READ, resp);
   if (!txn) return;
+  char id[PX_PRODUCT_ID_MAX + 1];
+  size_t idn = 0;
+  const char *item = NULL;
+  if (item_seg) {
+    if (!px_api_product_id(item_seg, item_n, id, &idn, "id", resp)) {
+      px_store_abort(txn);
+      return;
+    }
+    item = id;
+  }
   const char *ids[PX_RECS_MAX_EXCLUDE];
   char buf[8192];
   px_recs_opts o;
@@ -166,7 +181,7 @@ static void query(px_api *api, const px_http_req *req, const char *ref, const ch
   px_error_clear(&err);
   px_status s;
   if (item) {
-    s = px_recs_similar(m, q, txn, api->st, item, strlen(item), &o, &resp->body, &err);
+    s = px_recs_similar(m, q, txn, api->st, item, idn, &o, &resp->body, &err);
     if (s == PX_NOT_FOUND)
       px_error_set(&err, s, "id", "no customer has item \"%.200s\" (as of the model's training)", item);
   } else {
@@ -191,7 +206,7 @@ static void query(px_api *api, const px_http_req *req, const char *ref, const ch
 
 void px_api_recs(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp) {
   int get = is(req->method, "GET") || is(req->method, "HEAD");
-  if (!*rest || is(rest, "/")) {
+  if (!*rest) {
     if (get) get_status(api, req, resp);
     else if (is(req->method, "PUT")) put_def(api, req, resp);
     else px_api_not_allowed(resp, "GET, HEAD, PUT");
@@ -200,17 +215,15 @@ void px_api_recs(px_api *api, const px_http_req *req, const char *rest, px_http_
     else px_api_not_allowed(resp, "POST");
   } else {
     char ref[600];
-    if (px_api_path_segment(rest + 1, ref, sizeof ref)) px_api_error(resp, 404, "no such endpoint", NULL);
+    if (px_api_path_segment(rest + 1, ref, sizeof ref) || !*ref) px_api_error(resp, 404, "no such endpoint", NULL);
     else if (!get) px_api_not_allowed(resp, "GET, HEAD");
-    else query(api, req, ref, NULL, resp);
+    else query(api, req, ref, NULL, 0, resp);
   }
 }
 
 void px_api_items(px_api *api, const px_http_req *req, const char *rest, px_http_resp *resp) {
   const char *seg = rest + 1, *slash = strchr(seg, '/');
-  char id[PX_PRODUCT_ID_MAX + 1];
-  size_t n;
   if (!slash || !is(slash, "/similar") || slash == seg) px_api_error(resp, 404, "no such endpoint", NULL);
   else if (!(is(req->method, "GET") || is(req->method, "HEAD"))) px_api_not_allowed(resp, "GET, HEAD");
-  else if (px_api_product_id(seg, (size_t)(slash - seg), id, &n, "id", resp)) query(api, req, NULL, id, resp);
+  else query(api, req, NULL, seg, (size_t)(slash - seg), resp);
 }

@@ -59,3 +59,19 @@ const px_reco_interaction *px_reco_data_interactions(const px_reco_data *d, size
 
 const px_reco_ids *px_reco_data_users(const px_reco_data *d) { return d->users; }
 const px_reco_ids *px_reco_data_items(const px_reco_data *d) { return d->items; }
+
+px_status px_reco_sort_items(px_reco_ids **items, px_reco_interaction *x, size_t n) {
+  uint32_t ni = px_reco_ids_count(*items);
+  uint32_t *map = malloc((ni ? ni : 1) * sizeof *map);
+  px_reco_ids *sorted = NULL;
+  px_status st = map ? px_reco_ids_sorted(*items, &sorted, map) : PX_NOMEM;
+  if (st == PX_OK) {
+    for (size_t i = 0; i < n; i++) x[i].item = map[x[i].item];
+    px_reco_ids_free(*items);
+    *items = sorted;
+  }
+  free(map);
+  return st;
+}
+
+px_status px_reco_data_sort_items(px_reco_data *d) { return px_reco_sort_items(&d->items, d->x, d->n); }

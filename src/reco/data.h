@@ -33,6 +33,12 @@ void px_reco_data_free(px_reco_data *d); /* NULL is fine */
 px_status px_reco_data_add(px_reco_data *d, const char *user, size_t user_n, const char *item, size_t item_n,
                            double weight, int64_t time_ms);
 
+/* Renumbers the items of interactions x[0..n) in byte order of their ids
+ * (px_reco_ids_sorted), replacing *items with the sorted dictionary. */
+px_status px_reco_sort_items(px_reco_ids **items, px_reco_interaction *x, size_t n);
+/* The same for d's items; px_reco_read does it once read. */
+px_status px_reco_data_sort_items(px_reco_data *d);
+
 /* Everything added so far, in order; valid until the next add or the free. */
 const px_reco_interaction *px_reco_data_interactions(const px_reco_data *d, size_t *n);
 /* The user and item dictionaries (indexes of the interactions). */

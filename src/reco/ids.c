@@ -130,3 +130,30 @@ const char *px_reco_ids_name(const px_reco_ids *d, uint32_t index) {
 }
 
 uint32_t px_reco_ids_count(const px_reco_ids *d) { return d->n; }
+
+typedef struct named {
+  const char *name;
+  uint32_t index;
+} named;
+
+static int by_name(const void *a, const void *b) { return strcmp(((const named *)a)->name, ((const named *)b)->name); }
+
+px_status px_reco_ids_sorted(const px_reco_ids *d, px_reco_ids **out, uint32_t *map) {
+  *out = NULL;
+  named *v = malloc((d->n ? d->n : 1) * sizeof *v);
+  px_reco_ids *s = px_reco_ids_new();
+  px_status st = v && s ? PX_OK : PX_NOMEM;
+  for (uint32_t i = 0; st == PX_OK && i < d->n; i++) v[i] = (named){d->bytes + d->off[i], i};
+  if (st == PX_OK) qsort(v, d->n, sizeof *v, by_name); /* names are distinct and hold no NUL */
+  for (uint32_t i = 0; st == PX_OK && i < d->n; i++) {
+    uint32_t at;
+    if ((st = px_reco_ids_intern(s, v[i].name, strlen(v[i].name), &at)) == PX_OK) map[v[i].index] = at;
+  }
+  free(v);
+  if (st != PX_OK) {
+    px_reco_ids_free(s);
+    return st;
+  }
+  *out = s;
+  return PX_OK;
+}

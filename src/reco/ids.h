@@ -30,4 +30,10 @@ px_status px_reco_ids_find(const px_reco_ids *d, const char *s, size_t n, uint32
 const char *px_reco_ids_name(const px_reco_ids *d, uint32_t index);
 uint32_t px_reco_ids_count(const px_reco_ids *d);
 
+/* The same ids numbered in byte order (*out, a new dictionary), and
+ * map[old index] = new index (map: room for px_reco_ids_count). Numbering
+ * by the ids themselves makes results independent of the order the data
+ * came in: ties between equal scores go to the lower index. */
+px_status px_reco_ids_sorted(const px_reco_ids *d, px_reco_ids **out, uint32_t *map);
+
 #endif

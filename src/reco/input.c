@@ -162,5 +162,6 @@ px_status px_reco_read(px_reco_data *d, const px_reco_input *in, const char *dat
   }
   px_csv_close(csv);
   if (stats) *stats = r.st;
-  return st == PX_NOT_FOUND ? PX_OK : st;
+  if (st == PX_NOT_FOUND) st = px_reco_data_sort_items(d); /* results independent of the file's order */
+  return st;
 }

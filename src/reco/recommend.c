@@ -152,7 +152,8 @@ static void fallback(picker *p) {
     uint32_t j = list[k];
     if (j >= q->n || q->s[j].seen == q->epoch) continue;
     q->s[j].seen = q->epoch;
-    px_reco_rec rec = {.item = j, .score = (float)px_reco_model_popularity(q->m, j), .popular = 1};
+    float score = r->popular && r->popular_score ? r->popular_score[k] : (float)px_reco_model_popularity(q->m, j);
+    px_reco_rec rec = {.item = j, .score = score, .popular = 1};
     if (offer(p, &rec)) break;
   }
 }

@@ -71,6 +71,7 @@ typedef struct px_reco_request {
    * popularity within the customer's segment); NULL: the model's overall
    * popularity. no_fallback: none. */
   const uint32_t *popular;
+  const float *popular_score; /* popular's scores (its popularity in the segment), or NULL: the model's */
   size_t n_popular;
   int no_fallback;
 } px_reco_request;

@@ -54,9 +54,10 @@ static px_status count_member(const cJSON *j, const char *member, double lo, dou
                               px_error *err) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, member);
   if (!v) return PX_OK;
+  char field[64];
+  snprintf(field, sizeof field, "recommendations.%s", member);
   if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi)
-    return px_error_set(err, PX_INVALID, "recommendations", "%s: must be a whole number from %g to %g", member, lo,
-                        hi);
+    return px_error_set(err, PX_INVALID, field, "must be a whole number from %g to %g", lo, hi);
   *out = (uint32_t)v->valuedouble;
   return PX_OK;
 }

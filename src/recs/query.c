@@ -216,7 +216,8 @@ px_status px_recs_for_profile(const px_recs_model *m, px_reco_query *q, px_txn *
         .repurchase_ms = m->def.repurchase_ms, .max_items = m->def.recent_items,
         .exclude = excluded, .exclude_arg = &f,
         .category = m->category, .max_per_category = m->def.max_per_category,
-        .popular = seg >= 0 ? m->seg_popular[seg] : NULL, .n_popular = seg >= 0 ? m->seg_n[seg] : 0};
+        .popular = seg >= 0 ? m->seg_popular[seg] : NULL, .popular_score = seg >= 0 ? m->seg_score[seg] : NULL,
+        .n_popular = seg >= 0 ? m->seg_n[seg] : 0};
     s = px_reco_recommend(q, &r, recs, &got);
   }
   free(b.items);

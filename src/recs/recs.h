@@ -133,7 +133,8 @@ typedef struct px_recs_opts {
 /* Profile pid's recommendations as JSON appended to out:
  *   {"profile": ID, "items": [{"id", "score", "source": "similar"|"popular",
  *     "reasons": [{"id", "score"}...], "product": {catalog}?}...],
- *    "fallback": "overall"|"segment NAME"|null, "model": {"trained_at"}}
+ *    "fallback": "overall"|{"segment": NAME}|null, "model": {"trained_at"}}
+ * (a popular item's score: its popularity overall or in the segment)
  * Scored from the customer's recent items, without what they own (bought
  * within the repurchase window), out-of-stock products (read now, from the
  * catalog), items the rule excludes and opts->exclude; category cap; the
@@ -162,14 +163,20 @@ typedef struct px_recs_service px_recs_service;
 px_status px_recs_service_start(px_store *st, px_recs_service **out);
 void px_recs_service_stop(px_recs_service *s); /* NULL is fine */
 
-/* A reference to the current model (NULL: none yet, *why says PX_NOT_FOUND
- * without a definition or the last training's error) and a query object
- * for it; give both back with px_recs_service_release. */
+/* A reference to the current model and a query object for it; give both
+ * back with px_recs_service_release. NULL when there is none: *why is
+ * PX_OK while a training is due (at start, after a poke), PX_NOT_FOUND
+ * without a definition, or the last training's error. */
 const px_recs_model *px_recs_service_acquire(px_recs_service *s, px_reco_query **q, px_status *why);
 void px_recs_service_release(px_recs_service *s, const px_recs_model *m, px_reco_query *q);
 
 /* Trains now (waiting for a training in progress first) and makes the
  * result current; *stats (may be NULL) gets its figures. */
 px_status px_recs_service_refresh(px_recs_service *s, px_recs_stats *stats);
+
+/* The definition changed: train as soon as possible; until then queries
+ * without a model are told one is coming (px_recs_service_acquire's *why
+ * PX_OK), not that none is configured. */
+void px_recs_service_poke(px_recs_service *s);
 
 #endif

@@ -21,6 +21,7 @@ struct px_recs_model {
    * and its members' most popular items. */
   uint32_t seg_id[PX_RECS_MAX_SEGMENTS];
   uint32_t *seg_popular[PX_RECS_MAX_SEGMENTS];
+  float *seg_score[PX_RECS_MAX_SEGMENTS]; /* the members' summed weights of each */
   size_t seg_n[PX_RECS_MAX_SEGMENTS];
   /* service.c: references and idle query objects, under the service's lock. */
   int refs;

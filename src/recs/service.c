@@ -15,7 +15,8 @@ struct px_recs_service {
   px_store *st;
   pthread_t thread;
   int started, stop, poked;
-  pthread_mutex_t mu; /* cur, the models' refs and pools, last_error, stop, poked */
+  int pending;        /* a training is due that may bring a model (at start, after a poke) */
+  pthread_mutex_t mu; /* cur, the models' refs and pools, last_error, stop, poked, pending */
   pthread_cond_t cv;
   pthread_mutex_t train_mu; /* one training at a time */
   px_recs_model *cur;
@@ -31,6 +32,7 @@ static void swap_in(px_recs_service *s, px_recs_model *m, px_status why) {
   px_recs_model *old = s->cur;
   s->cur = m;
   s->last_error = why;
+  if (!s->poked) s->pending = 0;
   if (old && old->refs) old = NULL; /* its last release frees it */
   pthread_mutex_unlock(&s->mu);
   px_recs_model_free(old);
@@ -57,6 +59,7 @@ static px_status train(px_recs_service *s, px_recs_stats *stats) {
   } else {
     pthread_mutex_lock(&s->mu);
     s->last_error = rc;
+    if (!s->poked) s->pending = 0;
     pthread_mutex_unlock(&s->mu);
     px_log(PX_LOG_WARN, "recommendations: training failed: %s", px_status_str(rc));
   }
@@ -114,6 +117,7 @@ px_status px_recs_service_start(px_store *st, px_recs_service **out) {
   if (!s) return PX_NOMEM;
   s->st = st;
   s->last_error = PX_NOT_FOUND;
+  s->pending = 1;
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->train_mu, NULL);
   pthread_cond_init(&s->cv, NULL);
@@ -147,7 +151,7 @@ const px_recs_model *px_recs_service_acquire(px_recs_service *s, px_reco_query *
   pthread_mutex_lock(&s->mu);
   px_recs_model *m = s->cur;
   if (!m) {
-    *why = s->last_error == PX_OK ? PX_NOT_FOUND : s->last_error;
+    *why = s->pending ? PX_OK : s->last_error == PX_OK ? PX_NOT_FOUND : s->last_error;
   } else {
     m->refs++;
     if (m->npool) *q = m->pool[--m->npool];
@@ -172,3 +176,10 @@ void px_recs_service_release(px_recs_service *s, const px_recs_model *cm, px_rec
 }
 
 px_status px_recs_service_refresh(px_recs_service *s, px_recs_stats *stats) { return train(s, stats); }
+
+void px_recs_service_poke(px_recs_service *s) {
+  pthread_mutex_lock(&s->mu);
+  s->poked = s->pending = 1;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}

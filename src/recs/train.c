@@ -24,7 +24,7 @@ static double now_s(void) { return (double)px_time_mono_ns() / 1e9; }
 void px_recs_model_free(px_recs_model *m) {
   if (!m) return;
   for (size_t i = 0; i < m->npool; i++) px_reco_query_free(m->pool[i]);
-  for (size_t i = 0; i < PX_RECS_MAX_SEGMENTS; i++) free(m->seg_popular[i]);
+  for (size_t i = 0; i < PX_RECS_MAX_SEGMENTS; i++) free(m->seg_popular[i]), free(m->seg_score[i]);
   px_reco_model_free(m->model);
   px_reco_ids_free(m->items);
   free(m->category);
@@ -155,8 +155,10 @@ static px_status segment_popularity(px_recs_model *m, const px_reco_baskets *b, 
       if (r[i].score > 0) r[n++] = r[i];
     qsort(r, n, sizeof *r, by_score);
     if (n > PX_RECS_SEGMENT_TOP) n = PX_RECS_SEGMENT_TOP;
-    if (!(m->seg_popular[k] = malloc((n ? n : 1) * sizeof *m->seg_popular[k]))) s = PX_NOMEM;
-    for (size_t i = 0; s == PX_OK && i < n; i++) m->seg_popular[k][i] = r[i].item;
+    if (!(m->seg_popular[k] = malloc((n ? n : 1) * sizeof *m->seg_popular[k])) ||
+        !(m->seg_score[k] = malloc((n ? n : 1) * sizeof *m->seg_score[k])))
+      s = PX_NOMEM;
+    for (size_t i = 0; s == PX_OK && i < n; i++) m->seg_popular[k][i] = r[i].item, m->seg_score[k][i] = (float)r[i].score;
     m->seg_n[k] = n;
   }
   free(r);
@@ -278,6 +280,10 @@ px_status px_recs_train(px_txn *txn, const px_store *st, int64_t now_ms, px_recs
   reader r = {.txn = txn, .st = st, .m = m};
   if (s == PX_OK) s = px_profile_each_live(txn, st, read_profile, &r);
   if (s == PX_OK) s = r.s;
+  /* Items numbered by their ids, as px_reco_read numbers a file's: results
+   * depend on the data, not on the order profiles were made in, and equal
+   * the offline library's on the same data. */
+  if (s == PX_OK) s = px_reco_sort_items(&m->items, r.x, r.n);
   px_psegs_free(&r.psegs);
   double t1 = now_s();
   m->stats.read_s = t1 - t0;

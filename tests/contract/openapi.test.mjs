@@ -2,7 +2,8 @@
 //
 // Starts `pickaxe serve` on a temporary data directory, sends requests that
 // provoke every documented status of every operation (except 500 and 503,
-// which need a failing store or a full write queue), and checks each answer
+// which need a failing store, a full write queue, or for recommendations a
+// query in the milliseconds before the first model is trained), and checks each answer
 // against the spec: the status must be documented for the operation, the
 // Content-Type must be a documented media type, the body must validate
 // against the documented schema, documented headers must be there. Every GET
@@ -61,6 +62,11 @@ const EXPECTED_OPERATIONS = [
   'GET /v1/journeys', 'HEAD /v1/journeys',
   'GET /v1/journeys/{name}', 'HEAD /v1/journeys/{name}', 'PUT /v1/journeys/{name}', 'DELETE /v1/journeys/{name}',
   'GET /v1/journeys/{name}/funnel', 'HEAD /v1/journeys/{name}/funnel',
+  'GET /v1/products', 'HEAD /v1/products', 'POST /v1/products/batch',
+  'GET /v1/products/{id}', 'HEAD /v1/products/{id}', 'PUT /v1/products/{id}', 'PATCH /v1/products/{id}',
+  'DELETE /v1/products/{id}',
+  'GET /v1/recommendations', 'HEAD /v1/recommendations', 'PUT /v1/recommendations', 'POST /v1/recommendations/refresh',
+  'GET /v1/recommendations/{ref}', 'HEAD /v1/recommendations/{ref}', 'GET /v1/items/{id}/similar', 'HEAD /v1/items/{id}/similar',
 ];
 const SINGLE = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 const BATCHES = ['batch', 'import'];
@@ -72,7 +78,14 @@ const SCORE_OPS = ['getRfm', 'refreshRfm'];
 const CLV_OPS = ['getClv', 'listClvModels', 'refreshClv'];
 const ENGAGEMENT_OPS = ['getEngagement', 'putEngagement'];
 const JOURNEY_OPS = ['listJourneys', 'getJourney', 'putJourney', 'deleteJourney', 'getJourneyFunnel'];
-// Statuses that cannot be provoked from outside: a failing store, a full queue.
+const PRODUCT_OPS = ['listProducts', 'batchProducts', 'getProduct', 'putProduct', 'patchProduct', 'deleteProduct'];
+const RECS_OPS = ['getRecommendations', 'putRecommendations', 'refreshRecommendations', 'getProfileRecommendations',
+  'getSimilarItems'];
+// Statuses that cannot be provoked from outside: a failing store, a full
+// queue; for recommendations, a query before the first model is trained (a
+// window of milliseconds after a start or a first definition; and the
+// server answers 404 "not configured" in it for now, see the recommendations
+// test), or no memory left.
 const NOT_PROVOKED = new Set(['500', '503', '507']); // 507 is provoked by tests/integration (disk reserve)
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
@@ -469,13 +482,8 @@ function cli(args) {
   });
 }
 
-before(async () => {
-  if (!fs.existsSync(BIN)) throw new Error(`pickaxe binary not found at ${BIN} (build it or set PICKAXE_BIN)`);
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pickaxe-contract-'));
-  writeKey = (await cli(['source', 'add', 'web', '--data', dataDir])).trim();
-  adminToken = (await cli(['token', 'create', '--data', dataDir])).trim();
-  assert.match(writeKey, /^\S+$/, 'source add prints only the write key');
-  assert.match(adminToken, /^\S+$/, 'token create prints only the token');
+// Starts `pickaxe serve` on dataDir (sets server and port).
+async function startServer() {
   server = spawn(BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   server.stderr.on('data', (c) => { stderr += c; });
@@ -496,6 +504,27 @@ before(async () => {
     });
   });
   server.stdout.resume();
+}
+
+// Stops the server as after() does and starts it again on the same data
+// directory (a new port): what it keeps in memory only starts afresh.
+async function restartServer() {
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGTERM');
+  const t = setTimeout(() => server.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+  await startServer();
+}
+
+before(async () => {
+  if (!fs.existsSync(BIN)) throw new Error(`pickaxe binary not found at ${BIN} (build it or set PICKAXE_BIN)`);
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pickaxe-contract-'));
+  writeKey = (await cli(['source', 'add', 'web', '--data', dataDir])).trim();
+  adminToken = (await cli(['token', 'create', '--data', dataDir])).trim();
+  assert.match(writeKey, /^\S+$/, 'source add prints only the write key');
+  assert.match(adminToken, /^\S+$/, 'token create prints only the token');
+  await startServer();
 });
 
 after(async () => {
@@ -695,7 +724,8 @@ test('spec: lists exactly the expected endpoints, with their security', () => {
   for (const id of COLLECT) assert.deepEqual(opFor(id).op.security, [{ writeKey: [] }, {}], id);
   assert.equal(schemes.adminBasic.type, 'http');
   assert.equal(schemes.adminBasic.scheme, 'basic');
-  for (const id of [...PROFILE_OPS, ...SEGMENT_OPS, ...SCORE_OPS, ...CLV_OPS, ...ENGAGEMENT_OPS, ...JOURNEY_OPS])
+  for (const id of [...PROFILE_OPS, ...SEGMENT_OPS, ...SCORE_OPS, ...CLV_OPS, ...ENGAGEMENT_OPS, ...JOURNEY_OPS, ...PRODUCT_OPS,
+    ...RECS_OPS])
     assert.deepEqual(opFor(id).op.security, [{ adminToken: [] }, { adminBasic: [] }], id);
   for (const id of ['health', 'metrics']) assert.deepEqual(opFor(id).op.security, [], id);
   // HEAD: beside every GET, with the same security and statuses.
@@ -723,8 +753,29 @@ test('spec: the limits agree with the schemas', () => {
   assert.equal(mergesLimit.maximum, LIMITS.mergesPageMax);
   assert.equal(mergesLimit.default, LIMITS.mergesPageDefault);
   assert.equal(s('MergesList').properties.merges.maxItems, LIMITS.mergesPageMax);
+  assert.equal(s('ProductIdValue').maxLength, LIMITS.productIdBytes);
+  assert.equal(s('ProductBatchRequest').properties.products.maxItems, LIMITS.productBatch);
+  const productsLimit = deref(spec, spec.components.parameters.ProductsLimit).schema;
+  assert.equal(productsLimit.maximum, LIMITS.productsPageMax);
+  assert.equal(productsLimit.default, LIMITS.productsPageDefault);
+  assert.equal(s('ProductPage').properties.products.maxItems, LIMITS.productsPageMax);
+  assert.match(deref(spec, spec.components.responses.ProductTooLarge).content['application/json'].schema.properties.reason.pattern,
+    new RegExp(`\\(${LIMITS.productBytes}\\|${LIMITS.requestBytes}\\)`));
+  const recsN = deref(spec, spec.components.parameters.RecommendationsN).schema;
+  assert.equal(recsN.maximum, LIMITS.recommendationsMax);
+  assert.equal(recsN.default, LIMITS.recommendationsDefault);
+  assert.equal(s('ProfileRecommendations').properties.items.maxItems, LIMITS.recommendationsMax);
+  assert.equal(s('SimilarItems').properties.items.maxItems, LIMITS.recommendationsMax);
+  assert.equal(s('RecommendationsDefinition').properties.max_per_category.maximum, LIMITS.recommendationsMax);
+  const exclude = deref(spec, spec.components.parameters.RecommendationsExclude);
+  assert.equal(exclude.schema.maxLength, LIMITS.recommendationsExcludeBytes);
+  assert.match(exclude.description, new RegExp(`At most\\s+${LIMITS.recommendationsExcludeIds} ids in at most\\s+${LIMITS.recommendationsExcludeBytes} bytes`));
+  assert.equal(s('RecommendationsDefinition').properties.interactions.maxItems, LIMITS.recommendationInteractions);
+  assert.equal(s('RecommendationsDefinition').properties.fallback_segments.maxItems, LIMITS.recommendationFallbackSegments);
   for (const k of ['requestBytes', 'messageBytes', 'batchMessages', 'nestingDepth', 'stringBytes', 'keyBytes', 'idBytes',
-    'eventsPageDefault', 'eventsPageMax', 'mergesPageDefault', 'mergesPageMax'])
+    'eventsPageDefault', 'eventsPageMax', 'mergesPageDefault', 'mergesPageMax', 'productIdBytes', 'productBytes',
+    'productBatch', 'productsPageDefault', 'productsPageMax', 'recommendationsDefault', 'recommendationsMax',
+    'recommendationsExcludeIds', 'recommendationsExcludeBytes', 'recommendationInteractions', 'recommendationFallbackSegments'])
     assert.ok(Number.isInteger(LIMITS[k]) && LIMITS[k] > 0, k);
 });
 
@@ -1963,6 +2014,471 @@ test('journeys: a redefinition dropping a stage deletes its segment and moves it
 });
 
 // ---------------------------------------------------------------------------
+// Products
+
+// PUT bodies where the request schema and the server must agree: [body, accepted?].
+// (Not here: what the schema cannot say, such as an id other than the
+// path's, lengths in bytes, control characters, a member given twice.)
+const PRODUCT_AGREEMENT = [
+  [{}, true],
+  [{ id: 'agree' }, true],
+  [{ id: null, name: null, category: null, price: null, currency: null, stock: null, quantity: null, attributes: null }, true],
+  [{ name: 'Mug', category: ['Home', 'Kitchen'], price: 4.5, currency: 'EUR', stock: 'backorder', quantity: 0 }, true],
+  [{ category: 'Home > Kitchen', updated_at: 'whenever' }, true],
+  [{ category: [] }, true],
+  [{ attributes: { colour: 'blue', sizes: ['S', 1, true], gift: false, weight: 0.3, gone: null } }, true],
+  [{ id: 5 }, false],
+  [{ colour: 'blue' }, false],
+  [{ name: 5 }, false],
+  [{ name: '' }, false],
+  [{ name: 'n'.repeat(1025) }, false],
+  [{ category: 5 }, false],
+  [{ category: [1] }, false],
+  [{ category: ['Home', ''] }, false],
+  [{ category: Array(17).fill('L') }, false],
+  [{ price: -1 }, false],
+  [{ price: '1' }, false],
+  [{ price: 1e16 }, false],
+  [{ currency: 'gbp' }, false],
+  [{ currency: 'GBPX' }, false],
+  [{ stock: 'sold' }, false],
+  [{ quantity: -1 }, false],
+  [{ quantity: 1.5 }, false],
+  [{ attributes: [] }, false],
+  [{ attributes: { spec: { w: 1 } } }, false],
+  [{ attributes: { sizes: [['S']] } }, false],
+  [{ attributes: { sizes: [null] } }, false],
+  [{ attributes: { sizes: Array(65).fill(1) } }, false],
+  [{ attributes: Object.fromEntries(Array.from({ length: 65 }, (_, n) => [`a${n}`, n])) }, false],
+];
+
+test('products: create, replace, read, page, patch, batch, delete; every status; the schema agrees with the server', async () => {
+  const admin = asAdmin();
+  const product = { name: 'WHITE HANGING HEART T-LIGHT HOLDER', category: 'Home > Candles', price: 2.55, currency: 'GBP', quantity: 12,
+    attributes: { sizes: ['S', 'M'], colour: 'white' } };
+  let r = await call('putProduct', { status: 201, headers: admin, params: { id: '85123A' }, body: product, label: 'create' });
+  assert.deepEqual(Object.keys(r.body), ['id', 'name', 'category', 'price', 'currency', 'stock', 'quantity', 'attributes', 'updated_at']);
+  assert.deepEqual([r.body.category, r.body.stock, r.body.attributes], [['Home', 'Candles'], 'in_stock', { colour: 'white', sizes: ['S', 'M'] }]);
+  const stamp = r.body.updated_at;
+  r = await call('putProduct', { status: 200, headers: admin, params: { id: '85123A' }, body: { ...product, id: '85123A' }, label: 'unchanged' });
+  assert.equal(r.body.updated_at, stamp);
+  r = await call('putProduct', { status: 200, headers: admin, params: { id: '85123A' }, body: { ...product, price: 2.65 }, label: 'replaced' });
+  assert.equal(r.body.price, 2.65);
+  r = await call('putProduct', { status: 201, headers: { ...admin, 'Content-Encoding': 'gzip' }, params: { id: 'a/b' },
+    body: zlib.gzipSync(JSON.stringify({ stock: 'preorder' })), label: 'a slash in the id, gzip' });
+  assert.equal(r.body.id, 'a/b');
+  r = await call('getProduct', { status: 200, headers: admin, params: { id: 'a/b' } });
+  assert.equal(r.body.stock, 'preorder');
+  await call('getProduct', { status: 404, headers: admin, params: { id: 'nope' } });
+
+  for (const [id, body, error, field] of [
+    ['p1', { price: -1 }, 'invalid product', 'price'],
+    ['p1', { id: 'p2' }, 'invalid product', 'id'],
+    ['p1', { colour: 'red' }, 'invalid product', 'colour'],
+    ['p1', '[1]', 'invalid product', ''],
+    ['p1', '{"price":', 'malformed JSON', ''],
+    ['p1', Buffer.from('{"name":"\xff"}', 'latin1'), 'invalid UTF-8', ''],
+    ['x'.repeat(257), {}, 'invalid product id', 'id'],
+  ]) {
+    r = await call('putProduct', { status: 400, headers: admin, params: { id }, body, label: `${error} ${field}` });
+    assert.deepEqual([r.body.error, r.body.field], [error, field]);
+  }
+  r = await call('putProduct', { status: 400, headers: { ...admin, 'Content-Encoding': 'gzip' }, params: { id: 'p1' }, body: '{}', label: 'not gzip' });
+  assert.deepEqual([r.body.error, r.body.field], ['corrupt gzip body', 'Content-Encoding']);
+  await call('putProduct', { status: 415, headers: { ...admin, 'Content-Encoding': 'br' }, params: { id: 'p1' }, body: {} });
+  const over = (n) => `{"name":"x"${' '.repeat(n - 12)}}`; // n bytes
+  r = await call('putProduct', { status: 413, headers: admin, params: { id: 'p1' }, body: over(LIMITS.productBytes + 1), label: 'over the product cap' });
+  assert.equal(r.body.reason, `request body larger than ${LIMITS.productBytes} bytes`);
+  await call('putProduct', { status: 201, headers: admin, params: { id: 'p1' }, body: over(LIMITS.productBytes), label: 'exactly the cap' });
+  r = await call('putProduct', { status: 413, headers: admin, params: { id: 'p1' }, body: over(LIMITS.requestBytes + 1), label: 'over the request cap' });
+  assert.equal(r.body.reason, `request body larger than ${LIMITS.requestBytes} bytes`);
+
+  // Merge patches.
+  r = await call('patchProduct', { status: 200, headers: admin, params: { id: '85123A' }, body: { quantity: 0, attributes: { colour: null } } });
+  assert.deepEqual([r.body.quantity, r.body.attributes], [0, { sizes: ['S', 'M'] }]);
+  for (const [body, error, field] of [[{ id: 'other' }, 'invalid patch', 'id'], [{ stock: 'gone' }, 'invalid patch', 'stock'],
+    ['[]', 'invalid patch', ''], ['{', 'malformed JSON', '']]) {
+    r = await call('patchProduct', { status: 400, headers: admin, params: { id: '85123A' }, body, label: `${field} ${error}` });
+    assert.deepEqual([r.body.error, r.body.field], [error, field]);
+  }
+  await call('patchProduct', { status: 404, headers: admin, params: { id: 'nope' }, body: { stock: 'in_stock' } });
+  await call('patchProduct', { status: 413, headers: admin, params: { id: '85123A' }, body: over(LIMITS.productBytes + 1) });
+  await call('patchProduct', { status: 415, headers: { ...admin, 'Content-Encoding': 'deflate' }, params: { id: '85123A' }, body: {} });
+
+  // The batch.
+  const items = Array.from({ length: 5 }, (_, n) => ({ id: `bat${n}`, price: n }));
+  r = await call('batchProducts', { status: 200, headers: admin, body: { products: [...items, { id: 'bad', stock: 'x' }, 7] } });
+  assert.deepEqual([r.body.accepted, r.body.created, r.body.rejected.map((x) => [x.index, x.field])], [5, 5, [[5, 'stock'], [6, '']]]);
+  r = await call('batchProducts', { status: 200, headers: admin, body: { products: items }, label: 'again' });
+  assert.deepEqual([r.body.created, r.body.replaced, r.body.unchanged], [0, 0, 5]);
+  for (const [body, error, field] of [[{ products: [] }, 'invalid request', 'products'], [{ items }, 'invalid request', 'items'],
+    [{ products: Array(LIMITS.productBatch + 1).fill({ id: 'x' }) }, 'invalid request', 'products'], ['[]', 'invalid request', ''],
+    ['{"products":[', 'malformed JSON', ''], [{ products: [{ name: 'no id' }] }, 'no valid products', undefined]]) {
+    r = await call('batchProducts', { status: 400, headers: admin, body, label: `${error} ${field}` });
+    assert.deepEqual([r.body.error, r.body.field], [error, field]);
+  }
+  await call('batchProducts', { status: 200, headers: admin, body: { products: Array.from({ length: LIMITS.productBatch }, (_, n) => ({ id: `max${n}` })) }, label: 'maximum' });
+  await call('batchProducts', { status: 413, headers: admin, body: ' '.repeat(LIMITS.requestBytes + 1) });
+  await call('batchProducts', { status: 415, headers: { ...admin, 'Content-Encoding': 'br' }, body: { products: items } });
+
+  // Pages.
+  r = await call('listProducts', { status: 200, headers: admin, query: '?limit=2' });
+  assert.equal(r.body.products.length, 2);
+  assert.equal(r.body.next_after, r.body.products[1].id);
+  const total = r.body.total;
+  const seen = [];
+  for (let after = null, pages = 0; pages < 100; pages++) {
+    r = await call('listProducts', { status: 200, headers: admin, query: `?limit=${LIMITS.productsPageMax}${after === null ? '' : `&after=${encodeURIComponent(after)}`}` });
+    seen.push(...r.body.products.map((p) => p.id));
+    if ((after = r.body.next_after) === null) break;
+  }
+  assert.equal(seen.length, total);
+  for (const q of ['?limit=0', `?limit=${LIMITS.productsPageMax + 1}`, '?limit=x', '?after=%00'])
+    await call('listProducts', { status: 400, headers: admin, query: q, label: q });
+
+  // Delete; ids that are not usable.
+  await call('deleteProduct', { status: 204, headers: admin, params: { id: 'bat0' } });
+  await call('deleteProduct', { status: 404, headers: admin, params: { id: 'bat0' } });
+  await call('deleteProduct', { status: 400, headers: admin, params: { id: 'x'.repeat(LIMITS.productIdBytes + 1) } });
+  await call('getProduct', { status: 400, headers: admin, params: { id: 'x'.repeat(LIMITS.productIdBytes + 1) } });
+  await call('getProduct', { status: 404, headers: admin, params: { id: 'x'.repeat(LIMITS.productIdBytes) }, label: 'longest id' });
+  await call('patchProduct', { status: 400, headers: admin, params: { id: 'a\u0001' }, body: {}, label: 'control character' });
+
+  // The request schema accepts and refuses what the server does.
+  const schema = requestSchema('putProduct');
+  for (const [body, accepted] of PRODUCT_AGREEMENT) {
+    const label = JSON.stringify(body).slice(0, 60);
+    const res = await call('putProduct', { headers: admin, params: { id: 'agree' }, body, label: `agreement ${label}` });
+    assert.equal(res.res.status < 300, accepted, `${label}: server said ${res.res.status} ${res.res.text}`);
+    const errs = validate(spec, schema, body);
+    assert.equal(errs.length === 0, accepted, `${label}: the schema ${errs.length ? `rejects it: ${errs.join('; ')}` : 'accepts it'}`);
+  }
+
+  // Authentication, on every operation.
+  const bodyFor = { putProduct: {}, patchProduct: {}, batchProducts: { products: items } };
+  for (const id of PRODUCT_OPS) {
+    const body = bodyFor[id];
+    const params = { id: '85123A' };
+    r = await call(id, { status: 401, params, body, label: 'no token' });
+    assert.match(r.body.error, /^missing admin token/);
+    r = await call(id, { status: 401, params, body, headers: { Authorization: bearer('pka_nope') }, label: 'unknown token' });
+    assert.equal(r.body.error, 'unknown admin token');
+    await call(id, { status: 403, params, body, headers: { Authorization: bearer(writeKey) }, label: 'write key' });
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Recommendations
+
+const RECO_ONE = { event: 'Order Completed', item: 'products[].product_id' };
+const recoDef = (extra) => ({ interactions: [RECO_ONE], ...extra });
+const RECO_INTERACTIONS = new RegExp(`1 to ${LIMITS.recommendationInteractions} interactions`);
+const RECO_SEGMENTS = new RegExp(`at most ${LIMITS.recommendationFallbackSegments} segment names`);
+
+// PUT bodies the server refuses: [body, field, reason, does the request
+// schema accept it (what it cannot say: a rule that does not compile, a
+// property path)?].
+const RECS_REFUSED = [
+  [{}, 'recommendations.interactions', /^required: an array of 1 to \d+ interactions/],
+  [{ interactions: [] }, 'recommendations.interactions', RECO_INTERACTIONS],
+  [{ interactions: {} }, 'recommendations.interactions', RECO_INTERACTIONS],
+  [{ interactions: Array(LIMITS.recommendationInteractions + 1).fill(RECO_ONE) }, 'recommendations.interactions', RECO_INTERACTIONS],
+  [{ interactions: [5] }, 'recommendations.interactions[0]', /^must be an object/],
+  [{ interactions: [{ ...RECO_ONE, colour: 'red' }] }, 'recommendations.interactions[0]', /^unknown member "colour"/],
+  [{ interactions: [RECO_ONE, { item: 'product_id' }] }, 'recommendations.interactions[1].event', /^required: a string of 1 to 255 bytes/],
+  [{ interactions: [{ event: 'E' }] }, 'recommendations.interactions[0].item', /^required/],
+  [{ interactions: [{ event: 'E', item: '' }] }, 'recommendations.interactions[0].item', /^required/],
+  [{ interactions: [{ ...RECO_ONE, kind: 'like' }] }, 'recommendations.interactions[0].kind', /^must be "purchase", "cart" or "view"$/],
+  [{ interactions: [{ ...RECO_ONE, weight: 0 }] }, 'recommendations.interactions[0].weight', /^must be a number > 0 and <= 1000$/],
+  [{ interactions: [{ ...RECO_ONE, weight: 1001 }] }, 'recommendations.interactions[0].weight', /> 0/],
+  [{ interactions: [{ ...RECO_ONE, weight: '1' }] }, 'recommendations.interactions[0].weight', /> 0/],
+  [{ interactions: [{ ...RECO_ONE, where: '' }] }, 'recommendations.interactions[0].where', /^must be an event rule/],
+  [{ interactions: [{ ...RECO_ONE, where: 'revenue >' }] }, 'recommendations.interactions[0].where', /^1:\d+: /, true],
+  [{ interactions: [{ event: 'E', item: 'products[]' }] }, 'recommendations.interactions', /^\[0\]: item: must be a property path/, true],
+  [recoDef({ neighbours: 0 }), 'recommendations.neighbours', /^must be a whole number from 1 to 1000$/],
+  [recoDef({ neighbours: 2.5 }), 'recommendations.neighbours', /^must be a whole number/],
+  [recoDef({ recent_items: -1 }), 'recommendations.recent_items', /^must be a whole number/],
+  [recoDef({ max_per_category: LIMITS.recommendationsMax + 1 }), 'recommendations.max_per_category',
+    new RegExp(`^must be a whole number from 0 to ${LIMITS.recommendationsMax}$`)],
+  [recoDef({ shrinkage: -1 }), 'recommendations.shrinkage', /^must be a number from 0/],
+  [recoDef({ locality: 0 }), 'recommendations.locality', /> 0 and <= 10/],
+  [recoDef({ locality: 10.5 }), 'recommendations.locality', /> 0 and <= 10/],
+  [recoDef({ half_life: '7s' }), 'recommendations.half_life', /^a duration/],
+  [recoDef({ half_life: 7 }), 'recommendations.half_life', /^a duration/],
+  [recoDef({ repurchase_after: '0d' }), 'recommendations.repurchase_after', /^a duration/],
+  [recoDef({ catalog_only: 'yes' }), 'recommendations.catalog_only', /^must be true or false$/],
+  [recoDef({ catalog_only: null }), 'recommendations.catalog_only', /^must be true or false$/],
+  [recoDef({ exclude: '' }), 'recommendations.exclude', /^must be an event rule/],
+  [recoDef({ exclude: 'price <' }), 'recommendations.exclude', /^1:\d+: /, true],
+  [recoDef({ fallback_segments: 'vip' }), 'recommendations.fallback_segments', RECO_SEGMENTS],
+  [recoDef({ fallback_segments: Array(LIMITS.recommendationFallbackSegments + 1).fill('vip') }), 'recommendations.fallback_segments', RECO_SEGMENTS],
+  [recoDef({ fallback_segments: ['vip', '.vip'] }), 'recommendations.fallback_segments', /^\[1\]: must be a segment name/],
+  [recoDef({ fallback_segments: [1] }), 'recommendations.fallback_segments', /^\[0\]: /],
+  [recoDef({ refresh_every: '0m' }), 'recommendations.refresh_every', /or "never"$/],
+  [recoDef({ refresh_every: 'always' }), 'recommendations.refresh_every', /or "never"$/],
+  [recoDef({ extra: 1 }), 'recommendations', /^unknown member "extra" \(interactions, /],
+  ['[1]', 'recommendations', /^must be an object/],
+  ['{', 'recommendations', /^not valid JSON$/],
+  ['', 'recommendations', /^not valid JSON$/],
+];
+
+// PUT bodies the server accepts, and so must the request schema (besides the spec's examples).
+const RECS_ACCEPTED = [
+  { interactions: [{ event: 'E', item: 'sku', kind: 'cart', weight: 0.5, where: null }], neighbours: 1000, shrinkage: 0,
+    locality: 10, half_life: null, recent_items: 0, repurchase_after: '30d', max_per_category: LIMITS.recommendationsMax, catalog_only: true,
+    exclude: null, fallback_segments: [], refresh_every: 'never' },
+  { interactions: Array.from({ length: LIMITS.recommendationInteractions }, (_, k) => ({ event: `E${k}`, item: 'a.b', kind: 'view', weight: 1000 })),
+    neighbours: 1, shrinkage: 1e6, locality: 0.5, half_life: '90m', recent_items: 100000, repurchase_after: '2w',
+    fallback_segments: Array.from({ length: LIMITS.recommendationFallbackSegments }, (_, k) => `seg-${k}.x`), refresh_every: '90s' },
+  recoDef({ exclude: 'price < 1 or attributes.adult = true', refresh_every: '1w' }),
+];
+
+test('recommendations: not configured, refused, defined, trained, queried, broken; every status', async () => {
+  const admin = asAdmin();
+  const max = LIMITS.recommendationsMax;
+  const users = { a: uid('reco'), b: uid('reco'), c: uid('reco'), d: uid('reco'), e: uid('reco'), viewer: uid('reco'),
+    vip: uid('reco'), idle: uid('reco') };
+  const ref = (who) => ({ ref: `user_id:${users[who]}` });
+  const order = (who, ...ids) => ({ type: 'track', userId: users[who], event: 'Order Completed',
+    properties: { products: ids.map((n) => ({ product_id: `RK${n}`, quantity: 1 })) } });
+  // a, b and c bought within RK1-RK4, d RK1 and RK5, e RK6-RK15 (nothing in
+  // common with the others); viewer viewed RK4; d and vip are in segment
+  // reco_vip (vip did nothing else); idle only identified.
+  await call('batch', { status: 200, headers: asWriter(), body: { batch: [
+    order('a', 1, 2, 3), order('b', 1, 2, 4), order('c', 2, 3, 4), order('d', 1, 5),
+    order('e', 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+    { type: 'track', userId: users.viewer, event: 'Product Viewed', properties: { product_id: 'RK4' } },
+    { type: 'track', userId: users.d, event: 'Reco Vip' }, { type: 'track', userId: users.vip, event: 'Reco Vip' },
+    { type: 'identify', userId: users.idle, traits: { plan: 'free' } },
+  ] } });
+
+  // Not configured: 404 naming recommendations, after the token and the query.
+  let r = await call('getRecommendations', { status: 404, headers: admin, label: 'not configured' });
+  assert.deepEqual([r.body.error, r.body.field], ['recommendations not configured', 'recommendations']);
+  r = await call('refreshRecommendations', { status: 404, headers: admin, label: 'not configured' });
+  assert.equal(r.body.field, 'recommendations');
+  r = await call('getProfileRecommendations', { status: 404, headers: admin, params: ref('a'), label: 'not configured' });
+  assert.equal(r.body.field, 'recommendations');
+  r = await call('getProfileRecommendations', { status: 404, headers: admin, params: { ref: 'user_id:nobody' }, label: 'not configured, no profile' });
+  assert.equal(r.body.field, 'recommendations');
+  r = await call('getSimilarItems', { status: 404, headers: admin, params: { id: 'RK1' }, label: 'not configured' });
+  assert.equal(r.body.field, 'recommendations');
+  r = await call('getProfileRecommendations', { status: 400, headers: admin, params: ref('a'), query: '?n=0', label: 'not configured, bad n' });
+  assert.equal(r.body.field, 'n');
+  await call('getSimilarItems', { status: 400, headers: admin, params: { id: 'RK1' }, query: '?n=0', label: 'not configured, bad n' });
+
+  // Refused: 400 naming the member, nothing kept; the request schema
+  // refuses the same bodies, but for what it cannot say.
+  const schema = requestSchema('putRecommendations');
+  for (const [body, field, reason, inSchema = false] of RECS_REFUSED) {
+    const label = typeof body === 'string' ? JSON.stringify(body) : JSON.stringify(body).slice(0, 80);
+    r = await call('putRecommendations', { status: 400, headers: admin, body, label });
+    assert.deepEqual([r.body.error, r.body.field], ['invalid recommendations', field], label);
+    assert.match(r.body.reason, reason, label);
+    const parsed = typeof body === 'string' ? (() => { try { return JSON.parse(body); } catch { return undefined; } })() : body;
+    if (parsed !== undefined)
+      assert.equal(validate(spec, schema, parsed).length === 0, inSchema, `${label}: the spec's schema ${inSchema ? 'refuses' : 'accepts'} it`);
+  }
+  await call('putRecommendations', { status: 413, headers: admin, body: 'x'.repeat(LIMITS.requestBytes + 1), label: 'too large' });
+  await call('getRecommendations', { status: 404, headers: admin, label: 'nothing kept' });
+  await call('getComputedTrait', { status: 404, headers: admin, params: { name: '_reco_0' }, label: 'nothing kept' });
+
+  // Accepted: the spec's examples and the extremes, which its schema accepts too.
+  const examples = Object.values(deref(spec, opFor('putRecommendations').op.requestBody).content['application/json'].examples)
+    .map((e) => deref(spec, e).value);
+  for (const body of [...examples, ...RECS_ACCEPTED]) {
+    const label = JSON.stringify(body).slice(0, 80);
+    r = await call('putRecommendations', { status: 200, headers: admin, body, label });
+    assert.deepEqual(validate(spec, schema, body), [], `${label}: the spec's schema refuses what the server accepts`);
+    assert.equal(r.body.definition.interactions.length, body.interactions.length, label);
+  }
+
+  // The definition, backfilled; a segment for the fallback; two products.
+  await call('putSegment', { status: 201, headers: admin, params: { name: 'reco_vip' }, body: { rule: 'at least 1 event "Reco Vip"' } });
+  const definition = { interactions: [RECO_ONE, { event: 'Product Viewed', item: 'product_id', kind: 'view' }],
+    fallback_segments: ['reco_vip'], refresh_every: 'never' };
+  const stored = { interactions: [{ ...RECO_ONE, kind: 'purchase', weight: 1 }, { event: 'Product Viewed', item: 'product_id', kind: 'view', weight: 0.25 }],
+    neighbours: 50, shrinkage: 5, locality: 3, half_life: null, recent_items: 100, repurchase_after: null, max_per_category: 0,
+    catalog_only: false, exclude: null, fallback_segments: ['reco_vip'], refresh_every: 'never' };
+  const definedAt = Date.now();
+  r = await call('putRecommendations', { status: 200, headers: admin, body: definition, label: 'defined' });
+  assert.deepEqual(r.body, { definition: stored });
+  r = await call('getComputedTrait', { status: 200, headers: admin, params: { name: '_reco_1' }, label: 'an interaction\'s trait' });
+  assert.deepEqual(r.body.definition, { name: '_reco_1', function: 'items', event: 'Product Viewed', property: 'product_id' });
+  await call('getComputedTrait', { status: 404, headers: admin, params: { name: '_reco_2' }, label: 'a dropped interaction\'s trait' });
+  const { body: four } = await call('putProduct', { status: 201, headers: admin, params: { id: 'RK4' }, body: { name: 'Reco Four', category: 'Reco > Four', price: 4 } });
+  await call('putProduct', { status: 201, headers: admin, params: { id: 'RK5' }, body: { name: 'Reco Five', stock: 'out_of_stock' } });
+
+  // Trained now (the server's trainer would within a second or so); the
+  // figures from the events above alone.
+  r = await call('refreshRecommendations', { status: 200, headers: admin, label: 'trained' });
+  const model = r.body.model;
+  assert.deepEqual([model.customers, model.items, model.pairs, model.excluded_items], [6, 15, 22, 0], JSON.stringify(model));
+  assert.ok(model.profiles >= 8 && model.neighbours > 0 && model.catalog_products >= 2, JSON.stringify(model));
+  assert.ok(Date.parse(model.trained_at) >= definedAt && Date.parse(model.definition_updated_at) >= definedAt, JSON.stringify(model));
+  // (The GET's length may change under the HEAD if the trainer retrains in between.)
+  r = await call('getRecommendations', { status: 200, headers: admin, label: 'trained', lengthVaries: true });
+  assert.deepEqual(r.body.definition, stored);
+  for (const k of ['definition_updated_at', 'customers', 'items', 'pairs', 'neighbours']) assert.equal(r.body.model[k], model[k], k);
+  await call('getRecommendations', { status: 200, headers: { Authorization: basic(adminToken) }, label: 'admin token as Basic', lengthVaries: true });
+  const slash = await send('GET', '/v1/recommendations/', { headers: admin });
+  assert.deepEqual([slash.status, JSON.parse(slash.text).error], [404, 'no such endpoint'], 'a trailing / is an unknown path');
+
+  // A customer: scored from what they bought, none of it recommended, the
+  // default n, the rest filled with the overall popularity; the catalog's
+  // record beside a product it has; out of stock left out.
+  const ids = (b) => b.items.map((x) => x.id);
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a') });
+  const a = r.body;
+  assert.equal(a.profile, (await call('getProfile', { status: 200, headers: admin, params: ref('a') })).body.id);
+  assert.equal(a.items.length, LIMITS.recommendationsDefault);
+  assert.equal(a.items[0].id, 'RK4');
+  assert.deepEqual(a.items[0].product, four);
+  assert.ok(!ids(a).some((id) => ['RK1', 'RK2', 'RK3', 'RK5'].includes(id)), JSON.stringify(ids(a)));
+  assert.equal(a.fallback, 'overall');
+  for (const x of a.items) {
+    if (x.source === 'similar') assert.ok(x.reasons.length > 0 && x.reasons.every((y) => ['RK1', 'RK2', 'RK3'].includes(y.id)), JSON.stringify(x));
+    else assert.deepEqual(x.reasons, [], JSON.stringify(x));
+    if (x.id !== 'RK4') assert.ok(!('product' in x), JSON.stringify(x));
+  }
+  assert.equal(a.model.trained_at, model.trained_at);
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a'), query: `?n=${max}`, label: 'n at the maximum' });
+  assert.deepEqual(ids(r.body).sort(), ['RK4', ...Array.from({ length: 10 }, (_, k) => `RK${k + 6}`)].sort());
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a'), query: '?n=1', label: 'n=1' });
+  assert.deepEqual(ids(r.body), ['RK4']);
+  assert.equal(r.body.fallback, null);
+  // Stock is read per query: back in stock, RK5 is recommended at once.
+  await call('patchProduct', { status: 200, headers: admin, params: { id: 'RK5' }, body: { stock: 'in_stock' } });
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a'), query: '?n=2', label: 'back in stock' });
+  assert.deepEqual(ids(r.body), ['RK4', 'RK5']);
+  assert.equal(r.body.items[1].product.stock, 'in_stock');
+  // exclude: ids not to answer, at most the limits.
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a'), query: '?n=2&exclude=RK4,,unknown', label: 'exclude' });
+  assert.deepEqual([ids(r.body)[0], r.body.items[1].source, r.body.fallback], ['RK5', 'popular', 'overall']);
+  assert.ok(!ids(r.body).includes('RK4'));
+  const excludeIds = Array.from({ length: LIMITS.recommendationsExcludeIds }, (_, k) => `RK${k + 1}`);
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a'), query: `?exclude=${excludeIds.join(',')}`, label: 'most ids' });
+  assert.deepEqual(r.body.items, []);
+  r = await call('getProfileRecommendations', { status: 400, headers: admin, params: ref('a'), query: `?exclude=${excludeIds.join(',')},x`, label: 'too many ids' });
+  assert.deepEqual([r.body.field, r.body.reason], ['exclude', `at most ${LIMITS.recommendationsExcludeIds} items`]);
+  await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a'), query: `?exclude=${'x'.repeat(LIMITS.recommendationsExcludeBytes)}`, label: 'longest exclude' });
+  r = await call('getSimilarItems', { status: 400, headers: admin, params: { id: 'RK1' }, query: `?exclude=${'x'.repeat(LIMITS.recommendationsExcludeBytes + 1)}`, label: 'exclude too long' });
+  assert.deepEqual([r.body.field, r.body.reason], ['exclude', `at most ${LIMITS.recommendationsExcludeBytes} bytes`]);
+  // A purchase since the training counts at once: RK4 is owned now.
+  await call('track', { status: 200, headers: asWriter(), body: order('a', 4) });
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a'), query: '?n=1', label: 'bought since' });
+  assert.deepEqual(ids(r.body), ['RK5']);
+
+  // Views score and are not owned; the fallback segment, by membership or asked for.
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('viewer'), query: '?n=3' });
+  assert.ok(r.body.items.every((x) => x.source === 'similar' && x.reasons.map((y) => y.id).join() === 'RK4'), JSON.stringify(r.body));
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('vip'), label: 'segment fallback' });
+  assert.deepEqual([ids(r.body), r.body.fallback], [['RK1', 'RK5'], { segment: 'reco_vip' }]);
+  assert.ok(r.body.items.every((x) => x.source === 'popular' && x.reasons.length === 0 && x.score > 0), JSON.stringify(r.body));
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('idle'), label: 'overall fallback' });
+  assert.equal(r.body.fallback, 'overall');
+  assert.equal(r.body.items.length, LIMITS.recommendationsDefault);
+  assert.ok(r.body.items.every((x) => x.source === 'popular'), JSON.stringify(r.body));
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('idle'), query: '?segment=reco_vip', label: 'segment asked for' });
+  assert.deepEqual([ids(r.body), r.body.fallback], [['RK1', 'RK5'], { segment: 'reco_vip' }]);
+  r = await call('getProfileRecommendations', { status: 400, headers: admin, params: ref('idle'), query: '?segment=nope', label: 'not a fallback segment' });
+  assert.deepEqual([r.body.error, r.body.field], ['invalid query', 'segment']);
+
+  // An item's neighbours.
+  r = await call('getSimilarItems', { status: 200, headers: admin, params: { id: 'RK1' } });
+  assert.equal(r.body.item, 'RK1');
+  assert.deepEqual([...ids(r.body)].sort(), ['RK2', 'RK3', 'RK4', 'RK5']);
+  for (let k = 1; k < r.body.items.length; k++) assert.ok(r.body.items[k - 1].score >= r.body.items[k].score, 'most similar first');
+  assert.deepEqual(r.body.items.find((x) => x.id === 'RK4').product, four);
+  assert.equal(r.body.model.trained_at, model.trained_at);
+  r = await call('getSimilarItems', { status: 200, headers: admin, params: { id: 'RK1' }, query: '?n=1&exclude=RK2', label: 'n, exclude' });
+  assert.equal(r.body.items.length, 1);
+  assert.notEqual(r.body.items[0].id, 'RK2');
+  r = await call('getSimilarItems', { status: 200, headers: admin, params: { id: 'RK6' }, query: `?n=${max}`, label: 'no neighbour in common' });
+  assert.ok(!ids(r.body).some((id) => ['RK1', 'RK2', 'RK3', 'RK4', 'RK5', 'RK6'].includes(id)), JSON.stringify(r.body));
+
+  // 400 (n, exclude), 404 (profile, item).
+  for (const q of ['?n=0', `?n=${max + 1}`, '?n=', '?n=abc', '?n=1.5', '?n=-1', '?n=5x']) {
+    r = await call('getProfileRecommendations', { status: 400, headers: admin, params: ref('a'), query: q, label: q });
+    assert.deepEqual([r.body.error, r.body.field, r.body.reason], ['invalid query', 'n', `must be a whole number from 1 to ${max}`]);
+    r = await call('getSimilarItems', { status: 400, headers: admin, params: { id: 'RK1' }, query: q, label: q });
+    assert.deepEqual([r.body.error, r.body.field], ['invalid query', 'n']);
+  }
+  for (const ref0 of ['user_id:nobody', '0000000000000000', 'nokind:x']) {
+    r = await call('getProfileRecommendations', { status: 404, headers: admin, params: { ref: ref0 }, query: '?segment=nope', label: `ref ${ref0}` });
+    assert.deepEqual([r.body.error, r.body.field], ['profile not found', 'ref']);
+  }
+  r = await call('getProfileRecommendations', { status: 400, headers: admin, params: { ref: 'user_id:nobody' }, query: '?n=0', label: 'bad n, no profile' });
+  assert.equal(r.body.field, 'n');
+  for (const id of ['RK99', 'a/b', 'x'.repeat(LIMITS.productIdBytes)]) {
+    r = await call('getSimilarItems', { status: 404, headers: admin, params: { id }, label: `item ${id.slice(0, 8)}` });
+    assert.deepEqual([r.body.error, r.body.field], ['item not found', 'id']);
+  }
+  // The token is checked before the id.
+  for (const id of ['x'.repeat(LIMITS.productIdBytes + 1), 'a\u0001']) {
+    r = await call('getSimilarItems', { status: 400, headers: admin, params: { id }, label: `id ${JSON.stringify(id.slice(0, 8))}` });
+    assert.deepEqual([r.body.error, r.body.field], ['invalid product id', 'id']);
+    r = await call('getSimilarItems', { status: 401, headers: {}, params: { id }, label: `id ${JSON.stringify(id.slice(0, 8))}, no token` });
+  }
+
+  // Authentication, on every operation.
+  for (const id of RECS_OPS) {
+    const params = id === 'getSimilarItems' ? { id: 'RK1' } : ref('a');
+    const body = id === 'putRecommendations' ? definition : undefined;
+    r = await call(id, { status: 401, params, body, label: 'no token' });
+    assert.match(r.body.error, /^missing admin token/);
+    r = await call(id, { status: 401, params, body, headers: { Authorization: bearer('pka_nope') }, label: 'unknown token' });
+    assert.equal(r.body.error, 'unknown admin token');
+    await call(id, { status: 403, params, body, headers: { Authorization: bearer(writeKey) }, label: 'write key' });
+    await call(id, { status: 403, params, body, headers: { Authorization: basic(writeKey) }, label: 'write key as Basic' });
+  }
+  // Other methods: 405 naming the path's methods, before the token is looked at.
+  for (const [p, urlPath, allow, methods] of [
+    ['/v1/recommendations', '/v1/recommendations', 'GET, HEAD, PUT', ['POST', 'DELETE', 'PATCH', 'OPTIONS']],
+    ['/v1/recommendations/refresh', '/v1/recommendations/refresh', 'POST', ['GET', 'HEAD', 'PUT', 'DELETE']],
+    ['/v1/recommendations/{ref}', `/v1/recommendations/user_id:${users.a}`, 'GET, HEAD', ['POST', 'PUT', 'DELETE', 'PATCH']],
+    ['/v1/items/{id}/similar', '/v1/items/RK1/similar', 'GET, HEAD', ['POST', 'PUT', 'DELETE', 'OPTIONS']],
+  ]) {
+    for (const m of methods) {
+      const res = await send(m, urlPath, { body: m === 'GET' || m === 'HEAD' ? undefined : '{}' });
+      assert.equal(res.status, 405, `${m} ${urlPath}`);
+      assert.equal(res.headers.allow, allow, `${m} ${urlPath}`);
+      checkAgainst(spec.paths[p]['x-other-methods'].response, res, `${m} ${urlPath}`, { head: m === 'HEAD' });
+    }
+  }
+
+  // An interaction's computed trait deleted by hand: the training fails
+  // (409), the last model stays and answers.
+  await call('deleteComputedTrait', { status: 204, headers: admin, params: { name: '_reco_0' } });
+  r = await call('refreshRecommendations', { status: 409, headers: admin, label: 'trait deleted' });
+  assert.deepEqual([r.body.error, r.body.field], ['recommendations cannot be trained', 'recommendations']);
+  assert.match(r.body.reason, /_reco_N was deleted/);
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('b'), label: 'the last model stays' });
+  assert.equal(r.body.model.trained_at, model.trained_at);
+  r = await call('getRecommendations', { status: 200, headers: admin, label: 'the last model stays' });
+  assert.equal(r.body.model.trained_at, model.trained_at);
+  // With no model at all (a restarted server, whose first training fails
+  // too), the queries answer 409. The refresh first, which waits for the
+  // training at start: before it ends, a query finds neither a model nor an
+  // error (documented as 503; the server answers 404 "not configured" in
+  // that window for now, as it does right after a first definition).
+  await restartServer();
+  await call('refreshRecommendations', { status: 409, headers: admin, label: 'trait deleted, restarted' });
+  r = await call('getProfileRecommendations', { status: 409, headers: admin, params: ref('b'), label: 'no model' });
+  assert.deepEqual([r.body.error, r.body.field], ['recommendations cannot be trained', 'recommendations']);
+  await call('getSimilarItems', { status: 409, headers: admin, params: { id: 'RK1' }, label: 'no model' });
+  await call('getSimilarItems', { status: 400, headers: admin, params: { id: 'RK1' }, query: '?n=0', label: 'no model, bad n' });
+  r = await call('getRecommendations', { status: 200, headers: admin, label: 'no model' });
+  assert.deepEqual(r.body, { definition: stored, model: null });
+  // The definition again brings the trait back (backfilled); a refresh trains.
+  await call('putRecommendations', { status: 200, headers: admin, body: definition, label: 'again' });
+  r = await call('refreshRecommendations', { status: 200, headers: admin, label: 'trait back' });
+  assert.deepEqual([r.body.model.customers, r.body.model.items], [6, 15]);
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('b'), query: '?n=1', label: 'trained again' });
+  assert.deepEqual(ids(r.body), ['RK3']);
+});
+
+// ---------------------------------------------------------------------------
 // Operations
 
 test('healthz and metrics', async () => {
@@ -2003,8 +2519,15 @@ test('the server serves exactly the documented paths and methods; others answer 
     assert.equal((await send('PUT', `/v1/segments/${name}`, { headers, body: { rule: 'true' } })).status, 201);
     assert.equal((await send('PUT', `/v1/computed-traits/${name}`, { headers, body: { function: 'count' } })).status, 201);
     assert.equal((await send('PUT', `/v1/journeys/${name}`, { headers, body: { preset: 'business' } })).status, 200);
+    assert.equal((await send('PUT', `/v1/products/${name}`, { headers, body: {} })).status, 201);
   }
-  const concrete = (p, m) => p.replace('{ref}', 'user_id:route').replace('{name}', m === 'DELETE' ? 'route_del' : 'route');
+  // An item the recommendation model knows (the recommendations test
+  // defined them): a GET or HEAD of its neighbours that answered 404 would
+  // not count as served.
+  const bought = { userId: 'route', event: 'Order Completed', properties: { products: [{ product_id: 'route' }] } };
+  assert.equal((await send('POST', '/v1/track', { headers: asWriter(), body: bought })).status, 200);
+  assert.equal((await send('POST', '/v1/recommendations/refresh', { headers })).status, 200);
+  const concrete = (p, m) => p.replace('{ref}', 'user_id:route').replace(/\{(name|id)\}/, m === 'DELETE' ? 'route_del' : 'route');
   const isUnserved = (res) => {
     if (res.status === 405) return true;
     if (res.status !== 404) return false;
@@ -2037,7 +2560,13 @@ test('the server serves exactly the documented paths and methods; others answer 
     '/v1/scores/clv/models/x', '/v1/scores/clv/refresh/', '/v1/scores/CLV', '/v1/scores/engagement/',
     '/v1/scores/engagement/x', '/v1/scores/engagementx', '/v1/scores/Engagement', '/v1/journeys/', '/v1/journeysx',
     '/v1/Journeys', '/v1/journeys/route/', '/v1/journeys/route/x', '/v1/journeys/route/funnel/', '/v1/journeys/route/funnel/x',
-    '/v1/journeys/route/Funnel', '/v1/journeys//funnel', `/v1/journeys/${'r'.repeat(49)}`, `/v1/journeys/${'r'.repeat(49)}/funnel`];
+    '/v1/journeys/route/Funnel', '/v1/journeys//funnel', `/v1/journeys/${'r'.repeat(49)}`, `/v1/journeys/${'r'.repeat(49)}/funnel`,
+    '/v1/products/', '/v1/productsx', '/v1/Products', '/v1/products/route/', '/v1/products/route/x', '/v1/products/batch/',
+    '/v1/products//x', '/v1/recommendationsx', '/v1/Recommendations', '/v1/recommendations/refresh/',
+    '/v1/recommendations/refresh/x', '/v1/recommendations/user_id:route/', '/v1/recommendations/user_id:route/x',
+    '/v1/recommendations//x', '/v1/items', '/v1/items/', '/v1/itemsx', '/v1/Items/route/similar', '/v1/items/route',
+    '/v1/items/route/', '/v1/items/route/x', '/v1/items/route/similar/', '/v1/items/route/similarx',
+    '/v1/items/route/Similar', '/v1/items//similar', '/v1/items/route/similar/x'];
   for (const p of extras) {
     for (const m of methods) {
       const res = await send(m, p, { headers, body: m === 'GET' || m === 'HEAD' ? undefined : '{}' });

@@ -46,8 +46,8 @@ function fields(line) {
 
 /** The popularity baseline of a time split, by the documented definitions, from the raw file. */
 function popularityBaseline(text, cut, k) {
-  const itemIndex = new Map(); // by first appearance among the kept lines, as pickaxe numbers them
   const train = new Map(), test = new Map(); // user -> Set(item)
+  const items = new Set();
   let kept = 0, nTrain = 0;
   const lines = text.split('\n');
   for (let n = 1; n < lines.length; n++) {
@@ -56,7 +56,7 @@ function popularityBaseline(text, cut, k) {
     const [invoice, item, , , when, , user] = f;
     if (invoice.startsWith('C') || !user || !item) continue;
     kept++;
-    if (!itemIndex.has(item)) itemIndex.set(item, itemIndex.size);
+    items.add(item);
     const part = when < cut ? train : test;
     if (part === train) nTrain++;
     if (!part.has(user)) part.set(user, new Set());
@@ -64,7 +64,7 @@ function popularityBaseline(text, cut, k) {
   }
   const users = new Map();
   for (const [u, s] of train) for (const i of s) users.set(i, (users.get(i) ?? 0) + 1);
-  const popular = [...users.keys()].sort((a, b) => users.get(b) - users.get(a) || itemIndex.get(a) - itemIndex.get(b));
+  const popular = [...users.keys()].sort((a, b) => users.get(b) - users.get(a) || (a < b ? -1 : a > b ? 1 : 0));
   const sum = { precision: 0, recall: 0, ndcg: 0, map: 0 };
   const shown = new Set();
   let evaluated = 0, relevantTotal = 0, cold = 0, nothingNew = 0;
@@ -100,7 +100,7 @@ function popularityBaseline(text, cut, k) {
   return {
     metrics: { ...sum, coverage: shown.size / popular.length },
     kept, nTrain, evaluated, relevantTotal, cold, nothingNew, users: new Set([...train.keys(), ...test.keys()]).size,
-    items: itemIndex.size,
+    items: items.size,
   };
 }
 

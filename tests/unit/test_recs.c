@@ -258,6 +258,32 @@ static void test_views_owned_and_stock(void **state) {
   px_recs_model_free(m);
 }
 
+/* An owned item comes back once its last purchase is older than the
+ * repurchase window, as of the query's time. */
+static void test_repurchase_window(void **state) {
+  env *e = E;
+  px_error err;
+  char def[512];
+  snprintf(def, sizeof def, "%.*s,\"repurchase_after\":\"7d\"}", (int)strlen(DEF) - 1, DEF);
+  PX_ASSERT_OK(define(e, def, &err));
+  baskets(e); /* u4 bought B on 2024-01-05T10:00:00Z */
+  px_recs_model *m = train(e, e->clock);
+  int64_t bought = 1704448800000LL;
+  static const struct {
+    int64_t at;
+    int back;
+  } cases[] = {{7 * 86400000LL, 0}, {7 * 86400000LL + 1, 1}};
+  for (int k = 0; k < 2; k++) {
+    e->clock = bought + cases[k].at; /* ask() queries at e->clock */
+    cJSON *j = ask(e, m, "u4", NULL, 10, NULL);
+    int found = 0;
+    for (int i = 0; i < count_of(j); i++) found |= strcmp(id_of(nth(j, i)), "B") == 0;
+    PX_ASSERT_INT_EQ(found, cases[k].back);
+    cJSON_Delete(j);
+  }
+  px_recs_model_free(m);
+}
+
 /* Definitions applied after the events (backfilled) and events arriving in
  * two parts with a training between give exactly the model of one load. */
 static void test_incremental_equals_full(void **state) {
@@ -411,6 +437,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_definition_prints_back, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_similar_by_hand, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_views_owned_and_stock, env_setup, env_teardown),
+    cmocka_unit_test_setup_teardown(test_repurchase_window, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_incremental_equals_full, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_merge_keeps_items, env_setup, env_teardown),
     cmocka_unit_test_setup_teardown(test_segment_fallback, env_setup, env_teardown),
