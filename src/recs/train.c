@@ -11,7 +11,6 @@
 #include "base/timeutil.h"
 #include "catalog/catalog.h"
 #include "compute/compute.h"
-#include "profile/profile.h"
 #include "reco/basket.h"
 #include "recs/recs_int.h"
 #include "segment/def.h"
@@ -99,13 +98,9 @@ static px_status note_segments(reader *r, uint64_t pid, uint32_t user) {
   return s;
 }
 
-static int read_profile(void *arg, uint64_t pid, const px_profile_rec *rec) {
-  (void)rec;
+static int read_profile(void *arg, uint64_t pid, const MDB_val *states) {
   reader *r = arg;
   px_recs_model *m = r->m;
-  m->stats.profiles++;
-  MDB_val states[PX_RECS_MAX_INTERACTIONS];
-  if ((r->s = px_ctrait_states(r->txn, r->st, pid, m->keys, m->def.n_in, states)) != PX_OK) return 1;
   uint32_t user = (uint32_t)m->stats.customers;
   size_t before = r->n;
   for (size_t i = 0; i < m->def.n_in && r->s == PX_OK; i++) {
@@ -278,7 +273,9 @@ px_status px_recs_train(px_txn *txn, const px_store *st, int64_t now_ms, px_recs
   if (s == PX_OK) s = segment_ids(txn, st, m);
   if (s == PX_OK && !(m->items = px_reco_ids_new())) s = PX_NOMEM;
   reader r = {.txn = txn, .st = st, .m = m};
-  if (s == PX_OK) s = px_profile_each_live(txn, st, read_profile, &r);
+  uint64_t live = 0;
+  if (s == PX_OK && (s = px_store_counter(txn, st, "profiles", &live)) == PX_OK) m->stats.profiles = (size_t)live;
+  if (s == PX_OK) s = px_ctrait_states_each(txn, st, m->keys, m->def.n_in, read_profile, &r);
   if (s == PX_OK) s = r.s;
   /* Items numbered by their ids, as px_reco_read numbers a file's: results
    * depend on the data, not on the order profiles were made in, and equal

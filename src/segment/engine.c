@@ -788,18 +788,44 @@ px_status px_ctrait_state_key(const px_ctrait *t, uint64_t *key) {
   return s;
 }
 
-px_status px_ctrait_states(px_txn *txn, const px_store *st, uint64_t pid, const uint64_t *keys, size_t n,
-                           MDB_val *out) {
+/* The states of keys[0..n) in a profile's record into out. */
+static void pick_states(const MDB_val *rec, const uint64_t *keys, size_t n, MDB_val *out) {
   for (size_t i = 0; i < n; i++) out[i].mv_size = 0, out[i].mv_data = NULL;
-  MDB_val rec;
-  px_status s = eng_states_get(txn, st, pid, &rec);
-  const unsigned char *p = rec.mv_data, *end = p + rec.mv_size;
+  const unsigned char *p = rec->mv_data, *end = p + rec->mv_size;
   uint64_t k;
   MDB_val v;
-  while (s == PX_OK && rec.mv_size && eng_states_next(&p, end, &k, &v))
+  while (rec->mv_size && eng_states_next(&p, end, &k, &v))
     for (size_t i = 0; i < n; i++)
       if (keys[i] == k) out[i] = v;
+}
+
+px_status px_ctrait_states(px_txn *txn, const px_store *st, uint64_t pid, const uint64_t *keys, size_t n,
+                           MDB_val *out) {
+  MDB_val rec;
+  px_status s = eng_states_get(txn, st, pid, &rec);
+  pick_states(&rec, keys, n, out);
   return s;
+}
+
+px_status px_ctrait_states_each(px_txn *txn, const px_store *st, const uint64_t *keys, size_t n,
+                                px_ctrait_states_fn fn, void *arg) {
+  MDB_val *out = malloc((n ? n : 1) * sizeof *out);
+  if (!out) return PX_NOMEM;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(px_txn_mdb(txn, PX_DB_AGGS), px_store_dbi(st, PX_DB_AGGS), &cur);
+  if (rc) {
+    free(out);
+    return px_store_status(rc);
+  }
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 8) continue;
+    pick_states(&v, keys, n, out);
+    if (fn(arg, px_get_u64(k.mv_data), out)) break;
+  }
+  mdb_cursor_close(cur);
+  free(out);
+  return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : px_store_status(rc);
 }
 
 /* ---- re-evaluation when a score changed ---- */

@@ -127,6 +127,13 @@ px_status px_ctrait_state_key(const px_ctrait *t, uint64_t *key);
 px_status px_ctrait_states(px_txn *txn, const px_store *st, uint64_t pid, const uint64_t *keys, size_t n,
                            MDB_val *out);
 
+/* px_ctrait_states for every profile that has states, in id order, with
+ * one sequential walk (profiles merged into others have none: their
+ * states moved to the survivor). fn returns non-zero to stop. */
+typedef int (*px_ctrait_states_fn)(void *arg, uint64_t pid, const MDB_val *states);
+px_status px_ctrait_states_each(px_txn *txn, const px_store *st, const uint64_t *keys, size_t n,
+                                px_ctrait_states_fn fn, void *arg);
+
 /* A computed trait's value on profile pid at now_ms. Strings point into
  * scratch (valid until it changes). PX_NOT_FOUND for an unknown trait. */
 px_status px_ctrait_value(px_txn *txn, const px_store *st, uint64_t pid, const char *name, int64_t now_ms,
