@@ -136,13 +136,18 @@ static void put_model(const px_recs_model *m, px_buf *out) {
   px_buf_printf(out, ",\"model\":{\"trained_at\":\"%s\"}}", at);
 }
 
+/* A score (a float) in 9 significant digits, which read back to the same
+ * float: one printf, where the shortest-double search takes up to three
+ * and a strtod each (a tenth of a request's time, measured). */
+static void put_score(px_buf *out, float f) { px_buf_printf(out, "%.9g", (double)f); }
+
 static px_status put_item(const px_recs_model *m, px_txn *txn, const px_store *st, const px_reco_rec *r,
                           int reasons, px_buf *out) {
   const char *id = px_reco_ids_name(m->items, r->item);
   px_buf_puts(out, "{\"id\":");
   px_buf_json_str(out, id, strlen(id));
   px_buf_puts(out, ",\"score\":");
-  px_buf_num(out, r->score);
+  put_score(out, r->score);
   if (reasons) {
     px_buf_printf(out, ",\"source\":\"%s\",\"reasons\":[", r->popular ? "popular" : "similar");
     for (int k = 0; k < r->n_reasons; k++) {
@@ -150,7 +155,7 @@ static px_status put_item(const px_recs_model *m, px_txn *txn, const px_store *s
       px_buf_puts(out, k ? ",{\"id\":" : "{\"id\":");
       px_buf_json_str(out, from, strlen(from));
       px_buf_puts(out, ",\"score\":");
-      px_buf_num(out, r->reason_score[k]);
+      put_score(out, r->reason_score[k]);
       px_buf_putc(out, '}');
     }
     px_buf_putc(out, ']');

@@ -23,6 +23,7 @@ import zlib from 'node:zlib';
 import {
   SHARED_DATA, REPO_ROOT, makeTempDir, cleanupDir, createSource, createToken, runCli, runCliOk, startServer,
 } from './lib/server.mjs';
+import { csvRecords } from './lib/csv.mjs';
 
 const DATA_FILE = path.join(SHARED_DATA, 'online-retail', 'online_retail.csv.gz');
 const RECIPE = path.join(REPO_ROOT, 'examples', 'online-retail');
@@ -35,50 +36,6 @@ const HAVE_DATA = fs.existsSync(DATA_FILE);
 // (a) The independent computation. Money is kept in integer thousandths of a
 // pound (prices have at most 3 decimals, quantities are whole), so every sum
 // here is exact.
-
-/** Every record of a CSV text (RFC 4180: quoted fields may hold commas,
- * doubled quotes and line breaks), each with the physical line it starts on. */
-function* csvRecords(text) {
-  let i = 0;
-  let line = 1;
-  const n = text.length;
-  while (i < n) {
-    const start = line;
-    const rec = [];
-    for (;;) {
-      let f = '';
-      if (text[i] === '"') {
-        i++;
-        for (;;) {
-          const j = text.indexOf('"', i);
-          if (j < 0) throw new Error(`line ${start}: unterminated quote`);
-          const piece = text.slice(i, j);
-          for (let k = piece.indexOf('\n'); k >= 0; k = piece.indexOf('\n', k + 1)) line++;
-          f += piece;
-          i = j + 1;
-          if (text[i] !== '"') break;
-          f += '"';
-          i++;
-        }
-      } else {
-        let j = i;
-        while (j < n && text[j] !== ',' && text[j] !== '\n' && text[j] !== '\r') j++;
-        f = text.slice(i, j);
-        i = j;
-      }
-      rec.push(f);
-      if (text[i] === ',') {
-        i++;
-        continue;
-      }
-      if (text[i] === '\r') i++;
-      if (text[i] === '\n') i++;
-      line++;
-      break;
-    }
-    yield { line: start, rec };
-  }
-}
 
 function milli(s) {
   const m = /^(-?)(\d+)(?:\.(\d{1,3}))?$/.exec(s);

@@ -48,6 +48,7 @@ import zlib from 'node:zlib';
 import {
   SHARED_DATA, REPO_ROOT, makeTempDir, cleanupDir, createSource, createToken, runCli, runCliOk, startServer, sleep,
 } from './lib/server.mjs';
+import { csvRecords } from './lib/csv.mjs';
 
 const DATA_FILE = path.join(SHARED_DATA, 'online-retail', 'online_retail.csv.gz');
 const RECIPE = path.join(REPO_ROOT, 'examples', 'online-retail');
@@ -58,43 +59,6 @@ const DEF = { interactions: [{ event: 'Order Line', item: 'stock_code' }] };
 // ---------------------------------------------------------------------------
 // The independent side: the raw file read here (zlib and a CSV reader of its
 // own), nothing of pickaxe or of prepare.mjs.
-
-/** The records of a CSV text (RFC 4180 quoting), header included. */
-function* records(text) {
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const rec = [];
-    for (;;) {
-      let f = '';
-      if (text[i] === '"') {
-        for (i++; ;) {
-          const q = text.indexOf('"', i);
-          if (q < 0) throw new Error('unterminated quoted field');
-          f += text.slice(i, q);
-          i = q + 1;
-          if (text[i] !== '"') break;
-          f += '"';
-          i++;
-        }
-      } else {
-        let j = i;
-        while (j < n && text[j] !== ',' && text[j] !== '\n' && text[j] !== '\r') j++;
-        f = text.slice(i, j);
-        i = j;
-      }
-      rec.push(f);
-      if (text[i] === ',') {
-        i++;
-        continue;
-      }
-      if (text[i] === '\r') i++;
-      if (text[i] === '\n') i++;
-      break;
-    }
-    yield rec;
-  }
-}
 
 /** "2010-12-01 08:26:00" as UTC milliseconds (the recipe reads the shop's clock as UTC). */
 function whenOf(s) {
@@ -118,7 +82,7 @@ const bytewise = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
  */
 function readRaw(text) {
   const raw = { lines: [], customers: new Map(), purchaseLines: 0, header: null };
-  for (const rec of records(text)) {
+  for (const { rec } of csvRecords(text)) {
     if (!raw.header) {
       raw.header = rec;
       assert.deepEqual(rec, ['InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'UnitPrice',
