@@ -124,14 +124,14 @@ int main(int argc, char **argv) {
   px_status s = px_store_open(c.data, &so, &st);
   if (s != PX_OK) px_bench_die("cannot open %s: %s", c.data, px_status_str(s));
 
-  /* Training, and the profiles, in one read transaction. */
+  /* Training, then the profiles. */
   px_txn *txn = NULL;
   px_recs_model *m = NULL;
   pids p = {0};
   uint64_t t0 = px_now_ns();
-  if ((s = px_store_begin(st, PX_TXN_READ, &txn)) == PX_OK) s = px_recs_train(txn, st, px_time_now_ms(), &m);
+  s = px_recs_train(st, px_time_now_ms(), &m);
   double train_wall = (double)(px_now_ns() - t0) / 1e9;
-  if (s == PX_OK) s = px_profile_each_live(txn, st, collect, &p);
+  if (s == PX_OK && (s = px_store_begin(st, PX_TXN_READ, &txn)) == PX_OK) s = px_profile_each_live(txn, st, collect, &p);
   px_store_abort(txn);
   if (s == PX_NOT_FOUND) px_bench_die("%s has no recommendations definition (pickaxe apply it first)", c.data);
   if (s != PX_OK) px_bench_die("training: %s", px_status_str(s));

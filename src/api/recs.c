@@ -28,12 +28,12 @@ static void no_model(px_http_resp *resp, px_status why) {
   } else if (why == PX_OK) {
     px_api_fail(resp, 503, "recommendations not ready", "", "the model is being trained; try again shortly");
     resp->retry_after = 1;
-  } else if (why == PX_NOMEM) {
-    px_api_error(resp, 500, px_status_str(why), NULL);
-  } else {
+  } else if (why == PX_STORE) {
     px_api_fail(resp, 409, "recommendations cannot be trained", "recommendations",
                 "%s (if an interaction's computed trait _reco_N was deleted, PUT the definition again)",
                 px_status_str(why));
+  } else {
+    px_api_error(resp, 500, px_status_str(why), NULL);
   }
 }
 
@@ -54,9 +54,8 @@ static void get_status(px_api *api, const px_http_req *req, px_http_resp *resp) 
   px_reco_query *q = NULL;
   px_status why = PX_OK;
   const px_recs_model *m = api->recs ? px_recs_service_acquire(api->recs, &q, &why) : NULL;
-  px_buf_puts(&resp->body, ",\"model\":");
-  if (m) s = px_recs_stats_json(px_recs_model_stats(m), &resp->body);
-  else px_buf_puts(&resp->body, "null");
+  if (s == PX_OK) s = px_buf_puts(&resp->body, ",\"model\":");
+  if (s == PX_OK) s = m ? px_recs_stats_json(px_recs_model_stats(m), &resp->body) : px_buf_puts(&resp->body, "null");
   if (m) px_recs_service_release(api->recs, m, q);
   if (s == PX_OK) s = px_buf_putc(&resp->body, '}');
   if (s == PX_OK) resp->status = 200;
@@ -131,17 +130,16 @@ static int query_opts(const px_http_req *req, px_recs_opts *o, const char **ids,
     return 0;
   }
   strcpy(buf, ex);
-  for (char *p = buf; p;) {
-    char *comma = strchr(p, ',');
-    if (comma) *comma = 0;
-    if (*p) {
-      if (o->n_exclude == PX_RECS_MAX_EXCLUDE) {
-        px_api_fail(resp, 400, "invalid query", "exclude", "at most %d items", PX_RECS_MAX_EXCLUDE);
-        return 0;
-      }
-      ids[o->n_exclude++] = p;
-    }
-    p = comma ? comma + 1 : NULL;
+  if (!px_recs_split_ids(buf, ids, &o->n_exclude)) {
+    px_api_fail(resp, 400, "invalid query", "exclude", "at most %d items", PX_RECS_MAX_EXCLUDE);
+    return 0;
+  }
+  /* Each id decoded as a path's is (%2F, %25), in place: never longer. */
+  for (size_t i = 0; i < o->n_exclude; i++) {
+    char id[PX_PRODUCT_ID_MAX + 1];
+    size_t n;
+    if (!px_api_product_id(ids[i], strlen(ids[i]), id, &n, "exclude", resp)) return 0;
+    memcpy((char *)ids[i], id, n + 1);
   }
   return 1;
 }

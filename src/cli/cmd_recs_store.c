@@ -88,12 +88,9 @@ int px_cmd_recommend_store(int argc, char **argv) {
   const char *ids[PX_RECS_MAX_EXCLUDE];
   px_recs_opts o = {.n = (size_t)n, .exclude = ids, .segment = segment, .now_ms = px_time_now_ms()};
   char *ex = exclude ? strdup(exclude) : NULL;
-  for (char *p = ex; p && *p;) {
-    char *comma = strchr(p, ',');
-    if (comma) *comma = 0;
-    if (*p && o.n_exclude < PX_RECS_MAX_EXCLUDE) ids[o.n_exclude++] = p;
-    else if (*p) o.n_exclude = PX_RECS_MAX_EXCLUDE + 1; /* reported by the query */
-    p = comma ? comma + 1 : NULL;
+  if (ex && !px_recs_split_ids(ex, ids, &o.n_exclude)) {
+    free(ex);
+    return px_cli_fail(PX_EXIT_USAGE, "recommend %s: --exclude: at most %d items", cmd, PX_RECS_MAX_EXCLUDE);
   }
   px_store *st = px_cli_open(data);
   if (!st) return free(ex), PX_EXIT_FAIL;
@@ -105,8 +102,8 @@ int px_cmd_recommend_store(int argc, char **argv) {
   px_error err;
   px_error_clear(&err);
   int rc = PX_EXIT_OK;
-  px_status s = px_store_begin(st, PX_TXN_READ, &txn);
-  if (s == PX_OK) s = px_recs_train(txn, st, o.now_ms, &m);
+  px_status s = px_recs_train(st, o.now_ms, &m);
+  if (s == PX_OK) s = px_store_begin(st, PX_TXN_READ, &txn); /* the queries' */
   if (s == PX_NOT_FOUND) {
     rc = px_cli_fail(PX_EXIT_FAIL, "recommend %s: not configured: apply {\"recommendations\": {\"interactions\": "
                                    "[...]}} first (pickaxe apply)", cmd);

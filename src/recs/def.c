@@ -153,9 +153,10 @@ static px_status parse(const cJSON *j, px_recs_def *out, px_error *err) {
     return px_error_set(err, PX_INVALID, "recommendations.fallback_segments",
                         "must be an array of at most %d segment names", PX_RECS_MAX_SEGMENTS);
   cJSON_ArrayForEach(c, segs) {
+    char field[64];
+    snprintf(field, sizeof field, "recommendations.fallback_segments[%zu]", out->n_segments);
     if (!cJSON_IsString(c) || !px_def_name_ok(c->valuestring))
-      return px_error_set(err, PX_INVALID, "recommendations.fallback_segments",
-                          "[%zu]: must be a segment name (1-127 bytes of A-Z a-z 0-9 _ - .)", out->n_segments);
+      return px_error_set(err, PX_INVALID, field, "must be a segment name (1-127 bytes of A-Z a-z 0-9 _ - .)");
     strcpy(out->segments[out->n_segments++], c->valuestring);
   }
   v = cJSON_GetObjectItemCaseSensitive(j, "refresh_every");
@@ -260,9 +261,12 @@ px_status px_recs_define(px_txn *txn, const px_store *st, const px_config *cfg, 
     px_error_clear(&terr);
     s = px_ctrait_define(txn, st, cfg, text, strlen(text), now_ms, progress, arg, &terr);
     cJSON_free(text);
-    if (s == PX_INVALID)
-      px_error_set(err, s, "recommendations.interactions", "[%zu]: %s: %s", i,
-                   strcmp(terr.field, "property") == 0 ? "item" : terr.field, terr.reason);
+    if (s == PX_INVALID) {
+      char field[sizeof err->field];
+      snprintf(field, sizeof field, "recommendations.interactions[%zu].%.64s", i,
+               strcmp(terr.field, "property") == 0 ? "item" : terr.field);
+      px_error_set(err, s, field, "%s", terr.reason);
+    }
   }
   /* The traits of interactions the definition no longer has. */
   for (size_t i = d.n_in; i < PX_RECS_MAX_INTERACTIONS && s == PX_OK; i++) {
@@ -272,9 +276,10 @@ px_status px_recs_define(px_txn *txn, const px_store *st, const px_config *cfg, 
     if (s == PX_NOT_FOUND) s = PX_OK;
   }
   px_buf body;
-  px_buf_init(&body, PX_DEF_BODY_MAX);
-  if (s == PX_OK && (s = px_recs_def_print(&d, &body)) == PX_OK)
-    s = px_def_put(txn, st, PX_DEF_RECS, PX_RECS_DEF_NAME, body.data, body.len, now_ms, NULL, NULL);
+  px_buf_init(&body, 0);
+  if (s == PX_OK && (s = px_recs_def_print(&d, &body)) == PX_OK && body.len > PX_DEF_BODY_MAX)
+    s = px_error_set(err, PX_INVALID, "recommendations", "larger than %d bytes once stored", PX_DEF_BODY_MAX);
+  if (s == PX_OK) s = px_def_put(txn, st, PX_DEF_RECS, PX_RECS_DEF_NAME, body.data, body.len, now_ms, NULL, NULL);
   px_buf_free(&body);
   px_recs_def_free(&d);
   return s;

@@ -20,9 +20,11 @@ typedef struct filter {
   px_status s; /* a store error met while filtering */
 } filter;
 
+/* The request's ids and the catalog's stock (the model's exclusions are the
+ * request's exclude_bits). A product the catalog no longer has counts as
+ * excluded with catalog_only. */
 static int excluded(void *arg, uint32_t item) {
   filter *f = arg;
-  if (f->m->excluded[item >> 6] >> (item & 63) & 1) return 1;
   for (size_t i = 0; i < f->n_exclude; i++)
     if (f->exclude[i] == item) return 1;
   const char *id = px_reco_ids_name(f->m->items, item);
@@ -32,7 +34,7 @@ static int excluded(void *arg, uint32_t item) {
     f->s = s;
     return 1;
   }
-  return s == PX_OK && !available;
+  return s == PX_NOT_FOUND ? f->m->def.catalog_only : !available;
 }
 
 static px_status start_filter(filter *f, const px_recs_model *m, px_txn *txn, const px_store *st,
@@ -50,27 +52,51 @@ static px_status start_filter(filter *f, const px_recs_model *m, px_txn *txn, co
   return PX_OK;
 }
 
+int px_recs_split_ids(char *list, const char **ids, size_t *n) {
+  *n = 0;
+  for (char *p = list; p;) {
+    char *comma = strchr(p, ',');
+    if (comma) *comma = 0;
+    if (*p) {
+      if (*n == PX_RECS_MAX_EXCLUDE) return 0;
+      ids[(*n)++] = p;
+    }
+    p = comma ? comma + 1 : NULL;
+  }
+  return 1;
+}
+
 /* ---- a customer's basket ---- */
 
 typedef struct basket {
   px_reco_item *items;
-  uint8_t *owned;
+  int64_t *bought; /* the item's last purchase, NOT_BOUGHT when it was only viewed or carted */
+  uint8_t *owned;  /* bought within the repurchase window (set by load_basket) */
   size_t n, cap;
 } basket;
 
-static px_status basket_add(basket *b, uint32_t item, double w, int64_t t, int owned) {
+#define NOT_BOUGHT INT64_MIN
+
+static void basket_free(basket *b) {
+  free(b->items);
+  free(b->bought);
+  free(b->owned);
+}
+
+static px_status basket_add(basket *b, uint32_t item, double w, int64_t t, int64_t bought) {
   if (b->n == b->cap) {
     size_t nc = b->cap ? b->cap * 2 : 256;
     px_reco_item *p = realloc(b->items, nc * sizeof *p);
-    if (!p) return PX_NOMEM;
-    b->items = p;
+    if (p) b->items = p;
+    int64_t *q = realloc(b->bought, nc * sizeof *q);
+    if (q) b->bought = q;
     uint8_t *o = realloc(b->owned, nc);
-    if (!o) return PX_NOMEM;
-    b->owned = o;
+    if (o) b->owned = o;
+    if (!p || !q || !o) return PX_NOMEM;
     b->cap = nc;
   }
   b->items[b->n] = (px_reco_item){item, (float)w, t};
-  b->owned[b->n++] = (uint8_t)owned;
+  b->bought[b->n++] = bought;
   return PX_OK;
 }
 
@@ -79,28 +105,27 @@ static int by_item(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* One entry per item: the largest weight, the latest time, owned when any
- * of its interactions is a purchase (owned is carried in the weight's
- * place while sorting: the items' order is all that changes). */
+/* One entry per item: the largest weight, the latest time of any tie, the
+ * latest purchase. */
 static px_status combine(basket *b) {
   typedef struct tagged {
-    px_reco_item it;
-    uint8_t owned;
+    px_reco_item it; /* first: what by_item compares */
+    int64_t bought;
   } tagged;
   tagged *t = malloc(b->n * sizeof *t);
   if (!t) return PX_NOMEM;
-  for (size_t i = 0; i < b->n; i++) t[i] = (tagged){b->items[i], b->owned[i]};
-  qsort(t, b->n, sizeof *t, by_item); /* the item is the first member */
+  for (size_t i = 0; i < b->n; i++) t[i] = (tagged){b->items[i], b->bought[i]};
+  qsort(t, b->n, sizeof *t, by_item);
   size_t w = 0;
   for (size_t i = 0; i < b->n; i++) {
     if (w && t[i].it.item == b->items[w - 1].item) {
       px_reco_item *o = &b->items[w - 1];
       if (t[i].it.weight > o->weight) o->weight = t[i].it.weight;
       if (t[i].it.last_ms > o->last_ms) o->last_ms = t[i].it.last_ms;
-      b->owned[w - 1] |= t[i].owned;
+      if (t[i].bought > b->bought[w - 1]) b->bought[w - 1] = t[i].bought;
     } else {
       b->items[w] = t[i].it;
-      b->owned[w++] = t[i].owned;
+      b->bought[w++] = t[i].bought;
     }
   }
   b->n = w;
@@ -108,24 +133,32 @@ static px_status combine(basket *b) {
   return PX_OK;
 }
 
-/* The profile's items the model knows, with their weights and times. */
-static px_status load_basket(const px_recs_model *m, px_txn *txn, const px_store *st, uint64_t pid, basket *b) {
+/* The profile's items the model knows, with their weights and times, and
+ * which it owns at now_ms: bought, and not longer ago than the repurchase
+ * window (counted from the last purchase, whatever views came after). */
+static px_status load_basket(const px_recs_model *m, px_txn *txn, const px_store *st, uint64_t pid, int64_t now_ms,
+                             basket *b) {
   MDB_val states[PX_RECS_MAX_INTERACTIONS];
   px_status s = px_ctrait_states(txn, st, pid, m->keys, m->def.n_in, states);
   size_t kinds = 0;
   for (size_t i = 0; i < m->def.n_in && s == PX_OK; i++) {
     size_t pos = 0, before = b->n;
+    int purchase = m->def.in[i].kind == PX_RECS_PURCHASE;
     px_agg_item it;
     while ((s = px_agg_items_next(states[i].mv_data, states[i].mv_size, &pos, &it)) == PX_OK) {
       uint32_t item;
       if (px_reco_ids_find(m->items, it.id, it.n, &item) != PX_OK) continue; /* new since training */
-      if ((s = basket_add(b, item, m->def.in[i].weight, it.last_ms, m->def.in[i].kind == PX_RECS_PURCHASE)) != PX_OK)
+      if ((s = basket_add(b, item, m->def.in[i].weight, it.last_ms, purchase ? it.last_ms : NOT_BOUGHT)) != PX_OK)
         break;
     }
     if (s == PX_NOT_FOUND) s = PX_OK;
     kinds += b->n > before;
   }
-  return s == PX_OK && kinds > 1 ? combine(b) : s;
+  if (s == PX_OK && kinds > 1) s = combine(b);
+  int64_t window = m->def.repurchase_ms;
+  for (size_t k = 0; s == PX_OK && k < b->n; k++)
+    b->owned[k] = b->bought[k] != NOT_BOUGHT && !(window > 0 && b->bought[k] < now_ms && now_ms - b->bought[k] > window);
+  return s;
 }
 
 /* ---- output ---- */
@@ -215,18 +248,17 @@ px_status px_recs_for_profile(const px_recs_model *m, px_reco_query *q, px_txn *
   basket b = {0};
   px_reco_rec recs[PX_RECS_MAX_N];
   size_t got = 0;
-  if ((s = load_basket(m, txn, st, pid, &b)) == PX_OK) {
+  if ((s = load_basket(m, txn, st, pid, o->now_ms, &b)) == PX_OK) {
     px_reco_request r = {
         .items = b.items, .n_items = b.n, .owned = b.owned, .n = o->n, .now_ms = o->now_ms,
-        .repurchase_ms = m->def.repurchase_ms, .max_items = m->def.recent_items,
+        .max_items = m->def.recent_items, .exclude_bits = m->excluded,
         .exclude = excluded, .exclude_arg = &f,
         .category = m->category, .max_per_category = m->def.max_per_category,
         .popular = seg >= 0 ? m->seg_popular[seg] : NULL, .popular_score = seg >= 0 ? m->seg_score[seg] : NULL,
         .n_popular = seg >= 0 ? m->seg_n[seg] : 0};
     s = px_reco_recommend(q, &r, recs, &got);
   }
-  free(b.items);
-  free(b.owned);
+  basket_free(&b);
   if (s == PX_OK) s = f.s;
   if (s != PX_OK) return s;
   int fell_back = 0;
@@ -254,7 +286,7 @@ px_status px_recs_similar(const px_recs_model *m, px_reco_query *q, px_txn *txn,
   if (s != PX_OK) return s;
   uint32_t idx;
   if (px_reco_ids_find(m->items, item, item_n, &idx) != PX_OK) return PX_NOT_FOUND;
-  px_reco_request r = {.n = o->n, .now_ms = o->now_ms, .exclude = excluded, .exclude_arg = &f,
+  px_reco_request r = {.n = o->n, .now_ms = o->now_ms, .exclude_bits = m->excluded, .exclude = excluded, .exclude_arg = &f,
                        .category = m->category, .max_per_category = m->def.max_per_category};
   px_reco_rec recs[PX_RECS_MAX_N];
   size_t got = 0;

@@ -93,7 +93,6 @@ px_status px_recs_def_get(px_txn *txn, const px_store *st, px_recs_def *out, int
 typedef struct px_recs_stats {
   int64_t trained_ms;     /* when (the reference time of decay and repurchase) */
   int64_t def_updated_ms; /* the definition it was trained with */
-  uint64_t log_version;   /* px_store_log_version when training began */
   size_t profiles;        /* live profiles read */
   size_t customers;       /* those with at least one item */
   size_t items;           /* distinct items */
@@ -106,16 +105,16 @@ typedef struct px_recs_stats {
 
 typedef struct px_recs_model px_recs_model;
 
-/* Trains a model from the store's current state (txn: a read transaction
- * is enough) at now_ms. PX_NOT_FOUND without a definition; PX_STORE when
- * an interaction's computed trait is missing (deleted by hand: applying
- * the definition again brings it back). The model holds what a query
+/* Trains a model from the store's current state at now_ms: what it needs
+ * is read in one read transaction of its own, ended before the fitting.
+ * PX_NOT_FOUND without a definition; PX_STORE when an interaction's
+ * computed trait is missing (deleted by hand: applying the definition
+ * again brings it back). The model holds what a query
  * needs besides the store; it is read-only, shared by any number of
  * threads, each querying with its own px_reco_query. */
-px_status px_recs_train(px_txn *txn, const px_store *st, int64_t now_ms, px_recs_model **out);
+px_status px_recs_train(px_store *st, int64_t now_ms, px_recs_model **out);
 void px_recs_model_free(px_recs_model *m); /* NULL is fine */
 const px_recs_stats *px_recs_model_stats(const px_recs_model *m);
-const px_recs_def *px_recs_model_def(const px_recs_model *m);
 /* A query object for m (px_reco_query_new on its item model). */
 px_status px_recs_query_new(const px_recs_model *m, px_reco_query **out);
 
@@ -129,6 +128,11 @@ typedef struct px_recs_opts {
                                  profile is in, else overall popularity) */
   int64_t now_ms;
 } px_recs_opts;
+
+/* Splits a comma-separated list of item ids in place (empty ones skipped)
+ * into ids (room for PX_RECS_MAX_EXCLUDE), *n of them; 0 when there are
+ * more. */
+int px_recs_split_ids(char *list, const char **ids, size_t *n);
 
 /* Profile pid's recommendations as JSON appended to out:
  *   {"profile": ID, "items": [{"id", "score", "source": "similar"|"popular",

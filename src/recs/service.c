@@ -46,11 +46,11 @@ static px_status train(px_recs_service *s, px_recs_stats *stats) {
   px_recs_model *m = NULL;
   px_recs_def d;
   s->tried_ms = px_time_now_ms();
-  s->tried_version = px_store_log_version(s->st);
+  s->tried_version = px_store_version(s->st);
   px_status rc = px_store_begin(s->st, PX_TXN_READ, &txn);
   if (rc == PX_OK && px_recs_def_get(txn, s->st, &d, &s->tried_def) == PX_OK) px_recs_def_free(&d);
-  if (rc == PX_OK) rc = px_recs_train(txn, s->st, s->tried_ms, &m);
   px_store_abort(txn);
+  if (rc == PX_OK) rc = px_recs_train(s->st, s->tried_ms, &m);
   if (rc == PX_OK) {
     if (stats) *stats = m->stats;
     swap_in(s, m, PX_OK);
@@ -69,7 +69,8 @@ static px_status train(px_recs_service *s, px_recs_stats *stats) {
 
 /* Whether a training is due: the definition changed (or appeared, or
  * went) since the last one tried, or refresh_every passed since then and
- * the log changed. */
+ * the store changed (px_store_version: the log or the state, which an
+ * import next to the server derives after its log). */
 static int due(px_recs_service *s, int64_t now) {
   px_txn *txn = NULL;
   px_recs_def d;
@@ -86,7 +87,7 @@ static int due(px_recs_service *s, int64_t now) {
   px_recs_def_free(&d);
   pthread_mutex_lock(&s->train_mu);
   int yes = updated != s->tried_def ||
-            (every > 0 && now - s->tried_ms >= every && px_store_log_version(s->st) != s->tried_version);
+            (every > 0 && now - s->tried_ms >= every && px_store_version(s->st) != s->tried_version);
   pthread_mutex_unlock(&s->train_mu);
   return yes;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "base/timeutil.h"
 #include "catalog/catalog.h"
@@ -33,7 +34,6 @@ void px_recs_model_free(px_recs_model *m) {
 }
 
 const px_recs_stats *px_recs_model_stats(const px_recs_model *m) { return &m->stats; }
-const px_recs_def *px_recs_model_def(const px_recs_model *m) { return &m->def; }
 
 px_status px_recs_query_new(const px_recs_model *m, px_reco_query **out) {
   return px_reco_query_new(m->model, out);
@@ -178,12 +178,13 @@ static px_status category_of(catalog_pass *p, cJSON *product) {
   px_buf_reset(&p->path);
   cJSON *c = cJSON_GetObjectItemCaseSensitive(product, "category"), *part;
   int k = 0;
+  px_status s = px_buf_reserve(&p->path, 1); /* an empty path is "" too */
   cJSON_ArrayForEach(part, c) {
-    if (!cJSON_IsString(part)) continue;
-    if (k++) px_buf_puts(&p->path, " > ");
-    px_buf_puts(&p->path, part->valuestring);
+    if (!cJSON_IsString(part) || s != PX_OK) continue;
+    if (k++) s = px_buf_puts(&p->path, " > ");
+    if (s == PX_OK) s = px_buf_puts(&p->path, part->valuestring);
   }
-  if (px_buf_reserve(&p->path, 1) != PX_OK) return PX_NOMEM;
+  if (s != PX_OK) return s;
   p->path.data[p->path.len] = 0;
   if (c && p->rule) {
     cJSON *flat = cJSON_CreateString(p->path.len ? p->path.data : "");
@@ -208,8 +209,14 @@ static px_status catalog_product(void *arg, const char *id, size_t idn, unsigned
   if (!product) return PX_STORE;
   px_status s = category_of(p, product);
   if (s == PX_OK && m->category && p->path.len) {
+    /* A path longer than an id may be is numbered by its hash (64 bits). */
+    char hashed[24];
+    const char *key = p->path.data;
+    size_t kn = p->path.len;
+    if (kn > PX_RECO_MAX_ID_BYTES)
+      kn = (size_t)snprintf(hashed, sizeof hashed, "#%016llx", (unsigned long long)XXH64(key, kn, 0)), key = hashed;
     uint32_t cat;
-    if ((s = px_reco_ids_intern(p->cats, p->path.data, p->path.len, &cat)) == PX_OK) m->category[item] = cat;
+    if ((s = px_reco_ids_intern(p->cats, key, kn, &cat)) == PX_OK) m->category[item] = cat;
   }
   int hit = 0;
   if (s == PX_OK && p->rule && (s = px_rule_eval_event(p->rule, "product", product, &hit)) == PX_OK && hit)
@@ -222,7 +229,7 @@ static px_status read_catalog(px_txn *txn, const px_store *st, px_recs_model *m)
   uint32_t ni = px_reco_ids_count(m->items);
   size_t words = ((size_t)ni + 63) / 64 + 1;
   catalog_pass p = {.m = m};
-  px_buf_init(&p.path, 4096);
+  px_buf_init(&p.path, 0);
   px_status s = PX_OK;
   if (!(m->excluded = calloc(words, sizeof *m->excluded)) || !(p.seen = calloc(words, sizeof *p.seen))) s = PX_NOMEM;
   if (s == PX_OK && m->def.max_per_category) {
@@ -261,29 +268,41 @@ static px_status segment_ids(px_txn *txn, const px_store *st, px_recs_model *m) 
   return PX_OK;
 }
 
-px_status px_recs_train(px_txn *txn, const px_store *st, int64_t now_ms, px_recs_model **out) {
+/* Everything training needs from the store, in one read transaction: the
+ * definition, the interactions (items numbered by their ids, as
+ * px_reco_read numbers a file's: results depend on the data, not on the
+ * order profiles were made in, and equal the offline library's on the
+ * same data) and the catalog. Fitting then runs with no snapshot held. */
+static px_status read_store(px_txn *txn, const px_store *st, px_recs_model *m, reader *r) {
+  double t0 = now_s();
+  px_status s = px_recs_def_get(txn, st, &m->def, &m->stats.def_updated_ms);
+  if (s == PX_OK) s = trait_keys(txn, st, m);
+  if (s == PX_OK) s = segment_ids(txn, st, m);
+  if (s == PX_OK && !(m->items = px_reco_ids_new())) s = PX_NOMEM;
+  uint64_t live = 0;
+  if (s == PX_OK && (s = px_store_counter(txn, st, "profiles", &live)) == PX_OK) m->stats.profiles = (size_t)live;
+  if (s == PX_OK) s = px_ctrait_states_each(txn, st, m->keys, m->def.n_in, read_profile, r);
+  if (s == PX_OK) s = r->s;
+  if (s == PX_OK) s = px_reco_sort_items(&m->items, r->x, r->n);
+  double t1 = now_s();
+  m->stats.read_s = t1 - t0;
+  if (s == PX_OK) s = read_catalog(txn, st, m);
+  m->stats.catalog_s = now_s() - t1;
+  return s;
+}
+
+px_status px_recs_train(px_store *st, int64_t now_ms, px_recs_model **out) {
   *out = NULL;
   double t0 = now_s();
   px_recs_model *m = calloc(1, sizeof *m);
   if (!m) return PX_NOMEM;
   m->stats.trained_ms = now_ms;
-  m->stats.log_version = px_store_log_version(st);
-  px_status s = px_recs_def_get(txn, st, &m->def, &m->stats.def_updated_ms);
-  if (s == PX_OK) s = trait_keys(txn, st, m);
-  if (s == PX_OK) s = segment_ids(txn, st, m);
-  if (s == PX_OK && !(m->items = px_reco_ids_new())) s = PX_NOMEM;
-  reader r = {.txn = txn, .st = st, .m = m};
-  uint64_t live = 0;
-  if (s == PX_OK && (s = px_store_counter(txn, st, "profiles", &live)) == PX_OK) m->stats.profiles = (size_t)live;
-  if (s == PX_OK) s = px_ctrait_states_each(txn, st, m->keys, m->def.n_in, read_profile, &r);
-  if (s == PX_OK) s = r.s;
-  /* Items numbered by their ids, as px_reco_read numbers a file's: results
-   * depend on the data, not on the order profiles were made in, and equal
-   * the offline library's on the same data. */
-  if (s == PX_OK) s = px_reco_sort_items(&m->items, r.x, r.n);
+  reader r = {.st = st, .m = m};
+  px_status s = px_store_begin(st, PX_TXN_READ, &r.txn);
+  if (s == PX_OK) s = read_store(r.txn, st, m, &r);
+  px_store_abort(r.txn);
   px_psegs_free(&r.psegs);
   double t1 = now_s();
-  m->stats.read_s = t1 - t0;
   px_reco_baskets *b = NULL;
   if (s == PX_OK) {
     px_reco_basket_opts bo = {PX_RECO_COMBINE_MAX, (double)m->def.half_life_ms / DAY_MS, now_ms};
@@ -291,7 +310,6 @@ px_status px_recs_train(px_txn *txn, const px_store *st, int64_t now_ms, px_recs
                               &b);
   }
   free(r.x);
-  r.x = NULL;
   if (s == PX_OK) {
     px_reco_model_opts mo = {m->def.neighbours, m->def.shrinkage, m->def.locality, 2};
     s = px_reco_model_train(b, &mo, &m->model);
@@ -300,10 +318,7 @@ px_status px_recs_train(px_txn *txn, const px_store *st, int64_t now_ms, px_recs
   if (b) m->stats.pairs = b->start[b->n_users];
   free(r.segs);
   px_reco_baskets_free(b);
-  double t2 = now_s();
-  m->stats.train_s = t2 - t1;
-  if (s == PX_OK) s = read_catalog(txn, st, m);
-  m->stats.catalog_s = now_s() - t2;
+  m->stats.train_s = now_s() - t1;
   m->stats.total_s = now_s() - t0;
   if (s != PX_OK) {
     px_recs_model_free(m);

@@ -720,9 +720,13 @@ uint64_t px_store_free_bytes(const px_store *st) {
   return (uint64_t)v.f_bavail * v.f_frsize;
 }
 
-uint64_t px_store_log_version(const px_store *st) {
-  MDB_envinfo info;
-  return mdb_env_info(st->env[ENV_LOG], &info) == 0 ? (uint64_t)info.me_last_txnid : 0;
+uint64_t px_store_version(const px_store *st) {
+  uint64_t v = 0;
+  for (int e = 0; e < 2; e++) {
+    MDB_envinfo info;
+    if (mdb_env_info(st->env[e], &info) == 0) v += (uint64_t)info.me_last_txnid;
+  }
+  return v;
 }
 
 px_status px_store_count(px_txn *txn, const px_store *st, px_db db, uint64_t *out) {

@@ -169,10 +169,11 @@ void *px_txn_deferred(const px_txn *txn, const px_txn_hook *hook);
 /* Free bytes available to the store's file system. */
 uint64_t px_store_free_bytes(const px_store *st);
 
-/* A number that grows with every committed write to the log (events,
- * definitions, products...), by this process or another: a cheap way to
- * tell whether anything changed since it was last read. */
-uint64_t px_store_log_version(const px_store *st);
+/* A number that grows with every committed write to either environment
+ * (events, definitions, products, the state derived from them...), by this
+ * process or another: a cheap way to tell whether anything changed since
+ * it was last read. */
+uint64_t px_store_version(const px_store *st);
 
 /* Number of entries in a database. */
 px_status px_store_count(px_txn *txn, const px_store *st, px_db db, uint64_t *out);

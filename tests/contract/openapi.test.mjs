@@ -2194,7 +2194,7 @@ const RECS_REFUSED = [
   [{ interactions: [{ ...RECO_ONE, weight: '1' }] }, 'recommendations.interactions[0].weight', /> 0/],
   [{ interactions: [{ ...RECO_ONE, where: '' }] }, 'recommendations.interactions[0].where', /^must be an event rule/],
   [{ interactions: [{ ...RECO_ONE, where: 'revenue >' }] }, 'recommendations.interactions[0].where', /^1:\d+: /, true],
-  [{ interactions: [{ event: 'E', item: 'products[]' }] }, 'recommendations.interactions', /^\[0\]: item: must be a property path/, true],
+  [{ interactions: [{ event: 'E', item: 'products[]' }] }, 'recommendations.interactions[0].item', /^must be a property path/, true],
   [recoDef({ neighbours: 0 }), 'recommendations.neighbours', /^must be a whole number from 1 to 1000$/],
   [recoDef({ neighbours: 2.5 }), 'recommendations.neighbours', /^must be a whole number/],
   [recoDef({ recent_items: -1 }), 'recommendations.recent_items', /^must be a whole number/],
@@ -2212,8 +2212,8 @@ const RECS_REFUSED = [
   [recoDef({ exclude: 'price <' }), 'recommendations.exclude', /^1:\d+: /, true],
   [recoDef({ fallback_segments: 'vip' }), 'recommendations.fallback_segments', RECO_SEGMENTS],
   [recoDef({ fallback_segments: Array(LIMITS.recommendationFallbackSegments + 1).fill('vip') }), 'recommendations.fallback_segments', RECO_SEGMENTS],
-  [recoDef({ fallback_segments: ['vip', '.vip'] }), 'recommendations.fallback_segments', /^\[1\]: must be a segment name/],
-  [recoDef({ fallback_segments: [1] }), 'recommendations.fallback_segments', /^\[0\]: /],
+  [recoDef({ fallback_segments: ['vip', '.vip'] }), 'recommendations.fallback_segments[1]', /^must be a segment name/],
+  [recoDef({ fallback_segments: [1] }), 'recommendations.fallback_segments[0]', /^must be a segment name/],
   [recoDef({ refresh_every: '0m' }), 'recommendations.refresh_every', /or "never"$/],
   [recoDef({ refresh_every: 'always' }), 'recommendations.refresh_every', /or "never"$/],
   [recoDef({ extra: 1 }), 'recommendations', /^unknown member "extra" \(interactions, /],
@@ -2361,7 +2361,12 @@ test('recommendations: not configured, refused, defined, trained, queried, broke
   assert.deepEqual(r.body.items, []);
   r = await call('getProfileRecommendations', { status: 400, headers: admin, params: ref('a'), query: `?exclude=${excludeIds.join(',')},x`, label: 'too many ids' });
   assert.deepEqual([r.body.field, r.body.reason], ['exclude', `at most ${LIMITS.recommendationsExcludeIds} items`]);
-  await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a'), query: `?exclude=${'x'.repeat(LIMITS.recommendationsExcludeBytes)}`, label: 'longest exclude' });
+  const longIds = Array.from({ length: Math.ceil(LIMITS.recommendationsExcludeBytes / (LIMITS.productIdBytes + 1)) }, () => 'x'.repeat(LIMITS.productIdBytes))
+    .join(',').slice(0, LIMITS.recommendationsExcludeBytes);
+  await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a'), query: `?exclude=${longIds}`, label: 'longest exclude' });
+  r = await call('getProfileRecommendations', { status: 400, headers: admin, params: ref('a'), query: `?exclude=RK1,${'x'.repeat(LIMITS.productIdBytes + 1)}`, label: 'an exclude id too long' });
+  assert.deepEqual([r.body.error, r.body.field], ['invalid product id', 'exclude']);
+  r = await call('getProfileRecommendations', { status: 200, headers: admin, params: ref('a'), query: '?n=1&exclude=RK5%252F', label: 'an exclude id decoded' });
   r = await call('getSimilarItems', { status: 400, headers: admin, params: { id: 'RK1' }, query: `?exclude=${'x'.repeat(LIMITS.recommendationsExcludeBytes + 1)}`, label: 'exclude too long' });
   assert.deepEqual([r.body.field, r.body.reason], ['exclude', `at most ${LIMITS.recommendationsExcludeBytes} bytes`]);
   // A purchase since the training counts at once: RK4 is owned now.
