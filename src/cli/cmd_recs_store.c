@@ -74,7 +74,8 @@ int px_cmd_recommend_store(int argc, char **argv) {
       continue;
     if (strcmp(argv[i], "--json") == 0) json = 1;
     else if (px_cli_is_help(argv[i])) return fputs(help, stdout), PX_EXIT_OK;
-    else if (argv[i][0] == '-' && argv[i][1]) return px_cli_fail(PX_EXIT_USAGE, "recommend %s: unknown option %s", cmd, argv[i]);
+    else if (argv[i][0] == '-' && argv[i][1])
+      return px_cli_fail(PX_EXIT_USAGE, "recommend %s: unknown option %s", cmd, argv[i]);
     else if (!target && !model_only) target = argv[i];
     else return px_cli_fail(PX_EXIT_USAGE, "recommend %s: unexpected argument %s", cmd, argv[i]);
   }

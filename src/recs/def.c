@@ -143,7 +143,8 @@ static px_status parse(const cJSON *j, px_recs_def *out, px_error *err) {
       (s = duration_member(j, "repurchase_after", &out->repurchase_ms, err)) != PX_OK)
     return s;
   v = cJSON_GetObjectItemCaseSensitive(j, "catalog_only");
-  if (v && !cJSON_IsBool(v)) return px_error_set(err, PX_INVALID, "recommendations.catalog_only", "must be true or false");
+  if (v && !cJSON_IsBool(v))
+    return px_error_set(err, PX_INVALID, "recommendations.catalog_only", "must be true or false");
   out->catalog_only = cJSON_IsTrue(v);
   if ((s = rule_member(cJSON_GetObjectItemCaseSensitive(j, "exclude"), "recommendations.exclude", &out->exclude,
                        err)) != PX_OK)

@@ -157,7 +157,8 @@ static px_status load_basket(const px_recs_model *m, px_txn *txn, const px_store
   if (s == PX_OK && kinds > 1) s = combine(b);
   int64_t window = m->def.repurchase_ms;
   for (size_t k = 0; s == PX_OK && k < b->n; k++)
-    b->owned[k] = b->bought[k] != NOT_BOUGHT && !(window > 0 && b->bought[k] < now_ms && now_ms - b->bought[k] > window);
+    b->owned[k] =
+        b->bought[k] != NOT_BOUGHT && !(window > 0 && b->bought[k] < now_ms && now_ms - b->bought[k] > window);
   return s;
 }
 
@@ -286,8 +287,8 @@ px_status px_recs_similar(const px_recs_model *m, px_reco_query *q, px_txn *txn,
   if (s != PX_OK) return s;
   uint32_t idx;
   if (px_reco_ids_find(m->items, item, item_n, &idx) != PX_OK) return PX_NOT_FOUND;
-  px_reco_request r = {.n = o->n, .now_ms = o->now_ms, .exclude_bits = m->excluded, .exclude = excluded, .exclude_arg = &f,
-                       .category = m->category, .max_per_category = m->def.max_per_category};
+  px_reco_request r = {.n = o->n, .now_ms = o->now_ms, .exclude_bits = m->excluded, .exclude = excluded,
+                       .exclude_arg = &f, .category = m->category, .max_per_category = m->def.max_per_category};
   px_reco_rec recs[PX_RECS_MAX_N];
   size_t got = 0;
   s = px_reco_similar(q, idx, &r, recs, &got);

@@ -153,7 +153,10 @@ static px_status segment_popularity(px_recs_model *m, const px_reco_baskets *b, 
     if (!(m->seg_popular[k] = malloc((n ? n : 1) * sizeof *m->seg_popular[k])) ||
         !(m->seg_score[k] = malloc((n ? n : 1) * sizeof *m->seg_score[k])))
       s = PX_NOMEM;
-    for (size_t i = 0; s == PX_OK && i < n; i++) m->seg_popular[k][i] = r[i].item, m->seg_score[k][i] = (float)r[i].score;
+    for (size_t i = 0; s == PX_OK && i < n; i++) {
+      m->seg_popular[k][i] = r[i].item;
+      m->seg_score[k][i] = (float)r[i].score;
+    }
     m->seg_n[k] = n;
   }
   free(r);
