@@ -439,7 +439,10 @@ px_status px_psegs_store(px_txn *txn, const px_store *st, uint64_t pid, const px
     px_status s = px_store_del(txn, st, PX_DB_PSEGS, k.b, k.n);
     return s == PX_NOT_FOUND ? PX_OK : s;
   }
-  unsigned char small[256], *b = p->n * 4 <= sizeof small ? small : malloc(p->n * 4);
+  /* Zeroed, though the loop fills them: gcc 12 with the sanitizers and no
+   * build type cannot see that (-Wmaybe-uninitialized). */
+  unsigned char small[256] = {0};
+  unsigned char *b = p->n * 4 <= sizeof small ? small : calloc(p->n, 4);
   if (!b) return PX_NOMEM;
   for (size_t i = 0; i < p->n; i++) {
     uint32_t id = p->ids[i];
