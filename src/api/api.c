@@ -127,6 +127,10 @@ px_txn *px_api_admin_begin(px_api *api, const px_http_req *req, int mode, px_htt
     return txn;
   }
   px_store_abort(txn);
+  if (req->body_too_large) { /* refused before waiting for the write locks */
+    px_api_fail(resp, 413, "payload too large", "", "request body larger than %d bytes", PX_MAX_REQUEST_BYTES);
+    return NULL;
+  }
   /* The writer thread may hold the write locks; this waits for its commit. */
   if (px_store_begin(api->st, mode, &txn) != PX_OK) {
     px_api_error(resp, 500, "store unavailable", NULL);

@@ -29,7 +29,8 @@ void px_api_config_release(px_api *api);
 
 /* Begins a transaction (mode as px_store_begin) for an admin request: the
  * token is checked first in a read transaction, so a request without one
- * never waits for the write lock. NULL when resp was filled (401/403/500). */
+ * never waits for the write lock; so is, for a write, a body over the
+ * HTTP layer's cap (413). NULL when resp was filled (401/403/413/500). */
 px_txn *px_api_admin_begin(px_api *api, const px_http_req *req, int mode, px_http_resp *resp);
 
 /* Copies the first segment of a path (rest) into ref (n bytes, cut to fit),

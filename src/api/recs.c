@@ -65,11 +65,6 @@ static void get_status(px_api *api, const px_http_req *req, px_http_resp *resp) 
 static void put_def(px_api *api, const px_http_req *req, px_http_resp *resp) {
   px_txn *txn = px_api_admin_begin(api, req, PX_TXN_WRITE, resp);
   if (!txn) return;
-  if (req->body_too_large) {
-    px_store_abort(txn);
-    px_api_fail(resp, 413, "payload too large", "", "request body larger than %d bytes", PX_MAX_REQUEST_BYTES);
-    return;
-  }
   px_error err;
   px_error_clear(&err);
   const px_config *cfg = px_api_config_acquire(api, txn);

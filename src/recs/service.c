@@ -23,6 +23,7 @@ struct px_recs_service {
   px_status last_error; /* of the last training (PX_NOT_FOUND: no definition) */
   /* The last training tried (run's thread and refreshes, under train_mu). */
   int64_t tried_ms, tried_def;
+  int64_t every_ms; /* refresh_every of the last model trained */
   uint64_t tried_version;
 };
 
@@ -38,21 +39,32 @@ static void swap_in(px_recs_service *s, px_recs_model *m, px_status why) {
   px_recs_model_free(old);
 }
 
+/* When the stored definition last changed (its body is not parsed: this
+ * runs every second). PX_NOT_FOUND without one. */
+static px_status def_updated(px_store *st, int64_t *updated) {
+  px_txn *txn = NULL;
+  px_def d;
+  px_status rc = px_store_begin(st, PX_TXN_READ, &txn);
+  if (rc == PX_OK && (rc = px_def_get(txn, st, PX_DEF_RECS, PX_RECS_DEF_NAME, &d)) == PX_OK) {
+    *updated = d.updated_ms;
+    px_def_free(&d);
+  }
+  px_store_abort(txn);
+  return rc;
+}
+
 /* Trains and swaps in the result; a failed training keeps the current
  * model, except when the definition is gone. */
 static px_status train(px_recs_service *s, px_recs_stats *stats) {
   pthread_mutex_lock(&s->train_mu);
-  px_txn *txn = NULL;
   px_recs_model *m = NULL;
-  px_recs_def d;
   s->tried_ms = px_time_now_ms();
   s->tried_version = px_store_version(s->st);
-  px_status rc = px_store_begin(s->st, PX_TXN_READ, &txn);
-  if (rc == PX_OK && px_recs_def_get(txn, s->st, &d, &s->tried_def) == PX_OK) px_recs_def_free(&d);
-  px_store_abort(txn);
-  if (rc == PX_OK) rc = px_recs_train(s->st, s->tried_ms, &m);
+  def_updated(s->st, &s->tried_def);
+  px_status rc = px_recs_train(s->st, s->tried_ms, &m);
   if (rc == PX_OK) {
     if (stats) *stats = m->stats;
+    s->every_ms = m->def.every_ms;
     swap_in(s, m, PX_OK);
   } else if (rc == PX_NOT_FOUND) {
     swap_in(s, NULL, rc);
@@ -72,22 +84,16 @@ static px_status train(px_recs_service *s, px_recs_stats *stats) {
  * the store changed (px_store_version: the log or the state, which an
  * import next to the server derives after its log). */
 static int due(px_recs_service *s, int64_t now) {
-  px_txn *txn = NULL;
-  px_recs_def d;
   int64_t updated = 0;
-  px_status rc = px_store_begin(s->st, PX_TXN_READ, &txn);
-  if (rc == PX_OK) rc = px_recs_def_get(txn, s->st, &d, &updated);
-  px_store_abort(txn);
+  px_status rc = def_updated(s->st, &updated);
   pthread_mutex_lock(&s->mu);
   int have = s->cur != NULL;
   pthread_mutex_unlock(&s->mu);
   if (rc == PX_NOT_FOUND) return have; /* gone: forget the model */
   if (rc != PX_OK) return 0;
-  int64_t every = d.every_ms;
-  px_recs_def_free(&d);
   pthread_mutex_lock(&s->train_mu);
   int yes = updated != s->tried_def ||
-            (every > 0 && now - s->tried_ms >= every && px_store_version(s->st) != s->tried_version);
+            (s->every_ms > 0 && now - s->tried_ms >= s->every_ms && px_store_version(s->st) != s->tried_version);
   pthread_mutex_unlock(&s->train_mu);
   return yes;
 }
